@@ -1,0 +1,397 @@
+#include "switchyard/config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace switchyard {
+
+const char* to_string(PriorityClass c) {
+  return c == PriorityClass::kInteractive ? "interactive" : "background";
+}
+
+const char* to_string(ProviderKind k) { return k == ProviderKind::kOpenAI ? "openai" : "anthropic"; }
+
+std::string DeploymentConfig::api_key() const {
+  if (api_key_env.empty()) return {};
+  const char* value = std::getenv(api_key_env.c_str());
+  return value ? value : "";
+}
+
+std::string Config::postgres_url() const {
+  if (!postgres.url_env.empty()) {
+    if (const char* value = std::getenv(postgres.url_env.c_str())) return value;
+  }
+  return postgres.url;
+}
+
+PriorityClass Config::class_of_topic(const std::string& topic) const {
+  const auto& list = kafka.interactive_topics;
+  return std::find(list.begin(), list.end(), topic) != list.end() ? PriorityClass::kInteractive
+                                                                  : PriorityClass::kBackground;
+}
+
+std::vector<std::string> Config::request_topics() const {
+  std::vector<std::string> topics = kafka.interactive_topics;
+  topics.insert(topics.end(), kafka.background_topics.begin(), kafka.background_topics.end());
+  return topics;
+}
+
+namespace {
+
+// One declared key: where it lives, what it means, and how to read + validate it into the
+// typed config. `read` returns an error sentence, or "" when the value is acceptable.
+template <typename Target>
+struct Key {
+  const char* name;
+  const char* default_text;
+  const char* doc;
+  std::function<std::string(const YAML::Node&, Target&)> read;
+};
+
+template <typename T>
+std::string read_scalar(const YAML::Node& node, T& out) {
+  try {
+    out = node.as<T>();
+    return {};
+  } catch (const YAML::Exception&) {
+    return "has the wrong type";
+  }
+}
+
+std::function<std::string(const YAML::Node&, int&)> int_in(int lo, int hi) {
+  return [lo, hi](const YAML::Node& node, int& out) -> std::string {
+    if (auto err = read_scalar(node, out); !err.empty()) return "must be an integer";
+    if (out < lo || out > hi) {
+      return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+             std::to_string(out);
+    }
+    return {};
+  };
+}
+
+std::string read_string(const YAML::Node& node, std::string& out, bool allow_empty = true) {
+  if (!node.IsScalar()) return "must be a string";
+  out = node.as<std::string>();
+  if (!allow_empty && out.empty()) return "must not be empty";
+  return {};
+}
+
+std::string read_string_list(const YAML::Node& node, std::vector<std::string>& out) {
+  if (node.IsScalar()) {
+    out = {node.as<std::string>()};
+    return {};
+  }
+  if (!node.IsSequence()) return "must be a list of strings";
+  out.clear();
+  for (const auto& item : node) {
+    if (!item.IsScalar() || item.as<std::string>().empty()) return "must be a list of non-empty strings";
+    out.push_back(item.as<std::string>());
+  }
+  return {};
+}
+
+std::string read_usd(const YAML::Node& node, Picodollars& out) {
+  if (!node.IsScalar()) return "must be a decimal USD amount";
+  auto value = parse_usd(node.Scalar());
+  if (!value) return "must be a non-negative decimal USD amount no finer than 1e-12, got '" + node.Scalar() + "'";
+  out = *value;
+  return {};
+}
+
+
+const std::vector<Key<Config>>& top_keys() {
+  static const std::vector<Key<Config>> keys = {
+      {"kafka.bootstrap_servers", "127.0.0.1:9092", "Kafka bootstrap servers (host:port,...)",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.kafka.bootstrap_servers, false); }},
+      {"kafka.group_id", "switchyard", "consumer group shared by every worker of the fleet",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.kafka.group_id, false); }},
+      {"kafka.topics.interactive", "[switchyard.requests.interactive]",
+       "request topics whose events are interactive work (fetched and dispatched first)",
+       [](const YAML::Node& n, Config& c) { return read_string_list(n, c.kafka.interactive_topics); }},
+      {"kafka.topics.background", "[switchyard.requests.background]",
+       "request topics whose events are background work",
+       [](const YAML::Node& n, Config& c) { return read_string_list(n, c.kafka.background_topics); }},
+      {"kafka.results_topic", "switchyard.results", "topic receiving switchyard.result.v1 events",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.kafka.results_topic, false); }},
+      {"kafka.dlq_topic", "switchyard.dlq",
+       "dead-letter topic: original bytes of events that could not be processed, reason in headers",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.kafka.dlq_topic, false); }},
+      {"kafka.reply_topic_allowlist", "[]", "topics a request may name as its reply_topic",
+       [](const YAML::Node& n, Config& c) { return read_string_list(n, c.kafka.reply_topic_allowlist); }},
+      {"kafka.properties", "{}", "extra librdkafka properties, passed as they are",
+       [](const YAML::Node& n, Config& c) -> std::string {
+         if (!n.IsMap()) return "must be a map of librdkafka property names to values";
+         for (const auto& kv : n) c.kafka.properties[kv.first.as<std::string>()] = kv.second.as<std::string>();
+         return {};
+       }},
+      {"postgres.url", "postgresql:///switchyard", "libpq connection string or URI",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.postgres.url, false); }},
+      {"postgres.url_env", "", "environment variable holding the connection string (wins over url)",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.postgres.url_env); }},
+      {"postgres.batch_max_rows", "1000", "most results written in one transaction",
+       [](const YAML::Node& n, Config& c) { return int_in(1, 100000)(n, c.postgres.batch_max_rows); }},
+      {"postgres.flush_interval_ms", "5", "longest a finished result waits for its batch",
+       [](const YAML::Node& n, Config& c) { return int_in(0, 10000)(n, c.postgres.flush_interval_ms); }},
+      {"postgres.retry_backoff_ms", "500", "wait between attempts while Postgres is unreachable",
+       [](const YAML::Node& n, Config& c) { return int_in(10, 60000)(n, c.postgres.retry_backoff_ms); }},
+      {"worker.max_in_flight", "20000",
+       "cap on requests between fetch and commit; past it partitions are paused",
+       [](const YAML::Node& n, Config& c) { return int_in(1, 1000000)(n, c.worker.max_in_flight); }},
+      {"worker.resume_in_flight", "15000", "paused partitions resume below this many in flight",
+       [](const YAML::Node& n, Config& c) { return int_in(0, 1000000)(n, c.worker.resume_in_flight); }},
+      {"worker.max_event_bytes", "1048576", "larger request events go to the DLQ",
+       [](const YAML::Node& n, Config& c) { return int_in(64, 64 << 20)(n, c.worker.max_event_bytes); }},
+      {"worker.shutdown_drain_ms", "30000", "on SIGTERM, how long in-flight work may finish",
+       [](const YAML::Node& n, Config& c) { return int_in(0, 3600000)(n, c.worker.shutdown_drain_ms); }},
+      {"worker.io_threads", "1", "threads running HTTP coroutines",
+       [](const YAML::Node& n, Config& c) { return int_in(1, 64)(n, c.worker.io_threads); }},
+      {"worker.commit_interval_ms", "200", "how often finished offsets are committed",
+       [](const YAML::Node& n, Config& c) { return int_in(1, 60000)(n, c.worker.commit_interval_ms); }},
+      {"worker.default_tier", "workhorse", "tier used for model \"auto\"",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.worker.default_tier, false); }},
+      {"http.connect_timeout_ms", "5000", "connect + TLS handshake timeout per provider call",
+       [](const YAML::Node& n, Config& c) { return int_in(1, 600000)(n, c.http.connect_timeout_ms); }},
+      {"http.request_timeout_ms", "120000", "total timeout of one provider call",
+       [](const YAML::Node& n, Config& c) { return int_in(1, 3600000)(n, c.http.request_timeout_ms); }},
+      {"http.max_connections_per_host", "16384", "keep-alive pool cap per provider host",
+       [](const YAML::Node& n, Config& c) { return int_in(1, 1000000)(n, c.http.max_connections_per_host); }},
+      {"http.max_attempts", "3", "provider calls per request, first one included",
+       [](const YAML::Node& n, Config& c) { return int_in(1, 20)(n, c.http.max_attempts); }},
+      {"http.retry_base_ms", "200", "base of the exponential backoff (full jitter)",
+       [](const YAML::Node& n, Config& c) { return int_in(0, 60000)(n, c.http.retry_base_ms); }},
+      {"http.retry_max_ms", "10000", "cap of one backoff wait",
+       [](const YAML::Node& n, Config& c) { return int_in(0, 600000)(n, c.http.retry_max_ms); }},
+      {"admin.listen", "127.0.0.1:0", "admin HTTP address (metrics, health)",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.admin_listen, false); }},
+  };
+  return keys;
+}
+
+const std::vector<Key<DeploymentConfig>>& deployment_keys() {
+  static const std::vector<Key<DeploymentConfig>> keys = {
+      {"name", "(required)", "unique deployment name, used in results and the ledger",
+       [](const YAML::Node& n, DeploymentConfig& d) { return read_string(n, d.name, false); }},
+      {"provider", "openai", "openai (any OpenAI-compatible API) or anthropic",
+       [](const YAML::Node& n, DeploymentConfig& d) -> std::string {
+         std::string v;
+         if (auto e = read_string(n, v); !e.empty()) return e;
+         if (v == "openai") d.provider = ProviderKind::kOpenAI;
+         else if (v == "anthropic") d.provider = ProviderKind::kAnthropic;
+         else return "must be 'openai' or 'anthropic', got '" + v + "'";
+         return {};
+       }},
+      {"api_base", "(required)", "base URL, e.g. https://api.openai.com/v1",
+       [](const YAML::Node& n, DeploymentConfig& d) -> std::string {
+         if (auto e = read_string(n, d.api_base, false); !e.empty()) return e;
+         if (d.api_base.rfind("http://", 0) != 0 && d.api_base.rfind("https://", 0) != 0)
+           return "must start with http:// or https://, got '" + d.api_base + "'";
+         return {};
+       }},
+      {"api_key_env", "", "environment variable holding the API key (the key is never in the file)",
+       [](const YAML::Node& n, DeploymentConfig& d) { return read_string(n, d.api_key_env); }},
+      {"model", "(required)", "the provider's model name",
+       [](const YAML::Node& n, DeploymentConfig& d) { return read_string(n, d.model, false); }},
+      {"group", "model", "model group requests can name",
+       [](const YAML::Node& n, DeploymentConfig& d) { return read_string(n, d.group, false); }},
+      {"tier", "(required)", "tier: frontier, workhorse, economy, ...",
+       [](const YAML::Node& n, DeploymentConfig& d) { return read_string(n, d.tier, false); }},
+      {"region", "", "data-residency region",
+       [](const YAML::Node& n, DeploymentConfig& d) { return read_string(n, d.region); }},
+      {"input_cost_per_token", "(required)", "USD per input token, exact decimal",
+       [](const YAML::Node& n, DeploymentConfig& d) { return read_usd(n, d.input_cost_per_token); }},
+      {"output_cost_per_token", "(required)", "USD per output token, exact decimal",
+       [](const YAML::Node& n, DeploymentConfig& d) { return read_usd(n, d.output_cost_per_token); }},
+      {"context_window", "128000", "input + output token limit",
+       [](const YAML::Node& n, DeploymentConfig& d) -> std::string {
+         if (!read_scalar(n, d.context_window).empty() || d.context_window < 1) return "must be a positive integer";
+         return {};
+       }},
+      {"rpm", "0", "requests per minute (0 = unlimited)",
+       [](const YAML::Node& n, DeploymentConfig& d) { return int_in(0, 100000000)(n, d.rpm); }},
+      {"tpm", "0", "tokens per minute (0 = unlimited)",
+       [](const YAML::Node& n, DeploymentConfig& d) { return int_in(0, 2000000000)(n, d.tpm); }},
+  };
+  return keys;
+}
+
+const std::vector<Key<TeamConfig>>& team_keys() {
+  static const std::vector<Key<TeamConfig>> keys = {
+      {"name", "(required)", "team name as it appears in request events",
+       [](const YAML::Node& n, TeamConfig& t) { return read_string(n, t.name, false); }},
+      {"budget_usd", "", "budget per period in USD (enforced by the budget feature)",
+       [](const YAML::Node& n, TeamConfig& t) -> std::string {
+         if (!n.IsScalar() || !parse_usd(n.Scalar())) return "must be a decimal USD amount";
+         t.budget_usd = n.Scalar();
+         return {};
+       }},
+  };
+  return keys;
+}
+
+// Looks up a dotted path ("kafka.topics.interactive") in a YAML map.
+YAML::Node find_path(const YAML::Node& root, const std::string& path) {
+  YAML::Node node = YAML::Clone(root);
+  std::stringstream parts(path);
+  std::string part;
+  while (std::getline(parts, part, '.')) {
+    if (!node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    YAML::Node child = node[part];
+    if (!child.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
+    node = child;
+  }
+  return node;
+}
+
+// Every leaf path present in a map, so unknown keys (typos) can be reported.
+void collect_paths(const YAML::Node& node, const std::string& prefix, std::vector<std::string>& out) {
+  for (const auto& kv : node) {
+    std::string path = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+    if (kv.second.IsMap() && path != "kafka.properties") {
+      collect_paths(kv.second, path, out);
+    } else {
+      out.push_back(path);
+    }
+  }
+}
+
+template <typename Target>
+void read_item(const YAML::Node& item, const std::vector<Key<Target>>& keys, const std::string& where,
+               Target& target, std::vector<std::string>& problems) {
+  if (!item.IsMap()) {
+    problems.push_back(where + ": must be a map");
+    return;
+  }
+  std::set<std::string> known;
+  for (const auto& key : keys) {
+    known.insert(key.name);
+    YAML::Node value = item[key.name];
+    if (!value.IsDefined() || value.IsNull()) {
+      if (std::string(key.default_text) == "(required)") problems.push_back(where + "." + key.name + ": is required");
+      continue;
+    }
+    if (auto err = key.read(value, target); !err.empty()) problems.push_back(where + "." + key.name + ": " + err);
+  }
+  for (const auto& kv : item) {
+    auto name = kv.first.as<std::string>();
+    if (!known.count(name)) problems.push_back(where + "." + name + ": unknown key");
+  }
+}
+
+void validate(Config& c, std::vector<std::string>& problems) {
+  if (c.kafka.interactive_topics.empty() && c.kafka.background_topics.empty())
+    problems.push_back("kafka.topics: at least one request topic is required");
+  std::set<std::string> topics;
+  for (const auto& t : c.request_topics()) {
+    if (!topics.insert(t).second) problems.push_back("kafka.topics: topic '" + t + "' is listed twice");
+  }
+  if (topics.count(c.kafka.results_topic))
+    problems.push_back("kafka.results_topic: must differ from every request topic");
+  if (topics.count(c.kafka.dlq_topic)) problems.push_back("kafka.dlq_topic: must differ from every request topic");
+  if (c.worker.resume_in_flight >= c.worker.max_in_flight)
+    problems.push_back("worker.resume_in_flight: must be below worker.max_in_flight");
+  if (c.deployments.empty()) problems.push_back("deployments: at least one deployment is required");
+  std::set<std::string> names;
+  std::set<std::string> tiers;
+  for (std::size_t i = 0; i < c.deployments.size(); ++i) {
+    auto& d = c.deployments[i];
+    if (d.group.empty()) d.group = d.model;
+    tiers.insert(d.tier);
+    if (!d.name.empty() && !names.insert(d.name).second)
+      problems.push_back("deployments[" + std::to_string(i) + "].name: '" + d.name + "' is used twice");
+    if (!d.api_key_env.empty() && std::getenv(d.api_key_env.c_str()) == nullptr)
+      problems.push_back("deployments[" + std::to_string(i) + "].api_key_env: environment variable " +
+                         d.api_key_env + " is not set");
+  }
+  if (!c.deployments.empty() && !tiers.count(c.worker.default_tier))
+    problems.push_back("worker.default_tier: no deployment has tier '" + c.worker.default_tier + "'");
+  std::set<std::string> teams;
+  for (const auto& t : c.teams) {
+    if (!t.name.empty() && !teams.insert(t.name).second)
+      problems.push_back("teams: team '" + t.name + "' is listed twice");
+  }
+}
+
+}  // namespace
+
+ConfigLoad load_config_text(const std::string& yaml_text) {
+  ConfigLoad load;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    load.problems.push_back(std::string("not valid YAML: ") + e.what());
+    return load;
+  }
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) {
+    load.problems.push_back("the config must be a YAML map at the top level");
+    return load;
+  }
+  std::set<std::string> known = {"deployments", "teams"};
+  for (const auto& key : top_keys()) {
+    known.insert(key.name);
+    YAML::Node value = find_path(root, key.name);
+    if (!value.IsDefined() || value.IsNull()) continue;
+    if (auto err = key.read(value, load.config); !err.empty()) load.problems.push_back(std::string(key.name) + ": " + err);
+  }
+  std::vector<std::string> present;
+  collect_paths(root, "", present);
+  for (const auto& path : present) {
+    if (!known.count(path)) load.problems.push_back(path + ": unknown key");
+  }
+  if (YAML::Node list = root["deployments"]; list.IsDefined() && !list.IsNull()) {
+    if (!list.IsSequence()) {
+      load.problems.push_back("deployments: must be a list");
+    } else {
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        DeploymentConfig d;
+        read_item(list[i], deployment_keys(), "deployments[" + std::to_string(i) + "]", d, load.problems);
+        load.config.deployments.push_back(std::move(d));
+      }
+    }
+  }
+  if (YAML::Node list = root["teams"]; list.IsDefined() && !list.IsNull()) {
+    if (!list.IsSequence()) {
+      load.problems.push_back("teams: must be a list");
+    } else {
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        TeamConfig t;
+        read_item(list[i], team_keys(), "teams[" + std::to_string(i) + "]", t, load.problems);
+        load.config.teams.push_back(std::move(t));
+      }
+    }
+  }
+  validate(load.config, load.problems);
+  return load;
+}
+
+ConfigLoad load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    ConfigLoad load;
+    load.problems.push_back("cannot read config file '" + path + "'");
+    return load;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return load_config_text(text.str());
+}
+
+std::string describe_config_keys() {
+  std::ostringstream out;
+  auto section = [&out](const auto& keys, const std::string& prefix) {
+    for (const auto& k : keys) out << prefix << k.name << " (default " << k.default_text << "): " << k.doc << "\n";
+  };
+  section(top_keys(), "");
+  section(deployment_keys(), "deployments[].");
+  section(team_keys(), "teams[].");
+  return out.str();
+}
+
+}  // namespace switchyard

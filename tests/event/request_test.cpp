@@ -1,0 +1,149 @@
+#include "switchyard/event/request.h"
+
+#include <gtest/gtest.h>
+
+namespace switchyard {
+namespace {
+
+constexpr std::size_t kMax = 1 << 20;
+
+DecodedRequest decode(const std::string& json) { return decode_request(json, kMax); }
+
+bool has_violation(const DecodedRequest& d, const std::string& fragment) {
+  for (const auto& v : d.violations) {
+    if (v.find(fragment) != std::string::npos) return true;
+  }
+  return false;
+}
+
+const char* kValid = R"({"request_id":"r-1","team":"search","messages":[{"role":"user","content":"hi"}]})";
+
+TEST(RequestDecode, MinimalValidEventUsesDefaults) {
+  auto d = decode(kValid);
+  ASSERT_EQ(d.status, DecodeStatus::kOk) << d.reason();
+  EXPECT_EQ(d.request.request_id, "r-1");
+  EXPECT_EQ(d.request.team, "search");
+  EXPECT_EQ(d.request.model, "auto");
+  EXPECT_FALSE(d.request.priority.has_value());
+  ASSERT_EQ(d.request.messages.size(), 1u);
+  EXPECT_EQ(d.request.messages[0].content, "hi");
+}
+
+TEST(RequestDecode, AllOptionalFieldsAreRead) {
+  auto d = decode(R"({"request_id":"a.b:c_d-1","team":"t","messages":[
+      {"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"x"},{"type":"text","text":"y"}]}],
+      "priority":"interactive","model":"economy","task_type":"classification","max_tokens":64,
+      "temperature":0.5,"deadline":"2026-11-21T10:00:00.250+01:00","region":"eu",
+      "metadata":{"k":[1,2]},"reply_topic":"replies","unknown_field":{"ignored":true}})");
+  ASSERT_EQ(d.status, DecodeStatus::kOk) << d.reason();
+  const auto& r = d.request;
+  EXPECT_EQ(r.priority, PriorityClass::kInteractive);
+  EXPECT_EQ(r.model, "economy");
+  EXPECT_EQ(r.task_type, "classification");
+  EXPECT_EQ(r.max_tokens, 64);
+  EXPECT_DOUBLE_EQ(*r.temperature, 0.5);
+  EXPECT_EQ(r.deadline_unix_ms, parse_rfc3339_ms("2026-11-21T09:00:00.250Z"));
+  EXPECT_EQ(r.region, "eu");
+  EXPECT_EQ(r.metadata_json, R"({"k":[1,2]})");
+  EXPECT_EQ(r.reply_topic, "replies");
+  EXPECT_EQ(r.messages[1].content, "xy");
+}
+
+TEST(RequestDecode, NotJsonIsUnreadable) {
+  auto d = decode("this is not json");
+  EXPECT_EQ(d.status, DecodeStatus::kUnreadable);
+  EXPECT_TRUE(has_violation(d, "not valid JSON"));
+}
+
+TEST(RequestDecode, NonObjectIsUnreadable) {
+  auto d = decode("[1,2,3]");
+  EXPECT_EQ(d.status, DecodeStatus::kUnreadable);
+  EXPECT_TRUE(has_violation(d, "must be a JSON object"));
+}
+
+TEST(RequestDecode, MissingRequestIdIsUnreadable) {
+  auto d = decode(R"({"team":"t","messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(d.status, DecodeStatus::kUnreadable);
+  EXPECT_TRUE(has_violation(d, "request_id is required"));
+}
+
+TEST(RequestDecode, NonStringRequestIdIsUnreadable) {
+  auto d = decode(R"({"request_id":42,"team":"t","messages":[]})");
+  EXPECT_EQ(d.status, DecodeStatus::kUnreadable);
+  EXPECT_TRUE(has_violation(d, "request_id must be a string, got a number"));
+}
+
+TEST(RequestDecode, RequestIdCharactersAndLengthAreChecked) {
+  EXPECT_EQ(decode(R"({"request_id":"has space","team":"t","messages":[]})").status, DecodeStatus::kUnreadable);
+  EXPECT_EQ(decode(R"({"request_id":"","team":"t","messages":[]})").status, DecodeStatus::kUnreadable);
+  std::string long_id(129, 'a');
+  EXPECT_EQ(decode(R"({"request_id":")" + long_id + R"(","team":"t"})").status, DecodeStatus::kUnreadable);
+  EXPECT_TRUE(is_valid_request_id(std::string(128, 'a')));
+}
+
+TEST(RequestDecode, EveryViolationIsReportedAtOnce) {
+  auto d = decode(R"({"request_id":"r","team":7,"messages":"hi","priority":"urgent","max_tokens":-1,
+                      "temperature":"hot","deadline":"tomorrow","metadata":[1],"model":""})");
+  ASSERT_EQ(d.status, DecodeStatus::kInvalid);
+  EXPECT_EQ(d.request.request_id, "r");
+  EXPECT_TRUE(has_violation(d, "team must be a string, got a number"));
+  EXPECT_TRUE(has_violation(d, "messages must be an array"));
+  EXPECT_TRUE(has_violation(d, "priority must be 'interactive' or 'background', got 'urgent'"));
+  EXPECT_TRUE(has_violation(d, "max_tokens must be a positive integer"));
+  EXPECT_TRUE(has_violation(d, "temperature must be a number from 0 to 2"));
+  EXPECT_TRUE(has_violation(d, "deadline must be an RFC 3339 time"));
+  EXPECT_TRUE(has_violation(d, "metadata must be an object, got an array"));
+  EXPECT_TRUE(has_violation(d, "model must not be empty"));
+  EXPECT_EQ(d.violations.size(), 8u);
+}
+
+TEST(RequestDecode, MissingTeamAndMessagesAreInvalid) {
+  auto d = decode(R"({"request_id":"r"})");
+  ASSERT_EQ(d.status, DecodeStatus::kInvalid);
+  EXPECT_TRUE(has_violation(d, "team is required"));
+  EXPECT_TRUE(has_violation(d, "messages is required"));
+}
+
+TEST(RequestDecode, MessageRolesAndContentAreChecked) {
+  auto d = decode(R"({"request_id":"r","team":"t","messages":[{"role":"tool","content":"x"},{"content":"x"},
+                      {"role":"user"},{"role":"user","content":5},"text"]})");
+  ASSERT_EQ(d.status, DecodeStatus::kInvalid);
+  EXPECT_TRUE(has_violation(d, "messages[0].role must be system, user or assistant, got 'tool'"));
+  EXPECT_TRUE(has_violation(d, "messages[1].role is required"));
+  EXPECT_TRUE(has_violation(d, "messages[2].content is required"));
+  EXPECT_TRUE(has_violation(d, "messages[3].content must be a string or an array of text parts"));
+  EXPECT_TRUE(has_violation(d, "messages[4] must be an object"));
+}
+
+TEST(RequestDecode, EmptyMessagesIsInvalid) {
+  auto d = decode(R"({"request_id":"r","team":"t","messages":[]})");
+  EXPECT_EQ(d.status, DecodeStatus::kInvalid);
+  EXPECT_TRUE(has_violation(d, "messages must not be empty"));
+}
+
+TEST(RequestDecode, OversizedEventIsInvalidButKeepsItsRequestId) {
+  std::string big = R"({"request_id":"big-1","team":"t","messages":[{"role":"user","content":")" +
+                    std::string(2000, 'x') + R"("}]})";
+  auto d = decode_request(big, 1000);
+  ASSERT_EQ(d.status, DecodeStatus::kInvalid);
+  EXPECT_EQ(d.request.request_id, "big-1");
+  EXPECT_TRUE(has_violation(d, "over the limit of 1000"));
+}
+
+TEST(RequestDecode, TruncatedJsonIsUnreadable) {
+  auto d = decode(R"({"request_id":"r","team":"t","messages":[{"role":"us)");
+  EXPECT_EQ(d.status, DecodeStatus::kUnreadable);
+}
+
+TEST(Rfc3339, ParsesUtcOffsetsAndFractions) {
+  EXPECT_EQ(parse_rfc3339_ms("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(parse_rfc3339_ms("1970-01-01T00:00:01.5Z"), 1500);
+  EXPECT_EQ(parse_rfc3339_ms("1970-01-01T01:00:00+01:00"), 0);
+  EXPECT_EQ(parse_rfc3339_ms("2000-03-01T00:00:00Z"), 951868800000);
+  EXPECT_EQ(parse_rfc3339_ms("2026-13-01T00:00:00Z"), std::nullopt);
+  EXPECT_EQ(parse_rfc3339_ms("2026-01-01 00:00:00"), std::nullopt);
+  EXPECT_EQ(parse_rfc3339_ms("2026-01-01T00:00:00Zjunk"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace switchyard
