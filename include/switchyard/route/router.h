@@ -1,0 +1,44 @@
+#pragma once
+// Routing for the spine: the requested model group or tier -> its deployments in config order,
+// healthy ones first. Pure: plain values in, a decision out. The scheduler issue replaces the
+// ordering policy (latency for interactive, cheapest-with-headroom for background).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "switchyard/config/config.h"
+#include "switchyard/event/request.h"
+
+namespace switchyard {
+
+struct RouteDecision {
+  std::string tier;                                 // tier of the first candidate
+  std::vector<const DeploymentConfig*> candidates;  // in the order to try them
+  std::string reason;                               // why, for route.reason
+  std::string error;                                // non-empty: no deployment fits (no_deployment)
+};
+
+// Rough input-token estimate over the whole messages array (about 4 characters a token plus a
+// few tokens of framing per message); used for context-window checks before the call.
+std::int64_t estimate_input_tokens(const RequestEvent& request);
+
+class Router {
+ public:
+  Router(const std::vector<DeploymentConfig>& deployments, std::string default_tier);
+
+  // `cooling_down[i]` is true when deployments[i] is in cooldown; such deployments are moved
+  // to the end of the candidate list instead of being dropped (better a tired one than none).
+  RouteDecision route(const RequestEvent& request, const std::vector<bool>& cooling_down) const;
+
+  std::size_t index_of(const DeploymentConfig* deployment) const;
+
+ private:
+  const std::vector<DeploymentConfig>& deployments_;
+  std::string default_tier_;
+};
+
+// Integer cost of one call in picodollars: usage x the deployment's per-token prices.
+Picodollars cost_of(const DeploymentConfig& deployment, std::int64_t input_tokens,
+                    std::int64_t output_tokens);
+
+}  // namespace switchyard

@@ -1,0 +1,77 @@
+#pragma once
+// The Postgres seam: terminal request rows, the cost ledger, and dedupe lookups.
+//
+// A RequestStore owns one connection and is used by one thread at a time. Methods return false
+// with `error` set when Postgres cannot be reached or rejects the statement; the connection is
+// re-established on the next call, so callers simply retry after a backoff. Nothing is retried
+// inside: the caller decides (and keeps its data) while Postgres is away.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "switchyard/common/money.h"
+#include "switchyard/event/result.h"
+
+namespace switchyard {
+
+struct LedgerEntry {
+  int attempt = 1;  // which provider call of the request
+  std::string deployment;
+  std::string model;
+  std::string tier;
+  std::string provider;
+  Usage usage;
+  Picodollars cost = 0;
+};
+
+struct TerminalRecord {
+  const ResultEvent* result = nullptr;  // the terminal result (not owned)
+  std::string_view result_json;         // its result.v1 encoding, stored verbatim
+  std::string_view source_topic;
+  std::int32_t source_partition = -1;
+  std::int64_t source_offset = -1;
+  std::vector<LedgerEntry> ledger;  // billed provider calls; empty when nothing was billed
+};
+
+struct WriteOutcome {
+  bool inserted = false;           // false: the request was already terminal (another delivery won)
+  std::string stored_result_json;  // when !inserted: the stored result, to re-emit instead
+};
+
+class RequestStore {
+ public:
+  virtual ~RequestStore() = default;
+
+  // Fills `found` with request_id -> stored result JSON for the ids already terminal.
+  virtual bool find_terminal(const std::vector<std::string>& request_ids,
+                             std::unordered_map<std::string, std::string>& found, std::string& error) = 0;
+
+  // Writes every record in one transaction: the requests row and its ledger rows, or nothing
+  // for a request that is already terminal. `outcomes[i]` answers `records[i]`.
+  // Record request_ids must be distinct within one call.
+  virtual bool write_terminal(const std::vector<TerminalRecord>& records,
+                              std::vector<WriteOutcome>& outcomes, std::string& error) = 0;
+};
+
+// `url` is a libpq connection string. Connects lazily; never throws.
+std::unique_ptr<RequestStore> make_postgres_store(std::string url);
+
+struct MigrationReport {
+  std::vector<std::string> applied;  // names applied by this call
+  int version = 0;                   // schema version after the call
+  std::string error;                 // empty on success
+};
+
+// Applies the embedded migrations in order, each in its own transaction, recorded in
+// switchyard_migrations. Safe to re-run and to run from several processes at once (advisory lock).
+MigrationReport apply_migrations(const std::string& url);
+
+// The newest migration version compiled into this binary.
+int latest_migration_version();
+// The schema version recorded in the database; -1 with `error` set when it cannot be read.
+int database_schema_version(const std::string& url, std::string& error);
+
+}  // namespace switchyard

@@ -1,0 +1,79 @@
+#include "switchyard/route/router.h"
+
+namespace switchyard {
+
+std::int64_t estimate_input_tokens(const RequestEvent& request) {
+  std::int64_t chars = 0;
+  for (const auto& m : request.messages) chars += static_cast<std::int64_t>(m.content.size());
+  return (chars + 3) / 4 + 4 * static_cast<std::int64_t>(request.messages.size()) + 3;
+}
+
+Picodollars cost_of(const DeploymentConfig& d, std::int64_t input_tokens, std::int64_t output_tokens) {
+  return input_tokens * d.input_cost_per_token + output_tokens * d.output_cost_per_token;
+}
+
+Router::Router(const std::vector<DeploymentConfig>& deployments, std::string default_tier)
+    : deployments_(deployments), default_tier_(std::move(default_tier)) {}
+
+std::size_t Router::index_of(const DeploymentConfig* deployment) const {
+  return static_cast<std::size_t>(deployment - deployments_.data());
+}
+
+RouteDecision Router::route(const RequestEvent& request, const std::vector<bool>& cooling_down) const {
+  RouteDecision decision;
+  // What the request names: "auto" -> the default tier; otherwise a tier, then a model group.
+  bool by_tier = false;
+  std::string target;
+  if (request.model == "auto") {
+    by_tier = true;
+    target = default_tier_;
+    decision.reason = "model auto -> default tier " + target;
+  } else {
+    for (const auto& d : deployments_) {
+      if (d.tier == request.model) {
+        by_tier = true;
+        break;
+      }
+    }
+    target = request.model;
+    decision.reason = by_tier ? "requested tier " + target : "requested model group " + target;
+  }
+
+  const std::int64_t needed = estimate_input_tokens(request) + request.max_tokens.value_or(0);
+  std::vector<const DeploymentConfig*> healthy;
+  std::vector<const DeploymentConfig*> cooling;
+  std::size_t named = 0;
+  std::size_t too_small = 0;
+  std::size_t wrong_region = 0;
+  for (std::size_t i = 0; i < deployments_.size(); ++i) {
+    const DeploymentConfig& d = deployments_[i];
+    if ((by_tier ? d.tier : d.group) != target) continue;
+    ++named;
+    if (!request.region.empty() && d.region != request.region) {
+      ++wrong_region;
+      continue;
+    }
+    if (d.context_window < needed) {
+      ++too_small;
+      continue;
+    }
+    (i < cooling_down.size() && cooling_down[i] ? cooling : healthy).push_back(&d);
+  }
+  decision.candidates = std::move(healthy);
+  decision.candidates.insert(decision.candidates.end(), cooling.begin(), cooling.end());
+  if (decision.candidates.empty()) {
+    if (named == 0) {
+      decision.error = "no deployment serves model '" + request.model + "' (neither a tier nor a model group)";
+    } else {
+      decision.error = "none of the " + std::to_string(named) + " deployments of '" + target + "' fits:";
+      if (wrong_region) decision.error += " " + std::to_string(wrong_region) + " outside region '" + request.region + "'";
+      if (too_small)
+        decision.error += " " + std::to_string(too_small) + " with a context window below " + std::to_string(needed) + " tokens";
+    }
+    return decision;
+  }
+  decision.tier = decision.candidates.front()->tier;
+  return decision;
+}
+
+}  // namespace switchyard

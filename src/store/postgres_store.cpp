@@ -1,0 +1,242 @@
+#include <pqxx/pqxx>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include "switchyard/store/store.h"
+
+namespace switchyard {
+
+namespace {
+
+// One statement writes a whole batch: rows arrive as one JSON array parameter, the requests
+// insert skips ids that are already terminal, ledger rows are inserted only for the requests
+// this statement inserted, and the stored result comes back for the ones it skipped.
+constexpr const char* kWriteBatchSql = R"SQL(
+WITH rows AS (
+  SELECT * FROM json_to_recordset($1::json) AS x(
+    request_id text, team text, status text, error_code text, error_message text,
+    priority_class text, tier text, deployment text, model text, provider text, route_reason text,
+    input_tokens bigint, output_tokens bigint, cached_input_tokens bigint, cost_usd numeric,
+    attempts integer, queued_ms bigint, provider_ms bigint, total_ms bigint,
+    source_topic text, source_partition integer, source_offset bigint, result json, ledger json)
+),
+ins AS (
+  INSERT INTO requests (request_id, team, status, error_code, error_message, priority_class, tier,
+                        deployment, model, provider, route_reason, input_tokens, output_tokens,
+                        cached_input_tokens, cost_usd, attempts, queued_ms, provider_ms, total_ms,
+                        source_topic, source_partition, source_offset, result)
+  SELECT request_id, team, status, error_code, error_message, priority_class, tier, deployment,
+         model, provider, route_reason, input_tokens, output_tokens, cached_input_tokens, cost_usd,
+         attempts, queued_ms, provider_ms, total_ms, source_topic, source_partition, source_offset,
+         result
+  FROM rows
+  ON CONFLICT (request_id) DO NOTHING
+  RETURNING request_id
+),
+led AS (
+  INSERT INTO cost_ledger (request_id, attempt, team, deployment, model, tier, provider,
+                           input_tokens, output_tokens, cached_input_tokens, cost_usd)
+  SELECT rows.request_id, l.attempt, rows.team, l.deployment, l.model, l.tier, l.provider,
+         l.input_tokens, l.output_tokens, l.cached_input_tokens, l.cost_usd
+  FROM rows
+  JOIN ins ON ins.request_id = rows.request_id
+  CROSS JOIN LATERAL json_to_recordset(rows.ledger) AS l(
+    attempt integer, deployment text, model text, tier text, provider text, input_tokens bigint,
+    output_tokens bigint, cached_input_tokens bigint, cost_usd numeric)
+)
+SELECT rows.request_id,
+       ins.request_id IS NOT NULL AS inserted,
+       CASE WHEN ins.request_id IS NULL
+            THEN (SELECT q.result::text FROM requests q WHERE q.request_id = rows.request_id)
+       END AS stored
+FROM rows LEFT JOIN ins ON ins.request_id = rows.request_id
+)SQL";
+
+constexpr const char* kFindTerminalSql =
+    "SELECT request_id, result::text FROM requests WHERE request_id = ANY($1::text[])";
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void put(JsonWriter& w, const char* key, std::string_view value) {
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void put_nullable(JsonWriter& w, const char* key, std::string_view value) {
+  w.Key(key);
+  if (value.empty()) {
+    w.Null();
+  } else {
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  }
+}
+
+void put_money(JsonWriter& w, const char* key, Picodollars amount) {
+  std::string text = format_usd(amount);
+  w.Key(key);
+  w.RawValue(text.data(), text.size(), rapidjson::kNumberType);
+}
+
+// Postgres text cannot hold NUL; the verbatim result JSON keeps it escaped, columns drop it.
+std::string without_nul(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c != '\0') out.push_back(c);
+  }
+  return out;
+}
+
+void write_record(JsonWriter& w, const TerminalRecord& rec) {
+  const ResultEvent& r = *rec.result;
+  w.StartObject();
+  put(w, "request_id", r.request_id);
+  put(w, "team", r.team);
+  put(w, "status", r.ok() ? "ok" : "error");
+  put_nullable(w, "error_code", to_string(r.error));
+  put_nullable(w, "error_message", without_nul(r.error_message));
+  put_nullable(w, "priority_class", r.route.priority_class);
+  put_nullable(w, "tier", r.route.tier);
+  put_nullable(w, "deployment", r.route.deployment);
+  put_nullable(w, "model", r.route.model);
+  put_nullable(w, "provider", r.route.provider);
+  put_nullable(w, "route_reason", without_nul(r.route.reason));
+  w.Key("input_tokens");
+  w.Int64(r.usage.input_tokens);
+  w.Key("output_tokens");
+  w.Int64(r.usage.output_tokens);
+  w.Key("cached_input_tokens");
+  w.Int64(r.usage.cached_input_tokens);
+  put_money(w, "cost_usd", r.cost);
+  w.Key("attempts");
+  w.Int(r.attempts);
+  w.Key("queued_ms");
+  w.Int64(r.queued_ms);
+  w.Key("provider_ms");
+  w.Int64(r.provider_ms);
+  w.Key("total_ms");
+  w.Int64(r.total_ms);
+  put_nullable(w, "source_topic", rec.source_topic);
+  w.Key("source_partition");
+  w.Int(rec.source_partition);
+  w.Key("source_offset");
+  w.Int64(rec.source_offset);
+  w.Key("result");
+  w.RawValue(rec.result_json.data(), rec.result_json.size(), rapidjson::kObjectType);
+  w.Key("ledger");
+  w.StartArray();
+  for (const auto& l : rec.ledger) {
+    w.StartObject();
+    w.Key("attempt");
+    w.Int(l.attempt);
+    put(w, "deployment", l.deployment);
+    put(w, "model", l.model);
+    put(w, "tier", l.tier);
+    put(w, "provider", l.provider);
+    w.Key("input_tokens");
+    w.Int64(l.usage.input_tokens);
+    w.Key("output_tokens");
+    w.Int64(l.usage.output_tokens);
+    w.Key("cached_input_tokens");
+    w.Int64(l.usage.cached_input_tokens);
+    put_money(w, "cost_usd", l.cost);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+class PostgresStore final : public RequestStore {
+ public:
+  explicit PostgresStore(std::string url) : url_(std::move(url)) {}
+
+  bool find_terminal(const std::vector<std::string>& request_ids,
+                     std::unordered_map<std::string, std::string>& found, std::string& error) override {
+    if (request_ids.empty()) return true;
+    // Request ids are restricted to [A-Za-z0-9._:-], so the array literal needs no escaping.
+    std::string array = "{";
+    for (std::size_t i = 0; i < request_ids.size(); ++i) {
+      if (i) array += ',';
+      array += '"';
+      array += request_ids[i];
+      array += '"';
+    }
+    array += '}';
+    return with_connection(error, [&](pqxx::connection& conn) {
+      pqxx::nontransaction tx(conn);
+      pqxx::result rows = tx.exec_prepared("find_terminal", array);
+      for (const auto& row : rows) found.emplace(row[0].c_str(), row[1].c_str());
+    });
+  }
+
+  bool write_terminal(const std::vector<TerminalRecord>& records, std::vector<WriteOutcome>& outcomes,
+                      std::string& error) override {
+    outcomes.assign(records.size(), WriteOutcome{});
+    if (records.empty()) return true;
+    buffer_.Clear();
+    JsonWriter writer(buffer_);
+    writer.StartArray();
+    for (const auto& rec : records) write_record(writer, rec);
+    writer.EndArray();
+    std::unordered_map<std::string_view, std::size_t> index;
+    index.reserve(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) index.emplace(records[i].result->request_id, i);
+    return with_connection(error, [&](pqxx::connection& conn) {
+      pqxx::work tx(conn);
+      pqxx::result rows = tx.exec_prepared("write_batch", buffer_.GetString());
+      tx.commit();
+      for (const auto& row : rows) {
+        auto it = index.find(std::string_view(row[0].c_str()));
+        if (it == index.end()) continue;
+        WriteOutcome& out = outcomes[it->second];
+        out.inserted = row[1].as<bool>();
+        if (!out.inserted && !row[2].is_null()) out.stored_result_json = row[2].c_str();
+      }
+    });
+  }
+
+ private:
+  template <typename Fn>
+  bool with_connection(std::string& error, Fn&& fn) {
+    try {
+      if (!conn_ || !conn_->is_open()) {
+        conn_.reset();
+        auto conn = std::make_unique<pqxx::connection>(url_);
+        conn->prepare("write_batch", kWriteBatchSql);
+        conn->prepare("find_terminal", kFindTerminalSql);
+        conn_ = std::move(conn);
+      }
+      fn(*conn_);
+      return true;
+    } catch (const pqxx::broken_connection& e) {
+      conn_.reset();
+      error = std::string("postgres unreachable: ") + e.what();
+    } catch (const pqxx::in_doubt_error& e) {
+      // The commit may or may not have happened; the retry is idempotent either way.
+      conn_.reset();
+      error = std::string("postgres commit in doubt: ") + e.what();
+    } catch (const pqxx::sql_error& e) {
+      error = std::string("postgres rejected the statement: ") + e.what();
+      if (conn_ && !conn_->is_open()) conn_.reset();
+    } catch (const std::exception& e) {
+      conn_.reset();
+      error = std::string("postgres error: ") + e.what();
+    }
+    // libpq messages may echo the connection string's host but never its password.
+    while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+    return false;
+  }
+
+  std::string url_;
+  std::unique_ptr<pqxx::connection> conn_;
+  rapidjson::StringBuffer buffer_;  // reused across batches
+};
+
+}  // namespace
+
+std::unique_ptr<RequestStore> make_postgres_store(std::string url) {
+  return std::make_unique<PostgresStore>(std::move(url));
+}
+
+}  // namespace switchyard

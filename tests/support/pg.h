@@ -1,0 +1,43 @@
+#pragma once
+// Test support: a fresh database per test on the local Postgres that scripts/pg.sh started.
+// SWITCHYARD_TEST_PG_URL overrides the server (any database on it; the test creates its own).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "switchyard/store/store.h"
+
+namespace switchyard::testing {
+
+inline std::string pg_server_url(const std::string& database) {
+  const char* env = std::getenv("SWITCHYARD_TEST_PG_URL");
+  std::string base = env ? env : "postgresql://postgres@127.0.0.1:55432/postgres";
+  auto slash = base.rfind('/');
+  auto query = base.find('?', slash);
+  return base.substr(0, slash + 1) + database + (query == std::string::npos ? "" : base.substr(query));
+}
+
+// Drops and re-creates `name`, applies the migrations, returns its URL.
+inline std::string fresh_database(const std::string& name) {
+  {
+    pqxx::connection admin(pg_server_url("postgres"));
+    pqxx::nontransaction tx(admin);
+    tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
+    tx.exec("CREATE DATABASE " + tx.quote_name(name));
+  }
+  std::string url = pg_server_url(name);
+  MigrationReport report = apply_migrations(url);
+  EXPECT_TRUE(report.error.empty()) << report.error;
+  return url;
+}
+
+inline std::string query_one(const std::string& url, const std::string& sql) {
+  pqxx::connection conn(url);
+  pqxx::nontransaction tx(conn);
+  pqxx::result r = tx.exec(sql);
+  return r.empty() || r[0][0].is_null() ? "" : r[0][0].c_str();
+}
+
+}  // namespace switchyard::testing
