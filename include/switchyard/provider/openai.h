@@ -2,6 +2,7 @@
 // OpenAI-compatible chat completions: request building and response parsing. Pure code.
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "switchyard/config/config.h"
 #include "switchyard/event/request.h"
@@ -34,5 +35,9 @@ struct ProviderOutcome {
 HttpRequest build_openai_request(const RequestEvent& request, const DeploymentConfig& deployment,
                                  const std::string& api_key);
 ProviderOutcome parse_openai_response(const HttpResponse& response);
+// As above, and replaces any occurrence of `secret_to_redact` (the API key) in error_message,
+// in case a provider echoes the key back in its error text.
+ProviderOutcome parse_openai_response(const HttpResponse& response,
+                                      std::string_view secret_to_redact);
 
 }  // namespace switchyard

@@ -1,0 +1,684 @@
+// HTTP/1.1 client for LLM providers: Boost.Beast on Asio C++20 coroutines.
+//
+// Shape:
+//   send() ── co_spawn on a fresh strand ──> execute():
+//     parse URL -> HostPool for (scheme, host, port)
+//     -> acquire(): an idle keep-alive connection, or a slot to open one, or wait (FIFO) for either
+//     -> connect() when needed (cached DNS, TCP, TLS with SNI + hostname verification)
+//     -> exchange(): write head+body in one gather write, read the response with Beast's parser
+//     -> release(): keep-alive connections go back to the pool (or straight to the next waiter);
+//        closed/failed ones are dropped and their slot is handed on.
+//
+// Concurrency: every request runs on its own strand, which serialises the request's coroutine
+// with Beast's timeout handlers (tcp_stream requires that on a multi-threaded io_context). A
+// connection belongs to exactly one request at a time; ownership passes through the pool under
+// HostPool::mutex, which is never held across I/O.
+#include "switchyard/provider/http_client.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+
+#include "switchyard/common/io_pool.h"
+
+namespace switchyard {
+
+const std::string* HttpResponse::header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return &value;
+  }
+  return nullptr;
+}
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+// How long resolved addresses are reused. Short, so DNS-based failover still works, long
+// enough that a busy worker resolves a provider a few times a minute, not per request.
+constexpr auto kDnsCacheTtl = std::chrono::seconds(30);
+// Idle keep-alive connections older than this are closed instead of reused: most servers and
+// load balancers drop idle connections after about 60 s, and a write into such a connection
+// would cost a failed round trip.
+constexpr auto kMaxIdle = std::chrono::seconds(50);
+constexpr std::uint64_t kMaxResponseBodyBytes = 64ull << 20;
+
+std::shared_ptr<spdlog::logger> http_logger() {
+  if (auto logger = spdlog::get("http")) return logger;
+  try {
+    return spdlog::stderr_color_mt("http");
+  } catch (const spdlog::spdlog_ex&) {
+    return spdlog::get("http");  // another thread registered it first
+  }
+}
+
+struct ParsedUrl {
+  bool tls = false;
+  std::string_view host;  // without brackets for IPv6 literals
+  std::uint16_t port = 0;
+  std::string_view target;  // path and query, "/" when absent
+  bool default_port = true;
+};
+
+// Parses http(s)://host[:port][/path]. Returns an error sentence, empty on success.
+std::string parse_url(std::string_view url, ParsedUrl& out) {
+  if (url.substr(0, 8) == "https://") {
+    out.tls = true;
+    url.remove_prefix(8);
+  } else if (url.substr(0, 7) == "http://") {
+    out.tls = false;
+    url.remove_prefix(7);
+  } else {
+    return "URL must start with http:// or https://";
+  }
+  std::size_t path_start = url.find_first_of("/?#");
+  std::string_view authority = url.substr(0, path_start);
+  out.target = path_start == std::string_view::npos ? std::string_view("/") : url.substr(path_start);
+  if (!out.target.empty() && out.target.front() != '/') {
+    return "URL path must start with '/'";  // "http://host?x" is not worth supporting
+  }
+  if (std::size_t hash = out.target.find('#'); hash != std::string_view::npos) {
+    out.target = out.target.substr(0, hash);
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return "URL must not contain user info";
+  }
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {  // [::1]:8080
+    std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return "URL has an unterminated IPv6 literal";
+    out.host = authority.substr(1, close - 1);
+    std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return "URL has garbage after the IPv6 literal";
+      port_text = rest.substr(1);
+    }
+  } else {
+    std::size_t colon = authority.rfind(':');
+    out.host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  }
+  if (out.host.empty()) return "URL has no host";
+  out.port = out.tls ? 443 : 80;
+  out.default_port = true;
+  if (!port_text.empty()) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || value == 0 ||
+        value > 65535) {
+      return "URL has an invalid port";
+    }
+    out.default_port = value == out.port;
+    out.port = static_cast<std::uint16_t>(value);
+  }
+  return {};
+}
+
+bool is_token_char(char c) {
+  if (c >= 'a' && c <= 'z') return true;
+  if (c >= 'A' && c <= 'Z') return true;
+  if (c >= '0' && c <= '9') return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Header names must be tokens and values must not contain CR/LF (header injection). The
+// message names the header but never its value: values carry API keys.
+std::string check_request_headers(const HttpRequest& request) {
+  for (const auto& [name, value] : request.headers) {
+    if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) {
+      return "invalid request header name '" + name + "'";
+    }
+    if (value.find_first_of("\r\n") != std::string::npos || value.find('\0') != std::string::npos) {
+      return "request header '" + name + "' has a value containing CR, LF or NUL";
+    }
+    if (iequals(name, "host") || iequals(name, "content-length") || iequals(name, "connection") ||
+        iequals(name, "transfer-encoding")) {
+      return "request header '" + name + "' is set by the HTTP client and must not be given";
+    }
+  }
+  return {};
+}
+
+bool is_kept_response_header(std::string_view name) {
+  return iequals(name, "retry-after") || iequals(name, "retry-after-ms") ||
+         (name.size() > 12 && iequals(name.substr(0, 12), "x-ratelimit-"));
+}
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One keep-alive connection. Its buffers are reused by every request it carries, so a warm
+// connection sends and receives without allocating for the head or the read buffer.
+struct Connection {
+  std::optional<PlainStream> plain;  // exactly one of plain / tls is engaged
+  std::optional<TlsStream> tls;
+  beast::flat_buffer read_buffer;
+  std::string head;  // request line + headers of the request being sent
+  std::uint64_t requests_served = 0;
+  Clock::time_point idle_since{};
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+struct HostPool;
+
+// A request queued for a connection. Lives in the waiting coroutine's frame; it is reachable
+// from HostPool::waiters only while queued, and both sides touch it under HostPool::mutex.
+struct Waiter {
+  explicit Waiter(const asio::any_io_executor& ex, Clock::time_point deadline)
+      : timer(ex, deadline) {}
+  asio::steady_timer timer;  // expires at the request's deadline; cancelled when granted
+  bool granted = false;
+  std::unique_ptr<Connection> connection;  // null with granted: open a new connection
+};
+
+// Connections to one (scheme, host, port).
+struct HostPool {
+  bool tls = false;
+  std::string host;
+  std::uint16_t port = 0;
+  bool host_is_ip = false;
+  std::string host_header;  // "host" or "host:port"
+  std::string label;        // "host:port" for messages
+
+  std::mutex mutex;
+  // Guarded by mutex:
+  std::deque<std::unique_ptr<Connection>> idle;  // most recently returned at the back
+  std::deque<Waiter*> waiters;                    // FIFO
+  int open = 0;  // connections open or being opened, idle ones included; <= the cap
+};
+
+// What acquire() hands out: a connection to reuse, or (null) the right to open one.
+struct Grant {
+  bool ok = false;
+  std::unique_ptr<Connection> connection;
+};
+
+struct ExchangeResult {
+  error_code error;
+  bool got_response_bytes = false;  // false: safe to retry on another connection
+  bool keep_alive = false;
+};
+
+class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl> {
+ public:
+  HttpClientImpl(asio::io_context& context, HttpClientOptions options)
+      : context_(context),
+        options_(std::move(options)),
+        ssl_context_(ssl::context::tls_client),
+        log_(http_logger()) {
+    if (options_.max_connections_per_host < 1) options_.max_connections_per_host = 1;
+    ssl_context_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                             ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                             ssl::context::no_tlsv1_1);
+    error_code ec;
+    ssl_context_.set_default_verify_paths(ec);
+    if (ec) log_->warn("cannot load the system CA store: {}", ec.message());
+    if (!options_.ca_file.empty()) {
+      ssl_context_.load_verify_file(options_.ca_file, ec);
+      if (ec) {
+        throw std::runtime_error("http client: cannot load ca_file '" + options_.ca_file +
+                                 "': " + ec.message());
+      }
+    }
+    ssl_context_.set_verify_mode(options_.verify_tls ? ssl::verify_peer : ssl::verify_none);
+  }
+
+  void send(HttpRequest request, std::function<void(HttpResponse)> done) {
+    // A strand per request: Beast's tcp_stream timeouts must not race the coroutine.
+    asio::co_spawn(asio::make_strand(context_),
+                   run(shared_from_this(), std::move(request), std::move(done)), asio::detached);
+  }
+
+ private:
+  static asio::awaitable<void> run(std::shared_ptr<HttpClientImpl> self, HttpRequest request,
+                                   std::function<void(HttpResponse)> done) {
+    HttpResponse response;
+    try {
+      co_await self->execute(request, response);
+    } catch (const std::exception& e) {
+      // Only allocation failures and the like get here; I/O errors are values.
+      response = HttpResponse{};
+      response.transport_error = std::string("http client error: ") + e.what();
+      self->log_->warn("request to {} failed unexpectedly: {}", request.url, e.what());
+    }
+    done(std::move(response));
+  }
+
+  asio::awaitable<void> execute(const HttpRequest& request, HttpResponse& response) {
+    const auto start = Clock::now();
+    const auto deadline = request.total_timeout_ms > 0
+                              ? start + std::chrono::milliseconds(request.total_timeout_ms)
+                              : Clock::time_point::max();
+    ParsedUrl url;
+    if (std::string error = parse_url(request.url, url); !error.empty()) {
+      response.transport_error = error + ": " + request.url;
+      co_return;
+    }
+    if (std::string error = check_request_headers(request); !error.empty()) {
+      response.transport_error = std::move(error);
+      co_return;
+    }
+    HostPool& pool = host_pool(url);
+
+    Grant grant = co_await acquire(pool, deadline);
+    if (!grant.ok) {
+      response.timed_out = true;
+      response.transport_error = "timed out after " + std::to_string(request.total_timeout_ms) +
+                                 " ms waiting for a free connection to " + pool.label;
+      co_return;
+    }
+    std::unique_ptr<Connection> connection = std::move(grant.connection);
+
+    // Second pass only when a reused keep-alive connection turned out to be dead.
+    for (int attempt = 0;; ++attempt) {
+      if (!connection) {
+        connection = co_await connect(pool, request, deadline, response);
+        if (!connection) {
+          release(pool, nullptr);
+          co_return;
+        }
+      }
+      const bool reused = connection->requests_served > 0;
+      ExchangeResult result = co_await exchange(*connection, pool, url, request, deadline, response);
+      if (!result.error) {
+        ++connection->requests_served;
+        release(pool, result.keep_alive ? std::move(connection) : nullptr);
+        co_return;
+      }
+      const bool timed_out = result.error == beast::error::timeout || Clock::now() >= deadline;
+      connection.reset();  // closes the socket; the slot stays ours
+      if (reused && !result.got_response_bytes && !timed_out && attempt == 0) {
+        log_->debug("stale keep-alive connection to {} ({}); retrying on a new connection",
+                    pool.label, result.error.message());
+        continue;
+      }
+      release(pool, nullptr);
+      response = HttpResponse{};
+      response.timed_out = timed_out;
+      if (timed_out) {
+        response.transport_error = "request to " + pool.label + " timed out after " +
+                                   std::to_string(request.total_timeout_ms) + " ms";
+      } else {
+        response.transport_error = "request to " + pool.label + " failed: " + result.error.message();
+      }
+      co_return;
+    }
+  }
+
+  HostPool& host_pool(const ParsedUrl& url) {
+    std::lock_guard lock(pools_mutex_);
+    auto it = pools_.find(PoolKey{url.tls, url.host, url.port});
+    if (it != pools_.end()) return *it->second;
+    auto pool = std::make_unique<HostPool>();
+    pool->tls = url.tls;
+    pool->host = std::string(url.host);
+    pool->port = url.port;
+    error_code ec;
+    asio::ip::make_address(pool->host, ec);
+    pool->host_is_ip = !ec;
+    const bool ipv6 = pool->host.find(':') != std::string::npos;
+    std::string bracketed = ipv6 ? "[" + pool->host + "]" : pool->host;
+    pool->label = bracketed + ":" + std::to_string(url.port);
+    pool->host_header = url.default_port ? bracketed : pool->label;
+    HostPool& ref = *pool;
+    pools_.emplace(OwnedPoolKey{url.tls, pool->host, url.port}, std::move(pool));
+    return ref;
+  }
+
+  // Returns a connection (or the right to open one); ok == false when the deadline passed
+  // while waiting behind the connection cap.
+  asio::awaitable<Grant> acquire(HostPool& pool, Clock::time_point deadline) {
+    auto executor = co_await asio::this_coro::executor;
+    std::deque<std::unique_ptr<Connection>> expired;  // closed outside the lock
+    std::optional<Waiter> waiter;
+    {
+      std::lock_guard lock(pool.mutex);
+      const auto now = Clock::now();
+      // The front holds the longest-idle connections.
+      while (!pool.idle.empty() && now - pool.idle.front()->idle_since > kMaxIdle) {
+        expired.push_back(std::move(pool.idle.front()));
+        pool.idle.pop_front();
+        --pool.open;
+      }
+      if (!pool.idle.empty()) {
+        Grant grant{true, std::move(pool.idle.back())};
+        pool.idle.pop_back();
+        co_return grant;
+      }
+      if (pool.open < options_.max_connections_per_host) {
+        ++pool.open;
+        co_return Grant{true, nullptr};
+      }
+      waiter.emplace(executor, deadline);
+      pool.waiters.push_back(&*waiter);
+    }
+    expired.clear();
+
+    // Wait until release() grants us something (it cancels the timer) or the deadline passes.
+    // The wait is started under the pool mutex so a grant cannot slip in between "check" and
+    // "wait"; an early grant turns the wait into an immediate completion.
+    error_code ec;
+    auto token = asio::redirect_error(asio::use_awaitable, ec);
+    co_await asio::async_initiate<decltype(token), void(error_code)>(
+        [&pool, &waiter](auto handler) {
+          std::lock_guard lock(pool.mutex);
+          if (waiter->granted) waiter->timer.expires_at(Clock::time_point::min());
+          waiter->timer.async_wait(std::move(handler));
+        },
+        token);
+
+    std::lock_guard lock(pool.mutex);
+    if (waiter->granted) co_return Grant{true, std::move(waiter->connection)};
+    pool.waiters.erase(std::find(pool.waiters.begin(), pool.waiters.end(), &*waiter));
+    co_return Grant{false, nullptr};
+  }
+
+  // Returns a connection to the pool, or (null) gives up its slot. Either goes to the first
+  // waiter when there is one.
+  void release(HostPool& pool, std::unique_ptr<Connection> connection) {
+    std::lock_guard lock(pool.mutex);
+    if (!pool.waiters.empty()) {
+      Waiter* waiter = pool.waiters.front();
+      pool.waiters.pop_front();
+      waiter->granted = true;
+      waiter->connection = std::move(connection);
+      waiter->timer.cancel();
+      return;
+    }
+    if (connection) {
+      connection->idle_since = Clock::now();
+      pool.idle.push_back(std::move(connection));
+    } else {
+      --pool.open;
+    }
+  }
+
+  // Cached DNS lookup; empty results with `error` set on failure.
+  asio::awaitable<tcp::resolver::results_type> resolve(HostPool& pool,
+                                                       Clock::time_point connect_deadline,
+                                                       std::string& error) {
+    const auto now = Clock::now();
+    {
+      std::lock_guard lock(dns_mutex_);
+      auto it = dns_cache_.find(pool.label);
+      if (it != dns_cache_.end() && it->second.expires > now) co_return it->second.results;
+    }
+    auto executor = co_await asio::this_coro::executor;
+    // The resolver is shared with the timer's handler, which may still run after we return.
+    auto resolver = std::make_shared<tcp::resolver>(executor);
+    asio::steady_timer timer(executor, connect_deadline);
+    timer.async_wait([resolver](error_code ec) {
+      if (!ec) resolver->cancel();
+    });
+    error_code ec;
+    auto results = co_await resolver->async_resolve(pool.host, std::to_string(pool.port),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+    timer.cancel();
+    if (ec) {
+      error = Clock::now() >= connect_deadline ? "timed out" : ec.message();
+      co_return tcp::resolver::results_type{};
+    }
+    std::lock_guard lock(dns_mutex_);
+    dns_cache_[pool.label] = DnsEntry{results, Clock::now() + kDnsCacheTtl};
+    co_return results;
+  }
+
+  void forget_dns(const HostPool& pool) {
+    std::lock_guard lock(dns_mutex_);
+    dns_cache_.erase(pool.label);
+  }
+
+  // Opens a connection (TCP, and TLS for https). On failure fills `response` and returns null.
+  asio::awaitable<std::unique_ptr<Connection>> connect(HostPool& pool, const HttpRequest& request,
+                                                       Clock::time_point deadline,
+                                                       HttpResponse& response) {
+    const auto connect_deadline =
+        request.connect_timeout_ms > 0
+            ? std::min(deadline, Clock::now() + std::chrono::milliseconds(request.connect_timeout_ms))
+            : deadline;
+    auto fail = [&](std::string_view what, std::string_view why) {
+      response = HttpResponse{};
+      response.timed_out = Clock::now() >= connect_deadline;
+      response.transport_error = std::string(what) + " " + pool.label + " failed: ";
+      if (response.timed_out) {
+        const bool total = connect_deadline == deadline;
+        response.transport_error +=
+            "timed out after " +
+            std::to_string(total ? request.total_timeout_ms : request.connect_timeout_ms) + " ms";
+      } else {
+        response.transport_error += why;
+      }
+      log_->debug("{}", response.transport_error);
+    };
+
+    tcp::resolver::results_type endpoints;
+    if (!pool.host_is_ip) {
+      std::string error;
+      endpoints = co_await resolve(pool, connect_deadline, error);
+      if (endpoints.empty()) {
+        fail("resolving", error.empty() ? "no addresses" : error);
+        co_return nullptr;
+      }
+    }
+
+    auto executor = co_await asio::this_coro::executor;
+    auto connection = std::make_unique<Connection>();
+    if (pool.tls) {
+      connection->tls.emplace(executor, ssl_context_);
+    } else {
+      connection->plain.emplace(executor);
+    }
+    beast::tcp_stream& stream = connection->lowest();
+    if (connect_deadline != Clock::time_point::max()) stream.expires_at(connect_deadline);
+
+    error_code ec;
+    if (pool.host_is_ip) {
+      const tcp::endpoint endpoint(asio::ip::make_address(pool.host), pool.port);
+      co_await stream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec) {
+      if (!pool.host_is_ip) forget_dns(pool);  // the address may have moved
+      fail("connecting to", ec.message());
+      co_return nullptr;
+    }
+    stream.socket().set_option(tcp::no_delay(true), ec);  // head and body go out in one write
+
+    if (pool.tls) {
+      SSL* ssl = connection->tls->native_handle();
+      // SNI is for names only (RFC 6066); IP literals are verified against IP SANs.
+      if (!pool.host_is_ip && SSL_set_tlsext_host_name(ssl, pool.host.c_str()) != 1) {
+        fail("TLS setup for", "cannot set SNI host name");
+        co_return nullptr;
+      }
+      if (options_.verify_tls) {
+        connection->tls->set_verify_callback(ssl::host_name_verification(pool.host), ec);
+      }
+      co_await connection->tls->async_handshake(ssl::stream_base::client,
+                                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        std::string why = ec.message();
+        if (long verify = SSL_get_verify_result(ssl); verify != X509_V_OK) {
+          why += " (";
+          why += X509_verify_cert_error_string(verify);
+          why += ")";
+        }
+        fail("TLS handshake with", why);
+        co_return nullptr;
+      }
+    }
+    co_return connection;
+  }
+
+  // Writes the request and reads the response on `connection`; fills `response` on success.
+  asio::awaitable<ExchangeResult> exchange(Connection& connection, const HostPool& pool,
+                                           const ParsedUrl& url, const HttpRequest& request,
+                                           Clock::time_point deadline, HttpResponse& response) {
+    build_head(connection.head, pool, url, request);
+    beast::tcp_stream& lowest = connection.lowest();
+    if (deadline == Clock::time_point::max()) {
+      lowest.expires_never();
+    } else {
+      lowest.expires_at(deadline);
+    }
+    if (connection.tls) {
+      co_return co_await exchange_on(*connection.tls, connection, request, response);
+    }
+    co_return co_await exchange_on(*connection.plain, connection, request, response);
+  }
+
+  template <class Stream>
+  static asio::awaitable<ExchangeResult> exchange_on(Stream& stream, Connection& connection,
+                                                     const HttpRequest& request,
+                                                     HttpResponse& response) {
+    ExchangeResult result;
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(connection.head),
+                                                    asio::buffer(request.body)};
+    co_await asio::async_write(stream, buffers,
+                               asio::redirect_error(asio::use_awaitable, result.error));
+    if (result.error) co_return result;
+
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kMaxResponseBodyBytes);
+    co_await http::async_read(stream, connection.read_buffer, parser,
+                              asio::redirect_error(asio::use_awaitable, result.error));
+    result.got_response_bytes = parser.got_some();
+    if (result.error) co_return result;
+
+    auto& message = parser.get();
+    response.status = static_cast<int>(message.result_int());
+    response.body = std::move(message.body());
+    for (const auto& field : message) {
+      const auto beast_name = field.name_string();  // boost::string_view in Boost 1.74
+      const std::string_view name(beast_name.data(), beast_name.size());
+      if (!is_kept_response_header(name)) continue;
+      std::string lower(name);
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const auto value = field.value();
+      response.headers.emplace_back(std::move(lower), std::string(value.data(), value.size()));
+    }
+    result.keep_alive = message.keep_alive();
+    co_return result;
+  }
+
+  static void build_head(std::string& head, const HostPool& pool, const ParsedUrl& url,
+                         const HttpRequest& request) {
+    bool has_content_type = false;
+    bool has_user_agent = false;
+    for (const auto& [name, value] : request.headers) {
+      has_content_type = has_content_type || iequals(name, "content-type");
+      has_user_agent = has_user_agent || iequals(name, "user-agent");
+    }
+    char length[24];
+    auto length_end = std::to_chars(length, length + sizeof length, request.body.size()).ptr;
+
+    head.clear();  // keeps its capacity: no allocation once the connection is warm
+    head.append("POST ").append(url.target).append(" HTTP/1.1\r\nHost: ");
+    head.append(pool.host_header).append("\r\n");
+    if (!has_user_agent) head.append("User-Agent: switchyard/0.1\r\n");
+    if (!has_content_type) head.append("Content-Type: application/json\r\n");
+    head.append("Content-Length: ").append(length, length_end).append("\r\n");
+    head.append("Connection: keep-alive\r\n");
+    for (const auto& [name, value] : request.headers) {
+      head.append(name).append(": ").append(value).append("\r\n");
+    }
+    head.append("\r\n");
+  }
+
+  struct PoolKey {
+    bool tls;
+    std::string_view host;
+    std::uint16_t port;
+  };
+  struct OwnedPoolKey {
+    bool tls;
+    std::string host;
+    std::uint16_t port;
+  };
+  struct PoolKeyLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return std::tie(a.tls, a.port, a.host) < std::tie(b.tls, b.port, b.host);
+    }
+  };
+  struct DnsEntry {
+    tcp::resolver::results_type results;
+    Clock::time_point expires;
+  };
+
+  asio::io_context& context_;
+  HttpClientOptions options_;
+  ssl::context ssl_context_;  // shared by all TLS connections (SSL_CTX is thread-safe)
+  std::shared_ptr<spdlog::logger> log_;
+
+  std::mutex pools_mutex_;
+  // Pools are never removed: a worker talks to a handful of hosts.
+  std::map<OwnedPoolKey, std::unique_ptr<HostPool>, PoolKeyLess> pools_;
+
+  std::mutex dns_mutex_;
+  std::map<std::string, DnsEntry, std::less<>> dns_cache_;  // key: "host:port"
+};
+
+}  // namespace
+
+std::unique_ptr<HttpClient> make_http_client(IoPool& pool, HttpClientOptions options) {
+  // The implementation is shared with its in-flight requests so that destroying the client
+  // while requests run is safe; each request still completes (done is called) as long as the
+  // io pool runs.
+  struct Handle final : HttpClient {
+    std::shared_ptr<HttpClientImpl> impl;
+    void send(HttpRequest request, std::function<void(HttpResponse)> done) override {
+      impl->send(std::move(request), std::move(done));
+    }
+  };
+  auto handle = std::make_unique<Handle>();
+  handle->impl = std::make_shared<HttpClientImpl>(pool.context(), std::move(options));
+  return handle;
+}
+
+}  // namespace switchyard

@@ -1,0 +1,361 @@
+// The OpenAI-compatible adapter against response bodies shaped like the real API's.
+#include "switchyard/provider/openai.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <string>
+
+namespace switchyard {
+namespace {
+
+// A chat.completion as api.openai.com returns it (2025 shape, trimmed of nothing that matters).
+constexpr const char* kCompletionWithCachedAndReasoningTokens = R"({
+  "id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
+  "object": "chat.completion",
+  "created": 1741570283,
+  "model": "gpt-4o-2024-08-06",
+  "choices": [
+    {
+      "index": 0,
+      "message": {
+        "role": "assistant",
+        "content": "The image shows a wooden boardwalk path.",
+        "refusal": null,
+        "annotations": []
+      },
+      "logprobs": null,
+      "finish_reason": "stop"
+    }
+  ],
+  "usage": {
+    "prompt_tokens": 1117,
+    "completion_tokens": 46,
+    "total_tokens": 1163,
+    "prompt_tokens_details": {
+      "cached_tokens": 1024,
+      "audio_tokens": 0
+    },
+    "completion_tokens_details": {
+      "reasoning_tokens": 12,
+      "audio_tokens": 0,
+      "accepted_prediction_tokens": 0,
+      "rejected_prediction_tokens": 0
+    }
+  },
+  "service_tier": "default",
+  "system_fingerprint": "fp_fc9f1d7035"
+})";
+
+// vLLM / older OpenAI: no token details at all.
+constexpr const char* kCompletionWithoutDetails = R"({
+  "id": "cmpl-1", "object": "chat.completion", "created": 1, "model": "llama-3-8b",
+  "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+               "finish_reason": "length"}],
+  "usage": {"prompt_tokens": 9, "completion_tokens": 16, "total_tokens": 25}
+})";
+
+constexpr const char* kContentFilterCompletion = R"({
+  "id": "chatcmpl-2", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+  "choices": [{"index": 0, "message": {"role": "assistant", "content": ""},
+               "finish_reason": "content_filter"}],
+  "usage": {"prompt_tokens": 20, "completion_tokens": 0, "total_tokens": 20}
+})";
+
+constexpr const char* kInvalidApiKeyError = R"({
+  "error": {
+    "message": "Incorrect API key provided: sk-proj-********************abcd. You can find your API key at https://platform.openai.com/account/api-keys.",
+    "type": "invalid_request_error",
+    "param": null,
+    "code": "invalid_api_key"
+  }
+})";
+
+constexpr const char* kRateLimitError = R"({
+  "error": {
+    "message": "Rate limit reached for gpt-4o in organization org-abc on requests per min (RPM): Limit 500, Used 500, Requested 1. Please try again in 120ms.",
+    "type": "requests",
+    "param": null,
+    "code": "rate_limit_exceeded"
+  }
+})";
+
+constexpr const char* kContextLengthError = R"({
+  "error": {
+    "message": "This model's maximum context length is 128000 tokens. However, your messages resulted in 130412 tokens. Please reduce the length of the messages.",
+    "type": "invalid_request_error",
+    "param": "messages",
+    "code": "context_length_exceeded"
+  }
+})";
+
+constexpr const char* kServerError = R"({
+  "error": {
+    "message": "The server had an error while processing your request. Sorry about that!",
+    "type": "server_error", "param": null, "code": null
+  }
+})";
+
+HttpResponse response_of(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+TEST(OpenAiResponse, SuccessCarriesContentFinishReasonAndUsage) {
+  ProviderOutcome outcome =
+      parse_openai_response(response_of(200, kCompletionWithCachedAndReasoningTokens));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kOk);
+  EXPECT_EQ(outcome.http_status, 200);
+  EXPECT_EQ(outcome.content, "The image shows a wooden boardwalk path.");
+  EXPECT_EQ(outcome.finish_reason, "stop");
+  EXPECT_EQ(outcome.usage.input_tokens, 1117);
+  EXPECT_EQ(outcome.usage.output_tokens, 46);  // reasoning tokens are already part of these
+  EXPECT_EQ(outcome.usage.cached_input_tokens, 1024);
+  EXPECT_EQ(outcome.retry_after_ms, -1);
+  EXPECT_TRUE(outcome.error_message.empty());
+}
+
+TEST(OpenAiResponse, SuccessWithoutTokenDetailsHasNoCachedTokens) {
+  ProviderOutcome outcome = parse_openai_response(response_of(200, kCompletionWithoutDetails));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kOk);
+  EXPECT_EQ(outcome.content, "hi");
+  EXPECT_EQ(outcome.finish_reason, "length");
+  EXPECT_EQ(outcome.usage.input_tokens, 9);
+  EXPECT_EQ(outcome.usage.output_tokens, 16);
+  EXPECT_EQ(outcome.usage.cached_input_tokens, 0);
+}
+
+TEST(OpenAiResponse, NullContentIsAnEmptyCompletion) {
+  ProviderOutcome outcome = parse_openai_response(response_of(200, R"({"choices":[
+      {"message":{"role":"assistant","content":null},"finish_reason":"length"}],
+      "usage":{"prompt_tokens":5,"completion_tokens":100}})"));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kOk);
+  EXPECT_EQ(outcome.content, "");
+  EXPECT_EQ(outcome.usage.output_tokens, 100);
+}
+
+TEST(OpenAiResponse, ContentFilterFinishReasonIsContentFiltered) {
+  ProviderOutcome outcome = parse_openai_response(response_of(200, kContentFilterCompletion));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kContentFiltered);
+  EXPECT_EQ(outcome.finish_reason, "content_filter");
+  EXPECT_EQ(outcome.usage.input_tokens, 20);  // a filtered call is still billed
+}
+
+TEST(OpenAiResponse, AzurePromptFilterErrorIsContentFiltered) {
+  ProviderOutcome outcome = parse_openai_response(response_of(
+      400, R"({"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.","type":null,"param":"prompt","code":"content_filter","status":400}})"));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kContentFiltered);
+}
+
+TEST(OpenAiResponse, MalformedJsonIsFatalWithClearMessage) {
+  ProviderOutcome outcome = parse_openai_response(response_of(200, R"({"choices": [)"));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kFatal);
+  EXPECT_EQ(outcome.error_message.rfind("malformed provider response: ", 0), 0u)
+      << outcome.error_message;
+}
+
+TEST(OpenAiResponse, UnexpectedJsonShapesAreFatal) {
+  for (const char* body : {R"([1,2])", R"({"object":"chat.completion"})", R"({"choices":[]})",
+                           R"({"choices":[{"finish_reason":"stop"}]})",
+                           R"({"choices":[{"message":{"role":"assistant"}}]})",
+                           R"({"choices":[{"message":{"content":42}}]})", ""}) {
+    ProviderOutcome outcome = parse_openai_response(response_of(200, body));
+    EXPECT_EQ(outcome.kind, OutcomeKind::kFatal) << body;
+    EXPECT_EQ(outcome.error_message.rfind("malformed provider response: ", 0), 0u)
+        << outcome.error_message;
+  }
+}
+
+TEST(OpenAiResponse, OkStatusWithErrorObjectNamesTheProviderError) {
+  ProviderOutcome outcome = parse_openai_response(response_of(200, kServerError));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kFatal);
+  EXPECT_NE(outcome.error_message.find("The server had an error"), std::string::npos)
+      << outcome.error_message;
+}
+
+TEST(OpenAiResponse, RateLimitHonoursRetryAfterSeconds) {
+  HttpResponse response = response_of(429, kRateLimitError);
+  response.headers = {{"retry-after", "2"}, {"x-ratelimit-remaining-requests", "0"}};
+  ProviderOutcome outcome = parse_openai_response(response);
+  EXPECT_EQ(outcome.kind, OutcomeKind::kRateLimited);
+  EXPECT_EQ(outcome.http_status, 429);
+  EXPECT_EQ(outcome.retry_after_ms, 2000);
+  EXPECT_NE(outcome.error_message.find("Rate limit reached for gpt-4o"), std::string::npos);
+  EXPECT_NE(outcome.error_message.find("rate_limit_exceeded"), std::string::npos);
+}
+
+TEST(OpenAiResponse, RetryAfterMsWinsOverRetryAfter) {
+  HttpResponse response = response_of(429, kRateLimitError);
+  response.headers = {{"retry-after", "1"}, {"retry-after-ms", "120"}};
+  EXPECT_EQ(parse_openai_response(response).retry_after_ms, 120);
+}
+
+TEST(OpenAiResponse, RetryAfterAsHttpDateIsIgnored) {
+  HttpResponse response = response_of(429, kRateLimitError);
+  response.headers = {{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}};
+  ProviderOutcome outcome = parse_openai_response(response);
+  EXPECT_EQ(outcome.kind, OutcomeKind::kRateLimited);
+  EXPECT_EQ(outcome.retry_after_ms, -1);
+}
+
+TEST(OpenAiResponse, RateLimitWithoutRetryAfterHasNone) {
+  ProviderOutcome outcome = parse_openai_response(response_of(429, kRateLimitError));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kRateLimited);
+  EXPECT_EQ(outcome.retry_after_ms, -1);
+}
+
+TEST(OpenAiResponse, ContextLengthExceededIsContextTooLong) {
+  ProviderOutcome outcome = parse_openai_response(response_of(400, kContextLengthError));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kContextTooLong);
+  EXPECT_NE(outcome.error_message.find("maximum context length is 128000"), std::string::npos);
+}
+
+TEST(OpenAiResponse, ContextLengthMessageWithoutCodeIsContextTooLong) {
+  // vLLM's shape: the code is absent, the message says it.
+  ProviderOutcome outcome = parse_openai_response(response_of(
+      400, R"({"object":"error","message":"This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.","type":"BadRequestError","param":null,"code":400})"));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kContextTooLong);
+}
+
+TEST(OpenAiResponse, AuthFailuresAreAuth) {
+  ProviderOutcome outcome = parse_openai_response(response_of(401, kInvalidApiKeyError));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kAuth);
+  EXPECT_NE(outcome.error_message.find("Incorrect API key provided"), std::string::npos);
+  EXPECT_EQ(parse_openai_response(response_of(403, "{}")).kind, OutcomeKind::kAuth);
+}
+
+TEST(OpenAiResponse, EchoedApiKeyIsRedacted) {
+  const std::string key = "sk-test-0123456789abcdef";
+  ProviderOutcome outcome = parse_openai_response(
+      response_of(401, R"({"error":{"message":"Incorrect API key provided: )" + key + R"("}})"),
+      key);
+  EXPECT_EQ(outcome.kind, OutcomeKind::kAuth);
+  EXPECT_EQ(outcome.error_message.find(key), std::string::npos) << outcome.error_message;
+  EXPECT_NE(outcome.error_message.find("[redacted]"), std::string::npos);
+}
+
+TEST(OpenAiResponse, ServerErrorsAndTimeoutsAreRetryable) {
+  for (int status : {408, 409, 500, 502, 503, 504, 529}) {
+    ProviderOutcome outcome = parse_openai_response(response_of(status, kServerError));
+    EXPECT_EQ(outcome.kind, OutcomeKind::kRetryable) << status;
+    EXPECT_EQ(outcome.http_status, status);
+  }
+  ProviderOutcome html = parse_openai_response(response_of(502, "<html>Bad Gateway</html>"));
+  EXPECT_EQ(html.kind, OutcomeKind::kRetryable);
+  EXPECT_NE(html.error_message.find("Bad Gateway"), std::string::npos);
+}
+
+TEST(OpenAiResponse, ServiceUnavailableKeepsRetryAfter) {
+  HttpResponse response = response_of(503, kServerError);
+  response.headers = {{"retry-after", "5"}};
+  EXPECT_EQ(parse_openai_response(response).retry_after_ms, 5000);
+}
+
+TEST(OpenAiResponse, TransportErrorIsRetryableAndCarriesTheReason) {
+  HttpResponse response;
+  response.transport_error = "request to api.openai.com:443 timed out after 200 ms";
+  response.timed_out = true;
+  ProviderOutcome outcome = parse_openai_response(response);
+  EXPECT_EQ(outcome.kind, OutcomeKind::kRetryable);
+  EXPECT_EQ(outcome.http_status, 0);
+  EXPECT_EQ(outcome.error_message, response.transport_error);
+}
+
+TEST(OpenAiResponse, OtherClientErrorsAreFatal) {
+  for (int status : {400, 404, 413, 422}) {
+    ProviderOutcome outcome = parse_openai_response(response_of(
+        status, R"({"error":{"message":"The model `gpt-9` does not exist","code":"model_not_found"}})"));
+    EXPECT_EQ(outcome.kind, OutcomeKind::kFatal) << status;
+    EXPECT_NE(outcome.error_message.find("does not exist"), std::string::npos);
+  }
+}
+
+TEST(OpenAiResponse, LongProviderMessagesAreTruncated) {
+  std::string long_message(5000, 'x');
+  ProviderOutcome outcome = parse_openai_response(
+      response_of(500, R"({"error":{"message":")" + long_message + R"("}})"));
+  EXPECT_LT(outcome.error_message.size(), 600u);
+  EXPECT_NE(outcome.error_message.find(std::string(500, 'x')), std::string::npos);
+  EXPECT_EQ(outcome.error_message.find(std::string(501, 'x')), std::string::npos);
+}
+
+// ---- request building ----
+
+RequestEvent sample_request() {
+  RequestEvent request;
+  request.request_id = "r-1";
+  request.team = "search";
+  request.messages = {{"system", "You are terse."}, {"user", "Say \"hi\"\nplease"}};
+  return request;
+}
+
+DeploymentConfig sample_deployment(std::string api_base) {
+  DeploymentConfig deployment;
+  deployment.name = "gpt4o-east";
+  deployment.api_base = std::move(api_base);
+  deployment.model = "gpt-4o-mini";
+  return deployment;
+}
+
+TEST(OpenAiRequest, UrlIsApiBasePlusChatCompletions) {
+  EXPECT_EQ(build_openai_request(sample_request(), sample_deployment("https://api.openai.com/v1"),
+                                 "k")
+                .url,
+            "https://api.openai.com/v1/chat/completions");
+  EXPECT_EQ(build_openai_request(sample_request(), sample_deployment("http://127.0.0.1:8080/v1/"),
+                                 "k")
+                .url,
+            "http://127.0.0.1:8080/v1/chat/completions");
+}
+
+TEST(OpenAiRequest, BearerAuthorizationOnlyWithAKey) {
+  HttpRequest with_key =
+      build_openai_request(sample_request(), sample_deployment("https://x/v1"), "sk-abc");
+  ASSERT_EQ(with_key.headers.size(), 1u);
+  EXPECT_EQ(with_key.headers[0].first, "Authorization");
+  EXPECT_EQ(with_key.headers[0].second, "Bearer sk-abc");
+
+  HttpRequest without_key =
+      build_openai_request(sample_request(), sample_deployment("http://ollama:11434/v1"), "");
+  EXPECT_TRUE(without_key.headers.empty());
+}
+
+TEST(OpenAiRequest, BodyHasModelAndMessagesInOrder) {
+  HttpRequest http =
+      build_openai_request(sample_request(), sample_deployment("https://x/v1"), "k");
+  rapidjson::Document body;
+  body.Parse(http.body.c_str());
+  ASSERT_FALSE(body.HasParseError()) << http.body;
+  EXPECT_STREQ(body["model"].GetString(), "gpt-4o-mini");
+  ASSERT_EQ(body["messages"].Size(), 2u);
+  EXPECT_STREQ(body["messages"][0]["role"].GetString(), "system");
+  EXPECT_STREQ(body["messages"][0]["content"].GetString(), "You are terse.");
+  EXPECT_STREQ(body["messages"][1]["role"].GetString(), "user");
+  EXPECT_STREQ(body["messages"][1]["content"].GetString(), "Say \"hi\"\nplease");
+  EXPECT_FALSE(body.HasMember("max_tokens"));
+  EXPECT_FALSE(body.HasMember("temperature"));
+  EXPECT_EQ(http.body.find("gpt4o-east"), std::string::npos);  // deployment name stays inside
+}
+
+TEST(OpenAiRequest, MaxTokensAndTemperatureWhenSet) {
+  RequestEvent request = sample_request();
+  request.max_tokens = 256;
+  request.temperature = 0.25;
+  HttpRequest http = build_openai_request(request, sample_deployment("https://x/v1"), "k");
+  rapidjson::Document body;
+  body.Parse(http.body.c_str());
+  ASSERT_FALSE(body.HasParseError()) << http.body;
+  EXPECT_EQ(body["max_tokens"].GetInt64(), 256);
+  EXPECT_DOUBLE_EQ(body["temperature"].GetDouble(), 0.25);
+}
+
+TEST(OpenAiRequest, TimeoutsAreLeftToTheCaller) {
+  HttpRequest http = build_openai_request(sample_request(), sample_deployment("https://x/v1"), "k");
+  EXPECT_EQ(http.connect_timeout_ms, HttpRequest{}.connect_timeout_ms);
+  EXPECT_EQ(http.total_timeout_ms, HttpRequest{}.total_timeout_ms);
+}
+
+}  // namespace
+}  // namespace switchyard
