@@ -140,7 +140,7 @@ int cmd_provider_sim(const Args& args) {
   try {
     simulator.start();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "provider-sim: %s\n", e.what());
+    std::fprintf(stderr, "%s\n", e.what());  // already says "provider-sim: ..."
     return 1;
   }
   bool ipv6 = options.host.find(':') != std::string::npos;

@@ -62,7 +62,9 @@ using JsonDocument = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::Me
                                                 rapidjson::MemoryPoolAllocator<>>;
 constexpr std::size_t kParseArenaBytes = 64 * 1024;
 
-std::shared_ptr<spdlog::logger> sim_logger() {
+// The "sim" logger, created on first use. A reference, so the per-request debug call costs no
+// shared_ptr reference-count traffic between io threads.
+spdlog::logger& sim_logger() {
   static const std::shared_ptr<spdlog::logger> logger = [] {
     if (auto existing = spdlog::get("sim")) return existing;
     try {
@@ -71,7 +73,7 @@ std::shared_ptr<spdlog::logger> sim_logger() {
       return spdlog::get("sim");
     }
   }();
-  return logger;
+  return *logger;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,7 +460,7 @@ void Server::start() {
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      sim_logger()->error("provider-sim coroutine failed: {}", e.what());
+      sim_logger().error("provider-sim coroutine failed: {}", e.what());
     }
   };
   accepting_.store(true);
@@ -472,12 +474,12 @@ void Server::start() {
           s->context.run();
           return;
         } catch (const std::exception& e) {
-          sim_logger()->error("provider-sim io thread: handler threw: {}", e.what());
+          sim_logger().error("provider-sim io thread: handler threw: {}", e.what());
         }
       }
     });
   }
-  sim_logger()->info("provider-sim listening on {}:{} threads={} latency_ms={} jitter_ms={} "
+  sim_logger().info("provider-sim listening on {}:{} threads={} latency_ms={} jitter_ms={} "
                      "error_rate={} rate_limit_rate={} seed={} output_tokens={}",
                      options_.host, port(), options_.threads, options_.latency_ms,
                      options_.latency_jitter_ms, options_.error_rate, options_.rate_limit_rate,
@@ -503,7 +505,7 @@ void Server::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   if (sessions_.load() > 0) {
-    sim_logger()->warn("provider-sim stop: {} connections did not finish within 5 s; dropping them",
+    sim_logger().warn("provider-sim stop: {} connections did not finish within 5 s; dropping them",
                        sessions_.load());
   }
   for (auto& shard : shards_) {
@@ -516,7 +518,7 @@ void Server::stop() {
   acceptor_.reset();
   shards_.clear();
   auto s = stats();
-  sim_logger()->info("provider-sim stopped: requests={} ok={} errors={} rate_limited={} bad_requests={}",
+  sim_logger().info("provider-sim stopped: requests={} ok={} errors={} rate_limited={} bad_requests={}",
                      s.requests, s.ok, s.errors, s.rate_limited, s.bad_requests);
 }
 
@@ -537,7 +539,7 @@ asio::awaitable<void> Server::accept_loop() {
       // Typically EMFILE/ENFILE: back off briefly instead of spinning, and say so (rarely).
       auto now = Clock::now();
       if (now - last_warning > std::chrono::seconds(5)) {
-        sim_logger()->warn("provider-sim accept failed: {} (open connections: {}); retrying",
+        sim_logger().warn("provider-sim accept failed: {} (open connections: {}); retrying",
                            ec.message(), sessions_.load());
         last_warning = now;
       }
@@ -554,7 +556,7 @@ asio::awaitable<void> Server::accept_loop() {
                      try {
                        std::rethrow_exception(error);
                      } catch (const std::exception& e) {
-                       sim_logger()->error("provider-sim connection failed: {}", e.what());
+                       sim_logger().error("provider-sim connection failed: {}", e.what());
                      }
                    });
   }
@@ -571,7 +573,7 @@ asio::awaitable<void> Server::sweep_loop(Shard& shard) {
     auto now = Clock::now();
     for (Connection* c = shard.connections; c; c = c->next) {
       if (c->reading && now - c->idle_since > timeout) {
-        sim_logger()->debug("provider-sim closing connection idle for more than {} ms",
+        sim_logger().debug("provider-sim closing connection idle for more than {} ms",
                             options_.idle_timeout_ms);
         c->close();
       }
@@ -805,7 +807,7 @@ ChatDecision Server::handle_chat(Shard& shard, Connection& conn, std::string& re
     decision.delay = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double, std::milli>(options_.latency_ms + tail_ms));
   }
-  sim_logger()->debug("provider-sim request n={} model={} prompt_tokens={}", n, model, prompt_tokens);
+  sim_logger().debug("provider-sim request n={} model={} prompt_tokens={}", n, model, prompt_tokens);
 
   if (outcome < options_.error_rate) {
     errors_.fetch_add(1, std::memory_order_relaxed);
