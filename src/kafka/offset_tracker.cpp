@@ -57,9 +57,9 @@ bool OffsetTracker::finish(const TopicPartition& tp, std::uint32_t epoch, std::i
 }
 
 std::int64_t OffsetTracker::position(const Partition& p) const {
-  // With unfinished work, the commit position is the oldest unfinished offset: everything before
-  // it is finished. Without, it is one past the last finished offset.
-  return p.window.empty() ? p.next_position : p.window.front().offset;
+  // One past the end of the finished prefix; -1 until the first fetched offset finishes (the
+  // group's committed offset is already at or before it, so there is nothing new to commit).
+  return p.next_position;
 }
 
 std::optional<std::int64_t> OffsetTracker::committable(const TopicPartition& tp) const {

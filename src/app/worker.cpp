@@ -1,0 +1,720 @@
+#include "switchyard/app/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "switchyard/common/io_pool.h"
+#include "switchyard/event/request.h"
+#include "switchyard/event/result.h"
+#include "switchyard/kafka/client.h"
+#include "switchyard/kafka/offset_tracker.h"
+#include "switchyard/provider/http_client.h"
+#include "switchyard/provider/openai.h"
+#include "switchyard/route/router.h"
+#include "switchyard/store/store.h"
+
+namespace switchyard {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::shared_ptr<spdlog::logger> log() {
+  static auto logger = [] {
+    auto existing = spdlog::get("worker");
+    return existing ? existing : spdlog::default_logger()->clone("worker");
+  }();
+  return logger;
+}
+
+std::int64_t micros_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(b - a).count();
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A mutex-guarded hand-off queue; consumers take everything at once (natural batching).
+template <typename T>
+class HandOff {
+ public:
+  void push(T item) {
+    {
+      std::lock_guard lock(mutex_);
+      items_.push_back(std::move(item));
+    }
+    ready_.notify_one();
+  }
+  // Waits up to `timeout` for items; moves all of them (at most `max`) into `out`.
+  void take(std::vector<T>& out, std::size_t max, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    ready_.wait_for(lock, timeout, [this] { return !items_.empty() || closed_; });
+    std::size_t n = std::min(max, items_.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
+  }
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return items_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<T> items_;
+  bool closed_ = false;
+};
+
+// Per-deployment health for the spine: consecutive failures open a short cooldown.
+struct DeploymentHealth {
+  std::atomic<int> consecutive_failures{0};
+  std::atomic<std::int64_t> cooldown_until_ms{0};
+};
+constexpr int kFailuresBeforeCooldown = 5;
+constexpr std::int64_t kCooldownMs = 10'000;
+
+}  // namespace
+
+// One consumed event from fetch to commit. Owned by the poll thread except while handed to
+// another stage; exactly one stage touches it at a time, so it needs no lock.
+struct Job {
+  TopicPartition tp;
+  std::uint32_t epoch = 0;
+  std::int64_t offset = 0;
+  PriorityClass priority_class = PriorityClass::kBackground;
+  std::int64_t kafka_timestamp_ms = -1;
+  Clock::time_point fetched;
+  Clock::time_point dispatched;
+  Clock::time_point responded;
+  Clock::time_point provider_started;
+  std::int64_t provider_ms = 0;
+
+  std::string raw;  // original bytes, kept only for the DLQ
+  DecodedRequest decoded;
+  std::string out_topic;
+  ResultEvent result;
+  std::string result_json;
+  std::vector<LedgerEntry> ledger;
+
+  RouteDecision route;
+  std::size_t candidate = 0;
+  int attempt = 0;
+  bool dlq_pending = false;
+  bool filled = false;  // result fields and result_json are final
+  std::atomic<int> acks_pending{0};
+  std::vector<Job*> duplicates;  // same request_id fetched while this one was in flight
+};
+
+namespace {
+// Delivery-report opaques: the Job pointer, low bit set for the DLQ record.
+void* result_tag(Job* job) { return job; }
+void* dlq_tag(Job* job) { return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(job) | 1u); }
+Job* job_of(void* tag, bool& is_dlq) {
+  auto bits = reinterpret_cast<std::uintptr_t>(tag);
+  is_dlq = bits & 1u;
+  return reinterpret_cast<Job*>(bits & ~std::uintptr_t{1});
+}
+}  // namespace
+
+struct Worker::Impl : RebalanceListener {
+  Impl(const Config& c, WorkerStats& s, std::atomic<bool>& stop)
+      : config(c), stats(s), stop_requested(stop), router(config.deployments, config.worker.default_tier),
+        health(config.deployments.size()), io(config.worker.io_threads) {
+    for (const auto& d : config.deployments) api_keys.push_back(d.api_key());
+  }
+
+  const Config& config;
+  WorkerStats& stats;
+  std::atomic<bool>& stop_requested;
+  Router router;
+  std::vector<DeploymentHealth> health;
+  std::vector<std::string> api_keys;  // read once at start; never logged
+
+  // Declared before the clients that use it so it is destroyed after them.
+  IoPool io;
+  std::unique_ptr<HttpClient> http;
+  std::unique_ptr<KafkaProducer> producer;
+  std::unique_ptr<KafkaConsumer> consumer;
+
+  OffsetTracker tracker;  // poll thread only
+  std::unordered_map<std::string, Job*> in_flight_by_id;  // poll thread only
+  std::vector<Job*> lookup_batch;  // poll thread only
+
+  HandOff<Job*> to_lookup;
+  HandOff<Job*> to_writer;
+  HandOff<Job*> completions;     // delivery thread -> poll thread
+  HandOff<std::pair<Job*, bool>> produce_retries;  // failed deliveries, re-produced by the delivery thread
+
+  std::atomic<bool> store_healthy{true};
+  std::atomic<bool> threads_stop{false};
+  std::thread lookup_thread;
+  std::thread writer_thread;
+  std::thread delivery_thread;
+  bool paused = false;
+  std::int64_t reset_pending_logged = 0;
+
+  // ---------------- poll thread ----------------
+
+  void on_assigned(const std::vector<TopicPartition>& partitions) override {
+    for (const auto& tp : partitions) tracker.assign(tp);
+    if (paused) repause = true;
+  }
+
+  void on_revoked(const std::vector<TopicPartition>& partitions, bool lost) override {
+    // Commit what is finished before the partitions move; in-flight work for them still
+    // completes and is stored, but it can no longer commit here (the new owner dedupes it).
+    if (!lost) {
+      auto commits = tracker.commits_for(partitions);
+      if (auto err = consumer->commit(commits, true); !err.empty())
+        log()->warn("commit before revoke failed: {}", err);
+    }
+    for (const auto& tp : partitions) tracker.revoke(tp);
+  }
+
+  void on_offset_reset(const TopicPartition& tp, const std::string& detail) override {
+    stats.offset_resets.fetch_add(1, std::memory_order_relaxed);
+    reset_partitions.push_back(tp);
+    log()->error(
+        "offset out of range on {}[{}]: {}. Records were trimmed by retention (or the embedded "
+        "broker's 5 MiB/100,000-batch limit) before they were processed; the consumer resets to "
+        "the earliest available offset. The number of skipped offsets is logged with the next record.",
+        tp.topic, tp.partition, detail);
+  }
+  std::vector<TopicPartition> reset_partitions;
+  bool repause = false;
+
+  void handle_message(KafkaMessage& msg) {
+    TopicPartition tp{std::string(msg.topic()), msg.partition()};
+    if (!reset_partitions.empty()) report_skipped(tp, msg.offset());
+    if (!tracker.begin(tp, msg.offset())) return;  // revoked meanwhile, or already seen
+    stats.consumed.fetch_add(1, std::memory_order_relaxed);
+    auto* job = new Job;
+    job->tp = std::move(tp);
+    job->epoch = tracker.epoch(job->tp);
+    job->offset = msg.offset();
+    job->fetched = Clock::now();
+    job->kafka_timestamp_ms = msg.timestamp_ms();
+    job->priority_class = config.class_of_topic(job->tp.topic);
+    job->decoded = decode_request(msg.value(), static_cast<std::size_t>(config.worker.max_event_bytes));
+    auto& req = job->decoded.request;
+    if (job->decoded.status == DecodeStatus::kOk) {
+      if (!req.reply_topic.empty()) {
+        const auto& allow = config.kafka.reply_topic_allowlist;
+        if (std::find(allow.begin(), allow.end(), req.reply_topic) == allow.end()) {
+          job->decoded.violations.push_back("reply_topic '" + req.reply_topic +
+                                            "' is not on kafka.reply_topic_allowlist");
+          job->decoded.status = DecodeStatus::kInvalid;
+        }
+      }
+    }
+    if (job->decoded.status == DecodeStatus::kOk) {
+      if (req.priority) job->priority_class = *req.priority;
+      job->out_topic = req.reply_topic.empty() ? config.kafka.results_topic : req.reply_topic;
+      auto [it, inserted] = in_flight_by_id.emplace(req.request_id, job);
+      if (!inserted) {
+        // Same request already in flight here: it finishes with that one, never called twice.
+        stats.in_flight_duplicates.fetch_add(1, std::memory_order_relaxed);
+        it->second->duplicates.push_back(job);
+        return;
+      }
+      job->acks_pending.store(1);  // the result event
+      lookup_batch.push_back(job);
+      return;
+    }
+    // Unreadable or invalid: the original bytes and the reason go to the DLQ.
+    job->raw.assign(msg.value());
+    job->dlq_pending = true;
+    stats.dlq.fetch_add(1, std::memory_order_relaxed);
+    job->out_topic = config.kafka.results_topic;
+    if (job->decoded.status == DecodeStatus::kUnreadable) {
+      job->acks_pending.store(1);
+      produce_dlq(job);
+      return;
+    }
+    stats.invalid.fetch_add(1, std::memory_order_relaxed);
+    job->acks_pending.store(2);  // DLQ record + error result
+    produce_dlq(job);
+    set_error(job, ErrorCode::kInvalidRequest, job->decoded.reason());
+    job->responded = Clock::now();
+    to_writer.push(job);
+  }
+
+  void report_skipped(const TopicPartition& tp, std::int64_t offset) {
+    auto it = std::find(reset_partitions.begin(), reset_partitions.end(), tp);
+    if (it == reset_partitions.end()) return;
+    reset_partitions.erase(it);
+    auto committed = tracker.committable(tp);
+    log()->error("{}[{}] resumed at offset {} after an offset reset; {} offsets were skipped unprocessed",
+                 tp.topic, tp.partition, offset,
+                 committed ? std::to_string(offset - *committed) : std::string("an unknown number of"));
+  }
+
+  void produce_dlq(Job* job) {
+    const auto& d = job->decoded;
+    std::string reason = d.reason();
+    std::string source = job->tp.topic + "/" + std::to_string(job->tp.partition) + "/" + std::to_string(job->offset);
+    const char* kind = d.status == DecodeStatus::kUnreadable ? "unreadable" : "invalid";
+    std::vector<KafkaHeader> headers = {{"switchyard.reason", reason},
+                                        {"switchyard.kind", kind},
+                                        {"switchyard.source", source}};
+    std::string_view key = d.request.request_id;
+    if (auto err = producer->produce(config.kafka.dlq_topic, key, job->raw, headers, dlq_tag(job)); !err.empty()) {
+      log()->error("cannot queue DLQ record for {}: {}", source, err);
+      produce_retries.push({job, true});
+    }
+  }
+
+  void finish_completed(Job* job) {
+    auto now = Clock::now();
+    stats.end_to_end.record_us(micros_between(job->fetched, now));
+    std::vector<Job*> all = {job};
+    all.insert(all.end(), job->duplicates.begin(), job->duplicates.end());
+    if (job->decoded.status == DecodeStatus::kOk) {
+      auto it = in_flight_by_id.find(job->decoded.request.request_id);
+      if (it != in_flight_by_id.end() && it->second == job) in_flight_by_id.erase(it);
+    }
+    for (Job* j : all) {
+      tracker.finish(j->tp, j->epoch, j->offset);
+      stats.completed.fetch_add(1, std::memory_order_relaxed);
+      delete j;
+    }
+  }
+
+  void flow_control() {
+    bool over = tracker.pending() >= static_cast<std::size_t>(config.worker.max_in_flight);
+    bool under = tracker.pending() < static_cast<std::size_t>(config.worker.resume_in_flight);
+    bool want_pause = stopping || !store_healthy.load() || over || (paused && !under);
+    if (want_pause && (!paused || repause)) {
+      consumer->pause(consumer->assignment());
+      if (!paused) {
+        stats.pauses.fetch_add(1, std::memory_order_relaxed);
+        log()->info("intake paused: {} in flight, store {}", tracker.pending(),
+                    store_healthy.load() ? "healthy" : "unreachable");
+      }
+      paused = true;
+    } else if (!want_pause && paused) {
+      consumer->resume(consumer->assignment());
+      paused = false;
+      log()->info("intake resumed: {} in flight", tracker.pending());
+    }
+    repause = false;
+  }
+
+  bool stopping = false;
+
+  int run() {
+    http = make_http_client(io, HttpClientOptions{config.http.max_connections_per_host, true, ""});
+    producer = std::make_unique<KafkaProducer>(config.kafka, [this](void* tag, const char* error) {
+      on_delivery(tag, error);
+    });
+    consumer = std::make_unique<KafkaConsumer>(config.kafka, config.request_topics(), this);
+    io.start();
+    lookup_thread = std::thread([this] { lookup_loop(); });
+    writer_thread = std::thread([this] { writer_loop(); });
+    delivery_thread = std::thread([this] { delivery_loop(); });
+    log()->info("worker started: group {} topics {} -> results {}", config.kafka.group_id,
+                fmt::join(config.request_topics(), ","), config.kafka.results_topic);
+
+    std::vector<KafkaMessage> batch;
+    std::vector<Job*> done;
+    auto last_commit = Clock::now();
+    Clock::time_point drain_deadline;
+    for (;;) {
+      if (!stopping && stop_requested.load(std::memory_order_relaxed)) {
+        stopping = true;
+        drain_deadline = Clock::now() + std::chrono::milliseconds(config.worker.shutdown_drain_ms);
+        log()->info("stopping: intake stopped, draining {} in-flight requests (up to {} ms)",
+                    tracker.pending(), config.worker.shutdown_drain_ms);
+      }
+      if (stopping && (tracker.pending() == 0 || Clock::now() >= drain_deadline)) break;
+
+      batch.clear();
+      consumer->poll(done.empty() ? 20 : 0, 2000, batch);
+      for (auto& msg : batch) handle_message(msg);
+      batch.clear();  // releases librdkafka's buffers
+      if (!lookup_batch.empty()) {
+        for (Job* j : lookup_batch) to_lookup.push(j);
+        lookup_batch.clear();
+      }
+      done.clear();
+      completions.take(done, SIZE_MAX, std::chrono::milliseconds(0));
+      for (Job* j : done) finish_completed(j);
+      flow_control();
+      auto now = Clock::now();
+      if (now - last_commit >= std::chrono::milliseconds(config.worker.commit_interval_ms)) {
+        commit(false);
+        last_commit = now;
+      }
+    }
+    if (tracker.pending() > 0) {
+      log()->warn("drain deadline passed with {} requests unfinished; their offsets stay uncommitted "
+                  "and they will be redelivered", tracker.pending());
+    }
+    commit(true);
+    consumer->close();
+    shutdown_threads();
+    log()->info("worker stopped: {}", stats.to_json());
+    return 0;
+  }
+
+  void commit(bool synchronous) {
+    auto commits = tracker.take_commits();
+    if (commits.empty()) return;
+    if (auto err = consumer->commit(commits, synchronous); !err.empty()) {
+      log()->warn("offset commit failed ({}); the next commit covers these offsets", err);
+      return;
+    }
+    stats.commits.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void shutdown_threads() {
+    threads_stop.store(true);
+    to_lookup.close();
+    to_writer.close();
+    completions.close();
+    produce_retries.close();
+    if (lookup_thread.joinable()) lookup_thread.join();
+    if (writer_thread.joinable()) writer_thread.join();
+    io.stop();
+    producer->flush(10'000);
+    if (delivery_thread.joinable()) delivery_thread.join();
+  }
+
+  // ---------------- lookup thread ----------------
+
+  void lookup_loop() {
+    auto store = make_postgres_store(config.postgres_url());
+    std::vector<Job*> jobs;
+    std::vector<std::string> ids;
+    std::unordered_map<std::string, std::string> found;
+    while (!threads_stop.load()) {
+      jobs.clear();
+      to_lookup.take(jobs, 5000, std::chrono::milliseconds(100));
+      if (jobs.empty()) continue;
+      ids.clear();
+      for (Job* j : jobs) ids.push_back(j->decoded.request.request_id);
+      found.clear();
+      std::string error;
+      while (!store->find_terminal(ids, found, error)) {
+        note_store_failure("dedupe lookup", error);
+        if (threads_stop.load()) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(config.postgres.retry_backoff_ms));
+        error.clear();
+      }
+      for (Job* j : jobs) {
+        auto it = found.find(j->decoded.request.request_id);
+        if (it != found.end()) {
+          // Already terminal: re-emit the stored result, never call a provider again.
+          stats.redelivered_terminal.fetch_add(1, std::memory_order_relaxed);
+          j->result_json = std::move(it->second);
+          j->responded = Clock::now();
+          produce_result(j);
+        } else {
+          boost::asio::post(io.context(), [this, j] { dispatch(j); });
+        }
+      }
+    }
+  }
+
+  void note_store_failure(const char* what, const std::string& error) {
+    stats.store_failures.fetch_add(1, std::memory_order_relaxed);
+    if (store_healthy.exchange(false)) {
+      log()->error("{} failed: {}; intake paused, results kept in memory, retrying every {} ms", what,
+                   error, config.postgres.retry_backoff_ms);
+    }
+  }
+
+  // ---------------- io threads ----------------
+
+  std::vector<bool> cooling_snapshot() const {
+    std::vector<bool> cooling(health.size());
+    std::int64_t now = wall_ms();
+    for (std::size_t i = 0; i < health.size(); ++i) cooling[i] = health[i].cooldown_until_ms.load() > now;
+    return cooling;
+  }
+
+  void dispatch(Job* job) {
+    const auto& req = job->decoded.request;
+    job->route = router.route(req, cooling_snapshot());
+    job->result.route.priority_class = to_string(job->priority_class);
+    job->result.route.reason = job->route.reason;
+    if (!job->route.error.empty()) {
+      set_error(job, ErrorCode::kNoDeployment, job->route.error);
+      return to_writer_from_io(job);
+    }
+    attempt(job);
+  }
+
+  bool past_deadline(const Job* job) const {
+    const auto& d = job->decoded.request.deadline_unix_ms;
+    return d && wall_ms() >= *d;
+  }
+
+  void attempt(Job* job) {
+    if (past_deadline(job)) {
+      set_error(job, ErrorCode::kDeadlineExceeded, "the request's deadline passed before it could be served");
+      return to_writer_from_io(job);
+    }
+    const auto& candidates = job->route.candidates;
+    const DeploymentConfig* d = candidates[job->candidate % candidates.size()];
+    HttpRequest http_request = build_openai_request(job->decoded.request, *d, api_keys[router.index_of(d)]);
+    http_request.connect_timeout_ms = config.http.connect_timeout_ms;
+    http_request.total_timeout_ms = config.http.request_timeout_ms;
+    if (const auto& deadline = job->decoded.request.deadline_unix_ms) {
+      auto left = *deadline - wall_ms();
+      if (left < http_request.total_timeout_ms) http_request.total_timeout_ms = static_cast<int>(std::max<std::int64_t>(left, 1));
+    }
+    ++job->attempt;
+    stats.provider_calls.fetch_add(1, std::memory_order_relaxed);
+    job->provider_started = Clock::now();
+    if (job->attempt == 1) {
+      job->dispatched = job->provider_started;
+      stats.dispatch_overhead.record_us(micros_between(job->fetched, job->dispatched));
+    }
+    http->send(std::move(http_request), [this, job, d](HttpResponse response) {
+      on_response(job, d, std::move(response));
+    });
+  }
+
+  void on_response(Job* job, const DeploymentConfig* d, HttpResponse response) {
+    job->responded = Clock::now();
+    job->provider_ms += micros_between(job->provider_started, job->responded) / 1000;
+    ProviderOutcome outcome = parse_openai_response(response);
+    auto& h = health[router.index_of(d)];
+    auto& r = job->result;
+    r.route.tier = d->tier;
+    r.route.deployment = d->name;
+    r.route.model = d->model;
+    r.route.provider = to_string(d->provider);
+    r.attempts = job->attempt;
+    if (outcome.kind == OutcomeKind::kOk || outcome.kind == OutcomeKind::kContentFiltered) {
+      h.consecutive_failures.store(0);
+      // A billed call: the provider returned usage, whatever the outcome.
+      Picodollars cost = cost_of(*d, outcome.usage.input_tokens, outcome.usage.output_tokens);
+      job->ledger.push_back({job->attempt, d->name, d->model, d->tier, to_string(d->provider), outcome.usage, cost});
+      r.usage.input_tokens += outcome.usage.input_tokens;
+      r.usage.output_tokens += outcome.usage.output_tokens;
+      r.usage.cached_input_tokens += outcome.usage.cached_input_tokens;
+      r.cost += cost;
+      if (outcome.kind == OutcomeKind::kOk) {
+        r.content = std::move(outcome.content);
+        r.finish_reason = std::move(outcome.finish_reason);
+        r.error = ErrorCode::kNone;
+      } else {
+        set_error(job, ErrorCode::kContentFiltered, "the provider's content filter stopped the completion");
+      }
+      return to_writer_from_io(job);
+    }
+    if (outcome.kind == OutcomeKind::kRetryable || outcome.kind == OutcomeKind::kRateLimited ||
+        outcome.kind == OutcomeKind::kAuth) {
+      if (h.consecutive_failures.fetch_add(1) + 1 >= kFailuresBeforeCooldown) {
+        if (h.cooldown_until_ms.exchange(wall_ms() + kCooldownMs) < wall_ms())
+          log()->warn("deployment {} cooling down for {} ms after {} consecutive failures", d->name, kCooldownMs,
+                      kFailuresBeforeCooldown);
+      }
+    }
+    bool retryable = outcome.kind == OutcomeKind::kRetryable || outcome.kind == OutcomeKind::kRateLimited ||
+                     outcome.kind == OutcomeKind::kAuth || outcome.kind == OutcomeKind::kContextTooLong;
+    if (retryable && job->attempt < config.http.max_attempts && !stop_requested.load()) {
+      stats.provider_retries.fetch_add(1, std::memory_order_relaxed);
+      ++job->candidate;  // the next attempt prefers another deployment of the route
+      std::int64_t delay_ms = backoff_ms(job->attempt, outcome.retry_after_ms);
+      auto timer = std::make_shared<boost::asio::steady_timer>(io.context(), std::chrono::milliseconds(delay_ms));
+      timer->async_wait([this, job, timer](const boost::system::error_code&) { attempt(job); });
+      return;
+    }
+    ErrorCode code = outcome.kind == OutcomeKind::kRateLimited ? ErrorCode::kRateLimited : ErrorCode::kProviderError;
+    std::string message = "deployment " + d->name + ": " +
+                          (outcome.error_message.empty() ? "HTTP " + std::to_string(outcome.http_status)
+                                                         : outcome.error_message);
+    set_error(job, code, message + " (after " + std::to_string(job->attempt) + " attempts)");
+    to_writer_from_io(job);
+  }
+
+  std::int64_t backoff_ms(int attempt_number, std::int64_t retry_after_ms) {
+    // Exponential backoff with full jitter, honouring the provider's Retry-After when longer.
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::int64_t cap = std::min<std::int64_t>(config.http.retry_max_ms,
+                                              static_cast<std::int64_t>(config.http.retry_base_ms) << std::min(attempt_number, 20));
+    std::int64_t jittered = cap > 0 ? std::uniform_int_distribution<std::int64_t>(0, cap)(rng) : 0;
+    return std::max(jittered, std::min<std::int64_t>(retry_after_ms, config.http.retry_max_ms));
+  }
+
+  void set_error(Job* job, ErrorCode code, std::string message) {
+    job->result.error = code;
+    job->result.error_message = std::move(message);
+    job->result.content.clear();
+    job->result.finish_reason.clear();
+  }
+
+  void to_writer_from_io(Job* job) {
+    if (job->responded == Clock::time_point{}) job->responded = Clock::now();
+    to_writer.push(job);
+  }
+
+  // ---------------- writer thread ----------------
+
+  void fill_result(Job* job) {
+    job->filled = true;
+    auto& r = job->result;
+    const auto& req = job->decoded.request;
+    r.request_id = req.request_id;
+    r.team = req.team;
+    r.metadata_json = req.metadata_json;
+    if (r.route.priority_class.empty()) r.route.priority_class = to_string(job->priority_class);
+    std::int64_t now = wall_ms();
+    std::int64_t enqueued = job->kafka_timestamp_ms > 0 ? job->kafka_timestamp_ms : now;
+    r.queued_ms = std::max<std::int64_t>(0, now - enqueued - micros_between(job->fetched, Clock::now()) / 1000);
+    r.provider_ms = job->provider_ms;
+    r.total_ms = std::max<std::int64_t>(0, now - enqueued);
+    if (r.ok()) {
+      stats.results_ok.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      stats.results_error.fetch_add(1, std::memory_order_relaxed);
+    }
+    encode_result(r, job->result_json);
+  }
+
+  void writer_loop() {
+    auto store = make_postgres_store(config.postgres_url());
+    std::vector<Job*> jobs;
+    std::vector<Job*> deferred;
+    std::vector<TerminalRecord> records;
+    std::vector<WriteOutcome> outcomes;
+    const auto max_rows = static_cast<std::size_t>(config.postgres.batch_max_rows);
+    while (!threads_stop.load() || to_writer.size() > 0) {
+      jobs.swap(deferred);
+      deferred.clear();
+      if (jobs.size() < max_rows) to_writer.take(jobs, max_rows - jobs.size(), std::chrono::milliseconds(jobs.empty() ? 100 : 0));
+      if (jobs.empty()) continue;
+      // A request id appears at most once per statement; a second copy waits for the next one.
+      std::unordered_map<std::string_view, bool> seen;
+      records.clear();
+      std::vector<Job*> batch;
+      for (Job* j : jobs) {
+        if (!j->filled) fill_result(j);
+        if (!seen.emplace(j->result.request_id, true).second) {
+          deferred.push_back(j);
+          continue;
+        }
+        TerminalRecord rec;
+        rec.result = &j->result;
+        rec.result_json = j->result_json;
+        rec.source_topic = j->tp.topic;
+        rec.source_partition = j->tp.partition;
+        rec.source_offset = j->offset;
+        rec.ledger = j->ledger;
+        records.push_back(std::move(rec));
+        batch.push_back(j);
+      }
+      std::string error;
+      while (!store->write_terminal(records, outcomes, error)) {
+        note_store_failure("writing results", error);
+        // Past the drain deadline: give up; these offsets stay uncommitted and are redelivered.
+        if (threads_stop.load()) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(config.postgres.retry_backoff_ms));
+        error.clear();
+      }
+      if (!store_healthy.exchange(true)) log()->info("postgres reachable again; intake resumes");
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        Job* j = batch[i];
+        if (!outcomes[i].inserted) {
+          // Another delivery of this request stored its result first: that one is the truth.
+          stats.write_conflicts.fetch_add(1, std::memory_order_relaxed);
+          if (!outcomes[i].stored_result_json.empty()) j->result_json = std::move(outcomes[i].stored_result_json);
+        }
+        produce_result(j);
+      }
+    }
+  }
+
+  void produce_result(Job* job) {
+    const std::string& key = job->decoded.request.request_id;
+    if (auto err = producer->produce(job->out_topic, key, job->result_json, {}, result_tag(job)); !err.empty()) {
+      log()->error("cannot queue result for {}: {}", key, err);
+      produce_retries.push({job, false});
+    }
+  }
+
+  // ---------------- delivery thread ----------------
+
+  void on_delivery(void* tag, const char* error) {
+    bool is_dlq = false;
+    Job* job = job_of(tag, is_dlq);
+    if (error) {
+      // librdkafka already retried within message.timeout.ms; never drop: produce it again.
+      stats.produce_failures.fetch_add(1, std::memory_order_relaxed);
+      log()->warn("delivery of {} for {} failed: {}; producing it again", is_dlq ? "DLQ record" : "result",
+                  job->decoded.request.request_id, error);
+      produce_retries.push({job, is_dlq});
+      return;
+    }
+    if (!is_dlq) stats.result_overhead.record_us(micros_between(job->responded, Clock::now()));
+    if (job->acks_pending.fetch_sub(1) == 1) completions.push(job);
+  }
+
+  void delivery_loop() {
+    std::vector<std::pair<Job*, bool>> retries;
+    while (!threads_stop.load()) {
+      producer->poll(50);
+      retries.clear();
+      produce_retries.take(retries, SIZE_MAX, std::chrono::milliseconds(0));
+      for (auto [job, is_dlq] : retries) {
+        if (is_dlq) {
+          produce_dlq(job);
+        } else {
+          produce_result(job);
+        }
+      }
+    }
+  }
+};
+
+Worker::Worker(Config config) : config_(std::move(config)) {}
+Worker::~Worker() = default;
+
+int Worker::run() {
+  impl_ = std::make_unique<Impl>(config_, stats_, stop_requested_);
+  return impl_->run();
+}
+
+std::string WorkerStats::to_json() const {
+  auto n = [](const std::atomic<std::uint64_t>& v) { return std::to_string(v.load()); };
+  auto h = [](const LatencyHistogram& hist) {
+    return "{\"count\":" + std::to_string(hist.count()) + ",\"p50_us\":" + std::to_string(hist.percentile_us(0.5)) +
+           ",\"p99_us\":" + std::to_string(hist.percentile_us(0.99)) + ",\"max_us\":" + std::to_string(hist.max_us()) + "}";
+  };
+  return "{\"consumed\":" + n(consumed) + ",\"completed\":" + n(completed) + ",\"dlq\":" + n(dlq) +
+         ",\"invalid\":" + n(invalid) + ",\"redelivered_terminal\":" + n(redelivered_terminal) +
+         ",\"in_flight_duplicates\":" + n(in_flight_duplicates) + ",\"provider_calls\":" + n(provider_calls) +
+         ",\"provider_retries\":" + n(provider_retries) + ",\"results_ok\":" + n(results_ok) +
+         ",\"results_error\":" + n(results_error) + ",\"write_conflicts\":" + n(write_conflicts) +
+         ",\"store_failures\":" + n(store_failures) + ",\"produce_failures\":" + n(produce_failures) +
+         ",\"offset_resets\":" + n(offset_resets) + ",\"pauses\":" + n(pauses) + ",\"commits\":" + n(commits) +
+         ",\"dispatch_overhead\":" + h(dispatch_overhead) + ",\"result_overhead\":" + h(result_overhead) +
+         ",\"end_to_end\":" + h(end_to_end) + "}";
+}
+
+}  // namespace switchyard
