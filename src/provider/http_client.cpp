@@ -73,6 +73,7 @@ constexpr auto kDnsCacheTtl = std::chrono::seconds(30);
 // would cost a failed round trip.
 constexpr auto kMaxIdle = std::chrono::seconds(50);
 constexpr std::uint64_t kMaxResponseBodyBytes = 64ull << 20;
+constexpr std::uint32_t kMaxResponseHeaderBytes = 64u << 10;  // Beast's default 8 KiB is tight
 
 std::shared_ptr<spdlog::logger> http_logger() {
   if (auto logger = spdlog::get("http")) return logger;
@@ -266,6 +267,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     ssl_context_.set_verify_mode(options_.verify_tls ? ssl::verify_peer : ssl::verify_none);
   }
 
+  // co_spawn posts, so `done` never runs inside send(), even for an invalid URL.
   void send(HttpRequest request, std::function<void(HttpResponse)> done) {
     // A strand per request: Beast's tcp_stream timeouts must not race the coroutine.
     asio::co_spawn(asio::make_strand(context_),
@@ -584,6 +586,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
 
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxResponseBodyBytes);
+    parser.header_limit(kMaxResponseHeaderBytes);
     co_await http::async_read(stream, connection.read_buffer, parser,
                               asio::redirect_error(asio::use_awaitable, result.error));
     result.got_response_bytes = parser.got_some();

@@ -13,10 +13,12 @@ class IoPool;
 
 struct HttpRequest {
   std::string url;  // http://host:port/path or https://host/path
-  std::vector<std::pair<std::string, std::string>> headers;  // in addition to Host, Content-*
-  std::string body;                                          // JSON; sent as POST
-  int connect_timeout_ms = 5000;
-  int total_timeout_ms = 120000;
+  // In addition to Host, Content-Length, Connection (set by the client; giving them is an error)
+  // and Content-Type / User-Agent (defaults that a header given here replaces).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;              // JSON; sent as POST
+  int connect_timeout_ms = 5000;  // resolve + connect + TLS handshake; <= 0: only the total applies
+  int total_timeout_ms = 120000;  // everything, waiting for a pooled connection included; <= 0: none
 };
 
 struct HttpResponse {
@@ -32,7 +34,10 @@ struct HttpResponse {
 
 // Sends HTTP/1.1 requests over keep-alive connection pools (one pool per scheme+host+port).
 // Thread-safety: send() may be called from any thread. `done` is called exactly once, on an
-// io thread of the pool the client was made with; it must not block.
+// io thread of the pool the client was made with, never inside send(); it must not block or
+// throw. Failures are values: status 0 with transport_error (and timed_out for timeouts).
+// A request that fails on a reused keep-alive connection before any response byte arrived is
+// sent once more on a new connection (the server had closed the idle connection).
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
