@@ -78,10 +78,8 @@ int cmd_broker(const Args& args) {
     if (!parse_mock_topics(flags.get("topics"), options.topics, error)) problems.push_back("--topics: " + error);
   }
   if (flags.has("config")) {
-    std::string path = flags.get("config");
-    ConfigLoad load = load_config_file(path);
-    for (const std::string& problem : load.problems) problems.push_back(path + ": " + problem);
-    const KafkaConfig& kafka = load.config.kafka;
+    const Config config = cli::load_config_for_kafka_cli(flags.get("config"), problems);
+    const KafkaConfig& kafka = config.kafka;
     for (const auto* names : {&kafka.interactive_topics, &kafka.background_topics}) {
       for (const std::string& name : *names) options.topics.push_back({name, 0});
     }

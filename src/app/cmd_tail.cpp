@@ -1,8 +1,12 @@
 // `switchyard tail`: result events from the results topic -> one JSON line each on stdout.
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include <rapidjson/document.h>
@@ -32,7 +36,9 @@ constexpr const char* kTailHelp =
     "  --from-beginning        start at the oldest record (the default)\n"
     "  --from-end              print only records that arrive from now on\n"
     "  --count N               exit 0 after N records\n"
-    "  --idle-exit-ms N        exit 0 once nothing new arrived for N ms\n"
+    "  --idle-exit-ms N        exit 0 once every partition was read to its end and nothing new\n"
+    "                          arrived for N ms (or nothing at all happened for 10 s, e.g. the\n"
+    "                          topic does not exist)\n"
     "  --group ID              consume as member of group ID and commit (resumes where it left off)\n"
     "  --help                  this text\n";
 
@@ -138,9 +144,15 @@ int cmd_tail(const Args& args) {
       {"bootstrap.servers", settings.bootstrap_servers},
       {"client.id", "switchyard-tail"},
       {"auto.offset.reset", from_end ? "latest" : "earliest"},
+      // End-of-partition events tell --idle-exit-ms that the backlog has been read.
+      {"enable.partition.eof", "true"},
   };
   if (group.empty()) {
-    // No group: nothing to commit, and nobody else's assignment is disturbed.
+    // No group membership: assign() never joins a group, so nobody's assignment is disturbed.
+    // librdkafka 2.0.2 still refuses assign() without a group.id ("Unknown group"), so give it a
+    // private one that is never joined and never committed to (explicit start offsets mean no
+    // offset fetch either).
+    properties.push_back({"group.id", "switchyard-tail-unjoined-" + std::to_string(getpid())});
     properties.push_back({"enable.auto.commit", "false"});
     properties.push_back({"enable.auto.offset.store", "false"});
   } else {
@@ -165,9 +177,28 @@ int cmd_tail(const Args& args) {
   cli::install_stop_signal_handlers();
   auto log = cli::named_logger("cli");
 
+  // --idle-exit-ms counts from the last record or end-of-partition event, and only once every
+  // assigned partition has reported its end: start-up (metadata, connection, first fetch) must
+  // not count as idle, or a short setting would exit before printing the backlog. The longer
+  // fallback still ends the wait when the broker or the topic never shows up.
+  constexpr auto kIdleFallback = std::chrono::seconds(10);
   Clock::time_point last_activity = Clock::now();
+  std::set<std::pair<std::string, int>> at_end;  // partitions whose last event was end-of-partition
+  auto caught_up = [&] {
+    rd_kafka_topic_partition_list_t* assignment = nullptr;
+    if (rd_kafka_assignment(consumer.get(), &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+    bool all_at_end = assignment->cnt > 0;
+    for (int i = 0; i < assignment->cnt && all_at_end; ++i) {
+      all_at_end = at_end.count({assignment->elems[i].topic, assignment->elems[i].partition}) > 0;
+    }
+    rd_kafka_topic_partition_list_destroy(assignment);
+    return all_at_end;
+  };
   auto idle_expired = [&] {
-    return idle_exit_ms > 0 && Clock::now() - last_activity >= std::chrono::milliseconds(idle_exit_ms);
+    if (idle_exit_ms <= 0) return false;
+    auto idle = Clock::now() - last_activity;
+    return idle >= std::max<Clock::duration>(std::chrono::milliseconds(idle_exit_ms), kIdleFallback) ||
+           (idle >= std::chrono::milliseconds(idle_exit_ms) && caught_up());
   };
   auto should_stop = [&] { return cli::stop_requested() || idle_expired(); };
 
@@ -205,8 +236,12 @@ int cmd_tail(const Args& args) {
       print_value(*message);
       ++printed;
       last_activity = Clock::now();
+      at_end.erase({rd_kafka_topic_name(message->rkt), message->partition});
       if (flush_each) std::fflush(stdout);
-    } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    } else if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      last_activity = Clock::now();
+      at_end.insert({rd_kafka_topic_name(message->rkt), message->partition});
+    } else {
       log->warn("tail: topic={} partition={} offset={}: {}", topic, message->partition, message->offset,
                 rd_kafka_message_errstr(message));
       if (message->err == RD_KAFKA_RESP_ERR__FATAL) exit_code = 1;

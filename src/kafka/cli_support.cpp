@@ -53,13 +53,33 @@ ConfPtr make_conf(const std::vector<std::pair<std::string, std::string>>& proper
   return conf;
 }
 
+Config load_config_for_kafka_cli(const std::string& path, std::vector<std::string>& problems) {
+  ConfigLoad load = load_config_file(path);
+  std::size_t ignored = 0;
+  for (const std::string& problem : load.problems) {
+    bool other_section = false;
+    for (const char* section : {"deployments", "worker.", "http.", "postgres.", "teams", "admin_listen"}) {
+      if (problem.rfind(section, 0) == 0) other_section = true;
+    }
+    if (other_section) {
+      ++ignored;
+    } else {
+      problems.push_back(path + ": " + problem);
+    }
+  }
+  if (ignored > 0) {
+    named_logger("cli")->warn("{} has {} problem(s) outside its kafka section, ignored by this command; "
+                              "run `switchyard check-config {}` to see them",
+                              path, ignored, path);
+  }
+  return std::move(load.config);
+}
+
 ClientSettings resolve_client_settings(const std::string& config_path, const std::string& bootstrap_flag,
                                        std::vector<std::string>& problems) {
   ClientSettings settings;
   if (!config_path.empty()) {
-    ConfigLoad load = load_config_file(config_path);
-    for (const std::string& problem : load.problems) problems.push_back(config_path + ": " + problem);
-    settings.config = std::move(load.config);
+    settings.config = load_config_for_kafka_cli(config_path, problems);
     settings.extra_properties = settings.config.kafka.properties;
   }
   if (!bootstrap_flag.empty()) {

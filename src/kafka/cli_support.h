@@ -35,6 +35,12 @@ using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 ConfPtr make_conf(const std::vector<std::pair<std::string, std::string>>& properties,
                   std::string& error);
 
+// Loads a worker config for a Kafka CLI command, which needs only its kafka section. Problems in
+// the kafka section or with the file as a whole are appended to `problems` (each naming the
+// file); problems elsewhere (deployments, worker, postgres, ...) are not this command's concern
+// and only produce one warning pointing at `switchyard check-config`.
+Config load_config_for_kafka_cli(const std::string& path, std::vector<std::string>& problems);
+
 // What the --bootstrap / --config flags of a CLI command resolve to.
 struct ClientSettings {
   Config config;  // defaults when no --config was given
