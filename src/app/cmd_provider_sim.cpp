@@ -97,7 +97,8 @@ int cmd_provider_sim(const Args& args) {
   };
   auto rate = [&](const char* name) {
     double value = flags.get_double(name, 0.0);
-    if (!(value >= 0.0 && value <= 1.0)) problems.push_back("--" + std::string(name) + " must be between 0 and 1");
+    if (!(value >= 0.0 && value <= 1.0))
+      problems.push_back("--" + std::string(name) + " must be between 0 and 1");
     return value;
   };
   options.host = flags.get("host", options.host);
@@ -105,12 +106,16 @@ int cmd_provider_sim(const Args& args) {
   options.port = static_cast<std::uint16_t>(int_in("port", options.port, 0, 65535));
   options.threads = static_cast<int>(int_in("threads", options.threads, 1, 256));
   options.latency_ms = static_cast<int>(int_in("latency-ms", options.latency_ms, 0, 3'600'000));
-  options.latency_jitter_ms = static_cast<int>(int_in("jitter-ms", options.latency_jitter_ms, 0, 3'600'000));
+  options.latency_jitter_ms =
+      static_cast<int>(int_in("jitter-ms", options.latency_jitter_ms, 0, 3'600'000));
   options.error_rate = rate("error-rate");
   options.rate_limit_rate = rate("rate-limit-rate");
-  options.retry_after_s = static_cast<int>(int_in("retry-after-s", options.retry_after_s, 0, 86'400));
-  options.output_tokens = static_cast<int>(int_in("output-tokens", options.output_tokens, 1, 1'000'000));
-  options.idle_timeout_ms = static_cast<int>(int_in("idle-timeout-ms", options.idle_timeout_ms, 0, 86'400'000));
+  options.retry_after_s =
+      static_cast<int>(int_in("retry-after-s", options.retry_after_s, 0, 86'400));
+  options.output_tokens =
+      static_cast<int>(int_in("output-tokens", options.output_tokens, 1, 1'000'000));
+  options.idle_timeout_ms =
+      static_cast<int>(int_in("idle-timeout-ms", options.idle_timeout_ms, 0, 86'400'000));
   if (flags.has("seed")) {
     std::string text = flags.get("seed");
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), options.seed);
@@ -119,9 +124,11 @@ int cmd_provider_sim(const Args& args) {
     }
   }
   for (const auto& error : flags.errors()) problems.push_back(error);
-  for (const auto& extra : flags.positional()) problems.push_back("unexpected argument '" + extra + "'");
+  for (const auto& extra : flags.positional())
+    problems.push_back("unexpected argument '" + extra + "'");
   if (!problems.empty()) {
-    for (const auto& problem : problems) std::fprintf(stderr, "provider-sim: %s\n", problem.c_str());
+    for (const auto& problem : problems)
+      std::fprintf(stderr, "provider-sim: %s\n", problem.c_str());
     std::fputs("run `switchyard provider-sim --help` for the options\n", stderr);
     return 2;
   }

@@ -116,11 +116,21 @@ void append_json_string(std::string& out, std::string_view text) {
   for (char ch : text) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default:
         if (c < 0x20) {
           out.append("\\u00");
@@ -153,15 +163,24 @@ void set_error_body(std::string& body, std::string_view message, std::string_vie
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    default:
+      return "Unknown";
   }
 }
 
@@ -192,7 +211,9 @@ constexpr std::string_view kJson = "application/json";
 bool is_letter(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
 }
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
 bool is_space(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
@@ -405,10 +426,9 @@ void Server::validate_options() const {
 void Server::build_reply_text() {
   // Words of at most 7 letters: one token each under approx_token_count().
   static constexpr std::array<std::string_view, 32> kWords = {
-      "this", "is",    "a",     "reply", "from",  "the",   "switch", "yard",
-      "sim",  "it",    "says",  "the",   "same",  "words", "each",   "time",
-      "so",   "tests", "and",   "bench", "runs",  "can",   "count",  "on",
-      "what", "comes", "back",  "word",  "for",   "word",  "every",  "call"};
+      "this",  "is",   "a",     "reply", "from", "the",  "switch", "yard", "sim",   "it",   "says",
+      "the",   "same", "words", "each",  "time", "so",   "tests",  "and",  "bench", "runs", "can",
+      "count", "on",   "what",  "comes", "back", "word", "for",    "word", "every", "call"};
   auto count = static_cast<std::size_t>(options_.output_tokens);
   reply_text_.reserve(count * 6);
   word_ends_.reserve(count);
@@ -466,7 +486,8 @@ void Server::start() {
   accepting_.store(true);
   asio::co_spawn(first.context, accept_loop(), log_failure);
   for (auto& shard : shards_) {
-    if (options_.idle_timeout_ms > 0) asio::co_spawn(shard->context, sweep_loop(*shard), log_failure);
+    if (options_.idle_timeout_ms > 0)
+      asio::co_spawn(shard->context, sweep_loop(*shard), log_failure);
     shard->work.emplace(shard->context.get_executor());
     shard->thread = std::thread([s = shard.get()] {
       for (;;) {
@@ -479,11 +500,11 @@ void Server::start() {
       }
     });
   }
-  sim_logger().info("provider-sim listening on {}:{} threads={} latency_ms={} jitter_ms={} "
-                     "error_rate={} rate_limit_rate={} seed={} output_tokens={}",
-                     options_.host, port(), options_.threads, options_.latency_ms,
-                     options_.latency_jitter_ms, options_.error_rate, options_.rate_limit_rate,
-                     options_.seed, options_.output_tokens);
+  sim_logger().info(
+      "provider-sim listening on {}:{} threads={} latency_ms={} jitter_ms={} "
+      "error_rate={} rate_limit_rate={} seed={} output_tokens={}",
+      options_.host, port(), options_.threads, options_.latency_ms, options_.latency_jitter_ms,
+      options_.error_rate, options_.rate_limit_rate, options_.seed, options_.output_tokens);
 }
 
 void Server::stop() {
@@ -506,7 +527,7 @@ void Server::stop() {
   }
   if (sessions_.load() > 0) {
     sim_logger().warn("provider-sim stop: {} connections did not finish within 5 s; dropping them",
-                       sessions_.load());
+                      sessions_.load());
   }
   for (auto& shard : shards_) {
     shard->work.reset();
@@ -518,8 +539,9 @@ void Server::stop() {
   acceptor_.reset();
   shards_.clear();
   auto s = stats();
-  sim_logger().info("provider-sim stopped: requests={} ok={} errors={} rate_limited={} bad_requests={}",
-                     s.requests, s.ok, s.errors, s.rate_limited, s.bad_requests);
+  sim_logger().info(
+      "provider-sim stopped: requests={} ok={} errors={} rate_limited={} bad_requests={}",
+      s.requests, s.ok, s.errors, s.rate_limited, s.bad_requests);
 }
 
 asio::awaitable<void> Server::accept_loop() {
@@ -534,13 +556,14 @@ asio::awaitable<void> Server::accept_loop() {
     beast::error_code ec;
     Socket socket = co_await acceptor_->async_accept(target.context,
                                                      asio::redirect_error(asio::use_awaitable, ec));
-    if (stopping_.load(std::memory_order_relaxed) || ec == asio::error::operation_aborted) co_return;
+    if (stopping_.load(std::memory_order_relaxed) || ec == asio::error::operation_aborted)
+      co_return;
     if (ec) {
       // Typically EMFILE/ENFILE: back off briefly instead of spinning, and say so (rarely).
       auto now = Clock::now();
       if (now - last_warning > std::chrono::seconds(5)) {
         sim_logger().warn("provider-sim accept failed: {} (open connections: {}); retrying",
-                           ec.message(), sessions_.load());
+                          ec.message(), sessions_.load());
         last_warning = now;
       }
       Timer pause(acceptor_->get_executor());
@@ -564,7 +587,8 @@ asio::awaitable<void> Server::accept_loop() {
 
 asio::awaitable<void> Server::sweep_loop(Shard& shard) {
   auto timeout = std::chrono::milliseconds(options_.idle_timeout_ms);
-  auto period = std::clamp(timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  auto period =
+      std::clamp(timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
   for (;;) {
     beast::error_code ec;
     shard.sweep_timer.expires_after(period);
@@ -574,7 +598,7 @@ asio::awaitable<void> Server::sweep_loop(Shard& shard) {
     for (Connection* c = shard.connections; c; c = c->next) {
       if (c->reading && now - c->idle_since > timeout) {
         sim_logger().debug("provider-sim closing connection idle for more than {} ms",
-                            options_.idle_timeout_ms);
+                           options_.idle_timeout_ms);
         c->close();
       }
     }
@@ -618,8 +642,9 @@ asio::awaitable<void> Server::session(Shard& shard, Socket socket) {
       if (ec == http::error::body_limit) {
         requests_.fetch_add(1, std::memory_order_relaxed);  // only chat completions carry bodies
         bad_requests_.fetch_add(1, std::memory_order_relaxed);
-        reply_error(conn, 413, "Request body exceeds the simulator's limit of " +
-                                   std::to_string(options_.max_body_bytes) + " bytes.",
+        reply_error(conn, 413,
+                    "Request body exceeds the simulator's limit of " +
+                        std::to_string(options_.max_body_bytes) + " bytes.",
                     "invalid_request_error", "", false);
       } else if (ec == http::error::header_limit) {
         reply_error(conn, 431, "Request headers too large.", "invalid_request_error", "", false);
@@ -635,7 +660,8 @@ asio::awaitable<void> Server::session(Shard& shard, Socket socket) {
       auto& request = parser.get();
       keep_alive = request.keep_alive() && !stopping_.load(std::memory_order_relaxed);
       std::string_view target(request.target().data(), request.target().size());
-      if (auto query = target.find('?'); query != std::string_view::npos) target = target.substr(0, query);
+      if (auto query = target.find('?'); query != std::string_view::npos)
+        target = target.substr(0, query);
       auto method = request.method();
 
       if (target == "/v1/chat/completions" || target == "/chat/completions") {
@@ -713,7 +739,9 @@ void Server::reply_stats(Connection& conn, bool keep_alive) {
 
 void Server::append_rate_limit_headers(std::string& head, std::uint64_t tokens, bool limited) {
   auto usage = window_.record(tokens);
-  auto remaining = [](std::uint64_t limit, std::uint64_t used) { return used >= limit ? 0 : limit - used; };
+  auto remaining = [](std::uint64_t limit, std::uint64_t used) {
+    return used >= limit ? 0 : limit - used;
+  };
   head.append("x-ratelimit-limit-requests: ");
   append_uint(head, options_.requests_per_minute);
   head.append("\r\nx-ratelimit-limit-tokens: ");
@@ -766,16 +794,18 @@ ChatDecision Server::handle_chat(Shard& shard, Connection& conn, std::string& re
   }
   std::uint32_t prompt_tokens = kTokensReplyPriming;
   for (const auto& message : messages->value.GetArray()) {
-    if (!message.IsObject()) return bad_request("Invalid 'messages': each message must be an object.");
+    if (!message.IsObject())
+      return bad_request("Invalid 'messages': each message must be an object.");
     auto role = message.FindMember("role");
     if (role == message.MemberEnd() || !role->value.IsString()) {
       return bad_request("Missing required parameter: 'messages[].role'.");
     }
     auto content = message.FindMember("content");
-    if (content != message.MemberEnd() && !content->value.IsString() &&
-        !content->value.IsArray() && !content->value.IsNull()) {
-      return bad_request("Invalid type for 'messages[].content': expected a string, an array of "
-                         "content parts or null.");
+    if (content != message.MemberEnd() && !content->value.IsString() && !content->value.IsArray() &&
+        !content->value.IsNull()) {
+      return bad_request(
+          "Invalid type for 'messages[].content': expected a string, an array of "
+          "content parts or null.");
     }
     prompt_tokens += kTokensPerMessage;
     if (content != message.MemberEnd()) prompt_tokens += content_tokens(content->value);
@@ -801,13 +831,15 @@ ChatDecision Server::handle_chat(Shard& shard, Connection& conn, std::string& re
   double outcome = unit_interval(draw(options_.seed, n, 0));
   ChatDecision decision;
   if (options_.latency_ms > 0 || options_.latency_jitter_ms > 0) {
-    double tail_ms = options_.latency_jitter_ms > 0
-                         ? -options_.latency_jitter_ms * std::log1p(-unit_interval(draw(options_.seed, n, 1)))
-                         : 0.0;
+    double tail_ms =
+        options_.latency_jitter_ms > 0
+            ? -options_.latency_jitter_ms * std::log1p(-unit_interval(draw(options_.seed, n, 1)))
+            : 0.0;
     decision.delay = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double, std::milli>(options_.latency_ms + tail_ms));
   }
-  sim_logger().debug("provider-sim request n={} model={} prompt_tokens={}", n, model, prompt_tokens);
+  sim_logger().debug("provider-sim request n={} model={} prompt_tokens={}", n, model,
+                     prompt_tokens);
 
   if (outcome < options_.error_rate) {
     errors_.fetch_add(1, std::memory_order_relaxed);
@@ -899,9 +931,17 @@ ProviderSimulator::ProviderSimulator(SimOptions options)
 
 ProviderSimulator::~ProviderSimulator() = default;  // Server's destructor stops
 
-void ProviderSimulator::start() { impl_->start(); }
-void ProviderSimulator::stop() { impl_->stop(); }
-std::uint16_t ProviderSimulator::port() const { return impl_->port(); }
-SimStats ProviderSimulator::stats() const { return impl_->stats(); }
+void ProviderSimulator::start() {
+  impl_->start();
+}
+void ProviderSimulator::stop() {
+  impl_->stop();
+}
+std::uint16_t ProviderSimulator::port() const {
+  return impl_->port();
+}
+SimStats ProviderSimulator::stats() const {
+  return impl_->stats();
+}
 
 }  // namespace switchyard

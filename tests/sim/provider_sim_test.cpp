@@ -1,11 +1,16 @@
 // Behaviour of the provider simulator over real loopback HTTP, with a plain synchronous Beast
 // client. No timing assertions: latency options are exercised only for "still answers".
+#include "switchyard/sim/provider_sim.h"
+
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -17,7 +22,6 @@
 #include <vector>
 
 #include "switchyard/app/commands.h"
-#include "switchyard/sim/provider_sim.h"
 
 namespace switchyard {
 namespace {
@@ -47,7 +51,9 @@ class Client {
     return response;
   }
 
-  Response chat(const std::string& body) { return send(http::verb::post, "/v1/chat/completions", body); }
+  Response chat(const std::string& body) {
+    return send(http::verb::post, "/v1/chat/completions", body);
+  }
 
   // True when the server closed the connection (read fails) instead of answering.
   bool closed_by_server() {
@@ -82,17 +88,16 @@ SimOptions ephemeral(SimOptions options = {}) {
   return options;
 }
 
-constexpr const char* kTwoMessages =
-    R"({"model":"gpt-test","messages":[)"
-    R"({"role":"system","content":"You are a terse assistant."},)"
-    R"({"role":"user","content":"Hello, world! What is 2+2?"}]})";
+constexpr const char* kTwoMessages = R"({"model":"gpt-test","messages":[)"
+                                     R"({"role":"system","content":"You are a terse assistant."},)"
+                                     R"({"role":"user","content":"Hello, world! What is 2+2?"}]})";
 
 TEST(ApproxTokenCount, CountsShortWordsPunctuationDigitGroupsAndLongWordsByFourChars) {
   EXPECT_EQ(approx_token_count(""), 0u);
   EXPECT_EQ(approx_token_count("   \n\t"), 0u);
-  EXPECT_EQ(approx_token_count("Hello, world!"), 4u);          // Hello , world !
-  EXPECT_EQ(approx_token_count("assistant"), 3u);              // 9 letters -> ceil(9/4)
-  EXPECT_EQ(approx_token_count("1234567"), 3u);                // digits in groups of 3
+  EXPECT_EQ(approx_token_count("Hello, world!"), 4u);  // Hello , world !
+  EXPECT_EQ(approx_token_count("assistant"), 3u);      // 9 letters -> ceil(9/4)
+  EXPECT_EQ(approx_token_count("1234567"), 3u);        // digits in groups of 3
   EXPECT_EQ(approx_token_count("You are a terse assistant."), 8u);
 }
 
@@ -118,7 +123,8 @@ TEST(ProviderSim, ChatCompletionHasOpenAiShapeAndUsageDerivedFromText) {
   EXPECT_STREQ(choice["message"]["role"].GetString(), "assistant");
   EXPECT_STREQ(choice["finish_reason"].GetString(), "stop");
 
-  // prompt: 3 reply priming + (4 + 8 "You are a terse assistant.") + (4 + 10 "Hello, world! What is 2+2?")
+  // prompt: 3 reply priming + (4 + 8 "You are a terse assistant.") + (4 + 10 "Hello, world! What is
+  // 2+2?")
   const auto& usage = doc["usage"];
   EXPECT_EQ(usage["prompt_tokens"].GetInt(), 29);
   EXPECT_EQ(usage["completion_tokens"].GetInt(), 16);  // SimOptions::output_tokens default
@@ -131,8 +137,11 @@ TEST(ProviderSim, ReplyTextIsDeterministicAndModelIsEscapedOnEcho) {
   ProviderSimulator sim(ephemeral());
   sim.start();
   Client client(sim.port());
-  auto first = parse(client.chat(R"({"model":"we\"ird\\name","messages":[{"role":"user","content":"hi"}]})").body());
-  auto second = parse(client.chat(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})").body());
+  auto first =
+      parse(client.chat(R"({"model":"we\"ird\\name","messages":[{"role":"user","content":"hi"}]})")
+                .body());
+  auto second =
+      parse(client.chat(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})").body());
   EXPECT_STREQ(first["model"].GetString(), "we\"ird\\name");
   EXPECT_STREQ(first["choices"][0]["message"]["content"].GetString(),
                second["choices"][0]["message"]["content"].GetString());
@@ -145,7 +154,11 @@ TEST(ProviderSim, MaxTokensBelowOutputTokensCutsReplyWithFinishReasonLength) {
   ProviderSimulator sim(options);
   sim.start();
   Client client(sim.port());
-  auto doc = parse(client.chat(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"Write a story."}]})").body());
+  auto doc = parse(
+      client
+          .chat(
+              R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"Write a story."}]})")
+          .body());
   EXPECT_STREQ(doc["choices"][0]["finish_reason"].GetString(), "length");
   EXPECT_EQ(doc["usage"]["completion_tokens"].GetInt(), 5);
   EXPECT_EQ(approx_token_count(doc["choices"][0]["message"]["content"].GetString()), 5u);
@@ -158,7 +171,11 @@ TEST(ProviderSim, MaxTokensAboveOutputTokensStopsAtOutputTokens) {
   ProviderSimulator sim(options);
   sim.start();
   Client client(sim.port());
-  auto doc = parse(client.chat(R"({"model":"m","max_completion_tokens":100,"messages":[{"role":"user","content":"x"}]})").body());
+  auto doc = parse(
+      client
+          .chat(
+              R"({"model":"m","max_completion_tokens":100,"messages":[{"role":"user","content":"x"}]})")
+          .body());
   EXPECT_STREQ(doc["choices"][0]["finish_reason"].GetString(), "stop");
   EXPECT_EQ(doc["usage"]["completion_tokens"].GetInt(), 7);
 }
@@ -218,7 +235,8 @@ std::vector<std::string> outcome_sequence(std::uint64_t seed, int count) {
   for (int i = 0; i < count; ++i) {
     Response response = client.chat(kTwoMessages);
     std::string entry = std::to_string(response.result_int());
-    if (response.result_int() == 200) entry += " " + std::string(parse(response.body())["id"].GetString());
+    if (response.result_int() == 200)
+      entry += " " + std::string(parse(response.body())["id"].GetString());
     sequence.push_back(entry);
   }
   return sequence;
@@ -291,13 +309,15 @@ TEST(ProviderSim, MissingOrInvalidMessagesOrMaxTokensAnswers400) {
   ProviderSimulator sim(ephemeral());
   sim.start();
   Client client(sim.port());
-  for (const char* body : {R"({"model":"m"})", R"({"model":"m","messages":[]})",
-                           R"({"model":"m","messages":"hi"})", R"({"model":"m","messages":[{"content":"hi"}]})",
-                           R"({"model":"m","max_tokens":0,"messages":[{"role":"user","content":"hi"}]})",
-                           R"({"model":"m","max_tokens":"5","messages":[{"role":"user","content":"hi"}]})"}) {
+  for (const char* body :
+       {R"({"model":"m"})", R"({"model":"m","messages":[]})", R"({"model":"m","messages":"hi"})",
+        R"({"model":"m","messages":[{"content":"hi"}]})",
+        R"({"model":"m","max_tokens":0,"messages":[{"role":"user","content":"hi"}]})",
+        R"({"model":"m","max_tokens":"5","messages":[{"role":"user","content":"hi"}]})"}) {
     Response response = client.chat(body);
     EXPECT_EQ(response.result_int(), 400) << body;
-    EXPECT_STREQ(parse(response.body())["error"]["type"].GetString(), "invalid_request_error") << body;
+    EXPECT_STREQ(parse(response.body())["error"]["type"].GetString(), "invalid_request_error")
+        << body;
   }
   Response missing = client.chat(R"({"model":"m"})");
   EXPECT_NE(missing.body().find("messages"), std::string::npos);
@@ -335,6 +355,39 @@ TEST(ProviderSim, ConnectionCloseRequestIsAnsweredThenClosed) {
   EXPECT_TRUE(ec);
 }
 
+TEST(ProviderSim, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
+  SimOptions options = ephemeral();
+  options.idle_timeout_ms = 50;
+  ProviderSimulator sim(options);
+  sim.start();
+  Client client(sim.port());
+  EXPECT_EQ(client.send(http::verb::get, "/healthz").result_int(), 200);
+  // Guard against a hang if the sweep never closes it; the assertion is only "closed".
+  timeval guard{30, 0};
+  setsockopt(client.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard);
+  EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST(ProviderSim, ExpectContinueGetsInterimResponseBeforeBody) {
+  ProviderSimulator sim(ephemeral());
+  sim.start();
+  Client client(sim.port());
+  std::string body = kTwoMessages;
+  std::string head =
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+      "Content-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  asio::write(client.socket(), asio::buffer(head));
+  std::string interim;
+  asio::read_until(client.socket(), asio::dynamic_buffer(interim), "\r\n\r\n");
+  EXPECT_EQ(interim.rfind("HTTP/1.1 100 Continue\r\n", 0), 0u) << interim;
+  asio::write(client.socket(), asio::buffer(body));
+  beast::flat_buffer buffer;
+  Response response;
+  http::read(client.socket(), buffer, response);
+  EXPECT_EQ(response.result_int(), 200) << response.body();
+}
+
 TEST(ProviderSim, HealthzAnswersOkAndUnknownPathAnswers404) {
   ProviderSimulator sim(ephemeral());
   sim.start();
@@ -357,7 +410,8 @@ TEST(ProviderSim, StartThrowsRuntimeErrorNamingAddressWhenPortIsTaken) {
     second.start();
     FAIL() << "start() on a taken port did not throw";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find(std::to_string(first.port())), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(std::to_string(first.port())), std::string::npos)
+        << e.what();
   }
 }
 
@@ -387,7 +441,8 @@ TEST(ProviderSim, StopWhileRepliesAreHeldByLatencyReturns) {
   std::vector<std::unique_ptr<Client>> clients;
   std::string request =
       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Content-Length: " + std::to_string(std::string(kTwoMessages).size()) + "\r\n\r\n" + kTwoMessages;
+      "Content-Length: " +
+      std::to_string(std::string(kTwoMessages).size()) + "\r\n\r\n" + kTwoMessages;
   for (int i = 0; i < 4; ++i) {
     clients.push_back(std::make_unique<Client>(sim.port()));
     asio::write(clients.back()->socket(), asio::buffer(request));
@@ -411,7 +466,8 @@ TEST(ProviderSim, ConcurrentConnectionsOnTwoThreadsAreAllAnswered) {
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&] {
       Client client(sim.port());
-      for (int r = 0; r < kRequestsEach; ++r) answered += client.chat(kTwoMessages).result_int() == 200;
+      for (int r = 0; r < kRequestsEach; ++r)
+        answered += client.chat(kTwoMessages).result_int() == 200;
     });
   }
   for (auto& t : threads) t.join();

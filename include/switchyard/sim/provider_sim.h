@@ -42,16 +42,16 @@ struct SimOptions {
   // through rate_limit_rate).
   std::uint64_t requests_per_minute = 10'000;
   std::uint64_t tokens_per_minute = 10'000'000;
-  int idle_timeout_ms = 120'000;          // keep-alive connections idle this long are closed; 0 = never
-  std::size_t max_body_bytes = 4 << 20;   // larger request bodies are answered 413
+  int idle_timeout_ms = 120'000;  // keep-alive connections idle this long are closed; 0 = never
+  std::size_t max_body_bytes = 4 << 20;  // larger request bodies are answered 413
 };
 
 struct SimStats {
-  std::uint64_t requests = 0;     // chat completion requests received
+  std::uint64_t requests = 0;  // chat completion requests received
   std::uint64_t ok = 0;
-  std::uint64_t errors = 0;       // 5xx answered
-  std::uint64_t rate_limited = 0; // 429 answered
-  std::uint64_t bad_requests = 0; // 400/413 answered to chat completion requests
+  std::uint64_t errors = 0;        // 5xx answered
+  std::uint64_t rate_limited = 0;  // 429 answered
+  std::uint64_t bad_requests = 0;  // 400/413 answered to chat completion requests
 };
 
 // Lifecycle: construct, start() once, stop() (or destroy). start() and stop() are called from a
