@@ -20,6 +20,10 @@ URL="postgresql://$DBUSER@127.0.0.1:$PORT/switchyard"
 
 case "${1:-}" in
   start)
+    # A caller (a test process) may hand us many open descriptors; the server must not inherit
+    # them, and it needs headroom under the descriptor limit to start.
+    for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     if [ ! -s "$DIR/PG_VERSION" ]; then
       mkdir -p "$DIR"
       [ "$(id -u)" = 0 ] && chown postgres:postgres "$DIR"
