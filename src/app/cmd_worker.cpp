@@ -1,6 +1,7 @@
 // `switchyard run`, `check-config`, `migrate` and `spend`.
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 
 #include <atomic>
 #include <csignal>
@@ -151,7 +152,11 @@ int cmd_run(const Args& args) {
   g_worker.store(nullptr);
   if (flags.has("stats-file")) {
     if (FILE* f = std::fopen(flags.get("stats-file").c_str(), "w")) {
-      std::fputs(worker.stats().to_json().c_str(), f);
+      rusage usage{};
+      getrusage(RUSAGE_SELF, &usage);
+      std::string json = worker.stats().to_json();
+      json.insert(json.size() - 1, ",\"peak_rss_kb\":" + std::to_string(usage.ru_maxrss));
+      std::fputs(json.c_str(), f);
       std::fclose(f);
     }
   }
