@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The whole product on one machine: installs what is missing, builds, starts the embedded Kafka
+# broker, a local Postgres, the provider simulator and one worker; publishes sample jobs
+# (interactive and background, three teams), prints results as they arrive and a spend table
+# from Postgres, then stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+RUN="$ROOT/.run/demo"
+JOBS="${DEMO_JOBS:-60}"
+rm -rf "$RUN"
+mkdir -p "$RUN"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+step "installing dependencies (Debian packages) and building"
+scripts/install-deps.sh
+scripts/build.sh >"$RUN/build.log" 2>&1 || { tail -40 "$RUN/build.log"; exit 1; }
+SY="$ROOT/build/switchyard"
+
+step "starting Postgres, the embedded Kafka broker and the provider simulator"
+scripts/pg.sh start
+PG_URL="$(scripts/pg.sh url)"
+"$SY" broker --topics switchyard.requests.interactive:4,switchyard.requests.background:4,switchyard.results:4,switchyard.dlq:1 \
+  --bootstrap-file "$RUN/bootstrap" >"$RUN/broker.log" 2>&1 &
+pids+=($!)
+"$SY" provider-sim --port 0 --latency-ms 40 --jitter-ms 60 --output-tokens 24 >"$RUN/sim.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  [ -s "$RUN/bootstrap" ] && grep -q "listening on" "$RUN/sim.log" && break
+  sleep 0.1
+done
+BOOTSTRAP="$(cat "$RUN/bootstrap")"
+SIM_PORT="$(grep -o 'listening on http://[^ ]*' "$RUN/sim.log" | sed 's/.*://')"
+echo "broker $BOOTSTRAP, simulator 127.0.0.1:$SIM_PORT, postgres $PG_URL"
+
+sed -e "s#SIM_PORT#$SIM_PORT#g" -e "s#POSTGRES_URL#$PG_URL#g" deploy/config/demo.yaml >"$RUN/config.yaml"
+"$SY" check-config "$RUN/config.yaml"
+"$SY" migrate --config "$RUN/config.yaml"
+
+step "starting one worker"
+"$SY" run --config "$RUN/config.yaml" --bootstrap "$BOOTSTRAP" >"$RUN/worker.log" 2>&1 &
+WORKER=$!
+pids+=($WORKER)
+
+step "publishing $JOBS jobs (interactive and background, teams search/ads/support)"
+DEMO_ID="demo-$(date +%s)"
+teams=(search ads support)
+models=(economy auto frontier economy economy)
+prompts=("Classify this ticket: my invoice is wrong" "Summarise the quarterly report in three bullets"
+         "Write a haiku about queues" "Extract the dates from: shipped 2026-01-03, returned 2026-01-09")
+: >"$RUN/interactive.jsonl"
+: >"$RUN/background.jsonl"
+for i in $(seq 1 "$JOBS"); do
+  team=${teams[$((i % 3))]}
+  model=${models[$((i % 5))]}
+  prompt=${prompts[$((i % 4))]}
+  if [ $((i % 4)) -eq 0 ]; then file="$RUN/interactive.jsonl"; else file="$RUN/background.jsonl"; fi
+  printf '{"request_id":"%s-%03d","team":"%s","model":"%s","messages":[{"role":"user","content":"%s"}],"metadata":{"demo":true}}\n' \
+    "$DEMO_ID" "$i" "$team" "$model" "$prompt" >>"$file"
+done
+"$SY" publish --bootstrap "$BOOTSTRAP" --topic switchyard.requests.interactive --quiet "$RUN/interactive.jsonl"
+"$SY" publish --bootstrap "$BOOTSTRAP" --topic switchyard.requests.background --quiet "$RUN/background.jsonl"
+
+step "results as they arrive (switchyard tail)"
+"$SY" tail --bootstrap "$BOOTSTRAP" --topic switchyard.results --count "$JOBS" --idle-exit-ms 60000 |
+  while IFS= read -r line; do
+    id=$(sed -n 's/.*"request_id":"\([^"]*\)".*/\1/p' <<<"$line")
+    status=$(sed -n 's/.*"status":"\([^"]*\)".*/\1/p' <<<"$line")
+    class=$(sed -n 's/.*"class":"\([^"]*\)".*/\1/p' <<<"$line")
+    dep=$(sed -n 's/.*"deployment":"\([^"]*\)".*/\1/p' <<<"$line")
+    cost=$(sed -n 's/.*"cost_usd":\([0-9.e-]*\).*/\1/p' <<<"$line")
+    printf '  %-22s %-6s %-12s %-22s $%s\n' "$id" "$status" "$class" "$dep" "$cost"
+  done
+
+step "spend per team (switchyard spend, from Postgres)"
+for _ in $(seq 100); do
+  n=$(psql "$PG_URL" -qtAc "SELECT count(*) FROM requests WHERE request_id LIKE '$DEMO_ID-%'")
+  [ "$n" -ge "$JOBS" ] && break
+  sleep 0.2
+done
+"$SY" spend --config "$RUN/config.yaml"
+echo
+psql "$PG_URL" -P pager=off -c "SELECT team, tier, count(*) AS requests, sum(cost_usd) AS cost_usd
+  FROM requests WHERE request_id LIKE '$DEMO_ID-%' GROUP BY team, tier ORDER BY team, tier"
+
+step "stopping"
+kill -TERM "$WORKER"
+wait "$WORKER" || true
+grep -o 'worker stopped.*' "$RUN/worker.log" | cut -c1-200 || true
+echo "logs: $RUN"
