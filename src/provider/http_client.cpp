@@ -146,6 +146,9 @@ std::string parse_url(std::string_view url, ParsedUrl& out) {
   return {};
 }
 
+// For messages: a query string may carry credentials (some providers take ?key=...).
+std::string without_query(std::string_view url) { return std::string(url.substr(0, url.find('?'))); }
+
 bool is_token_char(char c) {
   if (c >= 'a' && c <= 'z') return true;
   if (c >= 'A' && c <= 'Z') return true;
@@ -284,7 +287,8 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
       // Only allocation failures and the like get here; I/O errors are values.
       response = HttpResponse{};
       response.transport_error = std::string("http client error: ") + e.what();
-      self->log_->warn("request to {} failed unexpectedly: {}", request.url, e.what());
+      self->log_->warn("request to {} failed unexpectedly: {}", without_query(request.url),
+                       e.what());
     }
     done(std::move(response));
   }
@@ -296,7 +300,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
                               : Clock::time_point::max();
     ParsedUrl url;
     if (std::string error = parse_url(request.url, url); !error.empty()) {
-      response.transport_error = error + ": " + request.url;
+      response.transport_error = error + ": " + without_query(request.url);
       co_return;
     }
     if (std::string error = check_request_headers(request); !error.empty()) {
@@ -312,8 +316,18 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
                                  " ms waiting for a free connection to " + pool.label;
       co_return;
     }
-    std::unique_ptr<Connection> connection = std::move(grant.connection);
+    try {
+      co_await use_slot(pool, url, request, deadline, std::move(grant.connection), response);
+    } catch (const std::exception&) {
+      release(pool, nullptr);  // use_slot throws only before it released the slot itself
+      throw;
+    }
+  }
 
+  // Sends the request on `connection` (null: open one first) and releases the slot exactly once.
+  asio::awaitable<void> use_slot(HostPool& pool, const ParsedUrl& url, const HttpRequest& request,
+                                 Clock::time_point deadline,
+                                 std::unique_ptr<Connection> connection, HttpResponse& response) {
     // Second pass only when a reused keep-alive connection turned out to be dead.
     for (int attempt = 0;; ++attempt) {
       if (!connection) {
@@ -337,7 +351,6 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
                     pool.label, result.error.message());
         continue;
       }
-      release(pool, nullptr);
       response = HttpResponse{};
       response.timed_out = timed_out;
       if (timed_out) {
@@ -346,6 +359,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
       } else {
         response.transport_error = "request to " + pool.label + " failed: " + result.error.message();
       }
+      release(pool, nullptr);
       co_return;
     }
   }
