@@ -105,7 +105,8 @@ std::string parse_url(std::string_view url, ParsedUrl& out) {
   }
   std::size_t path_start = url.find_first_of("/?#");
   std::string_view authority = url.substr(0, path_start);
-  out.target = path_start == std::string_view::npos ? std::string_view("/") : url.substr(path_start);
+  out.target =
+      path_start == std::string_view::npos ? std::string_view("/") : url.substr(path_start);
   if (!out.target.empty() && out.target.front() != '/') {
     return "URL path must start with '/'";  // "http://host?x" is not worth supporting
   }
@@ -147,7 +148,9 @@ std::string parse_url(std::string_view url, ParsedUrl& out) {
 }
 
 // For messages: a query string may carry credentials (some providers take ?key=...).
-std::string without_query(std::string_view url) { return std::string(url.substr(0, url.find('?'))); }
+std::string without_query(std::string_view url) {
+  return std::string(url.substr(0, url.find('?')));
+}
 
 bool is_token_char(char c) {
   if (c >= 'a' && c <= 'z') return true;
@@ -230,7 +233,7 @@ struct HostPool {
   std::mutex mutex;
   // Guarded by mutex:
   std::deque<std::unique_ptr<Connection>> idle;  // most recently returned at the back
-  std::deque<Waiter*> waiters;                    // FIFO
+  std::deque<Waiter*> waiters;                   // FIFO
   int open = 0;  // connections open or being opened, idle ones included; <= the cap
 };
 
@@ -326,8 +329,8 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
 
   // Sends the request on `connection` (null: open one first) and releases the slot exactly once.
   asio::awaitable<void> use_slot(HostPool& pool, const ParsedUrl& url, const HttpRequest& request,
-                                 Clock::time_point deadline,
-                                 std::unique_ptr<Connection> connection, HttpResponse& response) {
+                                 Clock::time_point deadline, std::unique_ptr<Connection> connection,
+                                 HttpResponse& response) {
     // Second pass only when a reused keep-alive connection turned out to be dead.
     for (int attempt = 0;; ++attempt) {
       if (!connection) {
@@ -338,7 +341,8 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
         }
       }
       const bool reused = connection->requests_served > 0;
-      ExchangeResult result = co_await exchange(*connection, pool, url, request, deadline, response);
+      ExchangeResult result =
+          co_await exchange(*connection, pool, url, request, deadline, response);
       if (!result.error) {
         ++connection->requests_served;
         release(pool, result.keep_alive ? std::move(connection) : nullptr);
@@ -357,7 +361,8 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
         response.transport_error = "request to " + pool.label + " timed out after " +
                                    std::to_string(request.total_timeout_ms) + " ms";
       } else {
-        response.transport_error = "request to " + pool.label + " failed: " + result.error.message();
+        response.transport_error =
+            "request to " + pool.label + " failed: " + result.error.message();
       }
       release(pool, nullptr);
       co_return;
@@ -493,7 +498,8 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
                                                        HttpResponse& response) {
     const auto connect_deadline =
         request.connect_timeout_ms > 0
-            ? std::min(deadline, Clock::now() + std::chrono::milliseconds(request.connect_timeout_ms))
+            ? std::min(deadline,
+                       Clock::now() + std::chrono::milliseconds(request.connect_timeout_ms))
             : deadline;
     auto fail = [&](std::string_view what, std::string_view why) {
       response = HttpResponse{};

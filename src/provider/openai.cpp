@@ -167,9 +167,9 @@ ProviderOutcome parse_success(ProviderOutcome outcome, const HttpResponse& respo
   rapidjson::Document doc;
   doc.Parse(response.body.data(), response.body.size());
   if (doc.HasParseError()) {
-    return malformed(std::move(outcome),
-                     std::string("invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) +
-                         ": " + rapidjson::GetParseError_En(doc.GetParseError()));
+    return malformed(std::move(outcome), std::string("invalid JSON at offset ") +
+                                             std::to_string(doc.GetErrorOffset()) + ": " +
+                                             rapidjson::GetParseError_En(doc.GetParseError()));
   }
   if (!doc.IsObject()) return malformed(std::move(outcome), "body is not a JSON object");
 
@@ -273,8 +273,8 @@ ProviderOutcome parse_openai_response(const HttpResponse& response,
 
   if (response.status == 0) {
     outcome.kind = OutcomeKind::kRetryable;
-    outcome.error_message = response.transport_error.empty() ? std::string("no response")
-                                                              : response.transport_error;
+    outcome.error_message =
+        response.transport_error.empty() ? std::string("no response") : response.transport_error;
     redact(outcome.error_message, secret_to_redact);
     return outcome;
   }
@@ -289,8 +289,8 @@ ProviderOutcome parse_openai_response(const HttpResponse& response,
   ProviderError error;
   if (!doc.HasParseError()) error = parse_error_body(doc);
   // An unreadable error body (an HTML page from a load balancer) is still worth showing.
-  std::string_view raw_body = doc.HasParseError() ? std::string_view(response.body)
-                                                  : std::string_view();
+  std::string_view raw_body =
+      doc.HasParseError() ? std::string_view(response.body) : std::string_view();
   outcome.error_message = describe_http_error(response.status, error, raw_body);
   redact(outcome.error_message, secret_to_redact);
   outcome.retry_after_ms = retry_after_ms_of(response);

@@ -3,6 +3,7 @@
 #include "switchyard/provider/http_client.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
@@ -26,8 +27,6 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
 #include "switchyard/common/io_pool.h"
 
 namespace switchyard {
@@ -41,9 +40,9 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 enum class ServerMode {
-  kAnswer,               // answers every request, keeps the connection open
-  kNeverAnswer,          // reads the request and then stays silent
-  kCloseAfterResponse,   // answers (without "Connection: close") and then closes the socket
+  kAnswer,              // answers every request, keeps the connection open
+  kNeverAnswer,         // reads the request and then stays silent
+  kCloseAfterResponse,  // answers (without "Connection: close") and then closes the socket
 };
 
 struct SeenRequest {
@@ -88,7 +87,8 @@ class TestServer {
   asio::awaitable<void> accept_loop() {
     for (;;) {
       error_code ec;
-      tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket socket =
+          co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
       asio::co_spawn(io_, session(std::move(socket)), asio::detached);
     }
@@ -378,19 +378,21 @@ TEST_F(HttpClientTest, HeaderValueWithNewlineIsRejectedWithoutEchoingIt) {
 class HttpClientTlsTest : public HttpClientTest {
  protected:
   static void SetUpTestSuite() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("switchyard-tls-" + std::to_string(::getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("switchyard-tls-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     std::ofstream(dir_ / "ext.cnf") << "subjectAltName=DNS:localhost\n"
-                                        "basicConstraints=critical,CA:FALSE\n"
-                                        "keyUsage=critical,digitalSignature\n"
-                                        "extendedKeyUsage=serverAuth\n";
+                                       "basicConstraints=critical,CA:FALSE\n"
+                                       "keyUsage=critical,digitalSignature\n"
+                                       "extendedKeyUsage=serverAuth\n";
     const std::string d = dir_.string();
     const std::string script =
-        "cd '" + d + "' && "
+        "cd '" + d +
+        "' && "
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
         "-keyout ca.key -out ca.crt -days 2 -subj '/CN=Switchyard Test CA' "
-        "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign && "
+        "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign "
+        "&& "
         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
         "-keyout server.key -out server.csr -subj '/CN=localhost' && "
         "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "

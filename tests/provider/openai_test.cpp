@@ -145,7 +145,8 @@ TEST(OpenAiResponse, ContentFilterFinishReasonIsContentFiltered) {
 
 TEST(OpenAiResponse, AzurePromptFilterErrorIsContentFiltered) {
   ProviderOutcome outcome = parse_openai_response(response_of(
-      400, R"({"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.","type":null,"param":"prompt","code":"content_filter","status":400}})"));
+      400,
+      R"({"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.","type":null,"param":"prompt","code":"content_filter","status":400}})"));
   EXPECT_EQ(outcome.kind, OutcomeKind::kContentFiltered);
 }
 
@@ -215,7 +216,8 @@ TEST(OpenAiResponse, ContextLengthExceededIsContextTooLong) {
 TEST(OpenAiResponse, ContextLengthMessageWithoutCodeIsContextTooLong) {
   // vLLM's shape: the code is absent, the message says it.
   ProviderOutcome outcome = parse_openai_response(response_of(
-      400, R"({"object":"error","message":"This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.","type":"BadRequestError","param":null,"code":400})"));
+      400,
+      R"({"object":"error","message":"This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.","type":"BadRequestError","param":null,"code":400})"));
   EXPECT_EQ(outcome.kind, OutcomeKind::kContextTooLong);
 }
 
@@ -266,7 +268,8 @@ TEST(OpenAiResponse, TransportErrorIsRetryableAndCarriesTheReason) {
 TEST(OpenAiResponse, OtherClientErrorsAreFatal) {
   for (int status : {400, 404, 413, 422}) {
     ProviderOutcome outcome = parse_openai_response(response_of(
-        status, R"({"error":{"message":"The model `gpt-9` does not exist","code":"model_not_found"}})"));
+        status,
+        R"({"error":{"message":"The model `gpt-9` does not exist","code":"model_not_found"}})"));
     EXPECT_EQ(outcome.kind, OutcomeKind::kFatal) << status;
     EXPECT_NE(outcome.error_message.find("does not exist"), std::string::npos);
   }
@@ -274,8 +277,8 @@ TEST(OpenAiResponse, OtherClientErrorsAreFatal) {
 
 TEST(OpenAiResponse, LongProviderMessagesAreTruncated) {
   std::string long_message(5000, 'x');
-  ProviderOutcome outcome = parse_openai_response(
-      response_of(500, R"({"error":{"message":")" + long_message + R"("}})"));
+  ProviderOutcome outcome =
+      parse_openai_response(response_of(500, R"({"error":{"message":")" + long_message + R"("}})"));
   EXPECT_LT(outcome.error_message.size(), 600u);
   EXPECT_NE(outcome.error_message.find(std::string(500, 'x')), std::string::npos);
   EXPECT_EQ(outcome.error_message.find(std::string(501, 'x')), std::string::npos);
@@ -300,14 +303,14 @@ DeploymentConfig sample_deployment(std::string api_base) {
 }
 
 TEST(OpenAiRequest, UrlIsApiBasePlusChatCompletions) {
-  EXPECT_EQ(build_openai_request(sample_request(), sample_deployment("https://api.openai.com/v1"),
-                                 "k")
-                .url,
-            "https://api.openai.com/v1/chat/completions");
-  EXPECT_EQ(build_openai_request(sample_request(), sample_deployment("http://127.0.0.1:8080/v1/"),
-                                 "k")
-                .url,
-            "http://127.0.0.1:8080/v1/chat/completions");
+  EXPECT_EQ(
+      build_openai_request(sample_request(), sample_deployment("https://api.openai.com/v1"), "k")
+          .url,
+      "https://api.openai.com/v1/chat/completions");
+  EXPECT_EQ(
+      build_openai_request(sample_request(), sample_deployment("http://127.0.0.1:8080/v1/"), "k")
+          .url,
+      "http://127.0.0.1:8080/v1/chat/completions");
 }
 
 TEST(OpenAiRequest, BearerAuthorizationOnlyWithAKey) {
@@ -323,8 +326,7 @@ TEST(OpenAiRequest, BearerAuthorizationOnlyWithAKey) {
 }
 
 TEST(OpenAiRequest, BodyHasModelAndMessagesInOrder) {
-  HttpRequest http =
-      build_openai_request(sample_request(), sample_deployment("https://x/v1"), "k");
+  HttpRequest http = build_openai_request(sample_request(), sample_deployment("https://x/v1"), "k");
   rapidjson::Document body;
   body.Parse(http.body.c_str());
   ASSERT_FALSE(body.HasParseError()) << http.body;
