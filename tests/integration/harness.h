@@ -246,7 +246,8 @@ class Harness {
     rd_kafka_committed(rk, list, 10000);
     std::vector<long long> committed, end;
     for (int p = 0; p < options_.partitions; ++p) {
-      committed.push_back(list->elems[p].offset);
+      // A partition that never held a record has no committed offset (-1001): position 0.
+      committed.push_back(list->elems[p].offset < 0 ? 0 : list->elems[p].offset);
       int64_t lo = 0, hi = 0;
       rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 10000);
       end.push_back(hi);
