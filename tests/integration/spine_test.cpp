@@ -211,3 +211,51 @@ TEST(Spine, PostgresStoppedMidRunLosesNothingAndDuplicatesNothing) {
 
 }  // namespace
 }  // namespace switchyard::testing
+
+namespace switchyard::testing {
+namespace {
+
+TEST(Spine, EventsPublishedWithKcatComeBackAsResultsThatAgreeWithPostgres) {
+  Harness h("kcat");
+  const int n = 50;
+  std::string file = std::filesystem::temp_directory_path() / "switchyard-it-kcat.txt";
+  {
+    std::ofstream out(file);
+    for (int i = 0; i < n; ++i) {
+      std::string id = "kc-" + std::to_string(i);
+      out << id << "|" << request_json(id, i % 2 ? "ads" : "search", "kcat says " + std::to_string(i * i)) << "\n";
+    }
+  }
+  std::string cmd = "kcat -P -b " + h.bootstrap() + " -t " + kBackgroundTopic + " -K '|' -l " + file;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "kcat is installed by scripts/install-deps.sh";
+  h.start_worker();
+  TopicReader results(h.bootstrap(), kResultsTopic, 4);
+  ASSERT_TRUE(eventually([&] {
+    results.drain();
+    return results.distinct_keys().size() >= static_cast<std::size_t>(n);
+  })) << h.worker_log();
+  for (const auto& r : results.records) {
+    rapidjson::Document doc;
+    doc.Parse(r.value.c_str());
+    ASSERT_TRUE(doc.IsObject()) << r.value;
+    std::string id = doc["request_id"].GetString();
+    ASSERT_EQ(id, r.key);
+    std::string row = h.query(
+        "SELECT r.status || '|' || r.input_tokens || '|' || r.output_tokens || '|' || r.cost_usd::text || '|' ||"
+        " l.cost_usd::text || '|' || l.deployment FROM requests r JOIN cost_ledger l USING (request_id)"
+        " WHERE request_id = '" + id + "'");
+    auto cost = parse_usd(r.value.substr(r.value.find("\"cost_usd\":") + 11,
+                                         r.value.find_first_of(",}", r.value.find("\"cost_usd\":") + 11) -
+                                             r.value.find("\"cost_usd\":") - 11));
+    ASSERT_TRUE(cost.has_value());
+    std::string expected_cost = h.query("SELECT (" + format_usd(*cost) + "::numeric(30,12))::text");
+    EXPECT_EQ(row, std::string(doc["status"].GetString()) + "|" +
+                       std::to_string(doc["usage"]["input_tokens"].GetInt64()) + "|" +
+                       std::to_string(doc["usage"]["output_tokens"].GetInt64()) + "|" + expected_cost + "|" +
+                       expected_cost + "|" + doc["route"]["deployment"].GetString());
+  }
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace switchyard::testing
