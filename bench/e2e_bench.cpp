@@ -1,0 +1,721 @@
+// End-to-end benchmark driver: embedded broker + provider simulator (both in this process), a
+// fresh Postgres database per scenario, and the real `switchyard run` binary as a child process.
+// Prints figures; asserts nothing. scripts/bench.sh builds, starts Postgres and runs this.
+//
+// Scenarios (--scenarios 1,2,3,4):
+//   1 throughput     N events pre-published, simulator answering at once, one worker
+//   2 paced          a publisher at --rate events/s for --seconds while the worker runs
+//   3 in-flight      simulator holds every request --hold-ms; peak open requests and worker RSS
+//   4 bare loop      make_http_client against the same kind of simulator, C requests outstanding
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <pqxx/pqxx>
+#include <rapidjson/document.h>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "switchyard/common/flags.h"
+#include "switchyard/common/io_pool.h"
+#include "switchyard/config/config.h"
+#include "switchyard/event/request.h"
+#include "switchyard/kafka/mock_broker.h"
+#include "switchyard/provider/http_client.h"
+#include "switchyard/provider/openai.h"
+#include "switchyard/sim/provider_sim.h"
+#include "switchyard/store/store.h"
+
+namespace sy = switchyard;
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kRequestTopic = "bench.requests";
+constexpr const char* kInteractiveTopic = "bench.interactive";  // unused; the worker needs a list
+constexpr const char* kResultsTopic = "bench.results";
+constexpr const char* kDlqTopic = "bench.dlq";
+
+struct Options {
+  std::string binary;
+  std::string pg_server = "postgresql://postgres@127.0.0.1:55432/postgres";
+  std::filesystem::path work_dir = std::filesystem::temp_directory_path() / "switchyard-bench";
+  std::string scenarios = "1,2,3,4";
+  long long events = 100'000;
+  int partitions = 32;
+  int rate = 5'000;
+  int seconds = 20;
+  long long inflight_events = 20'000;
+  int hold_ms = 2'000;
+  int max_in_flight = 12'000;
+  int bare_concurrency = 256;
+  int sim_threads = 1;
+  int io_threads = 1;
+};
+
+double seconds_between(SteadyClock::time_point a, SteadyClock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::int64_t wall_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// ---------------------------------------------------------------- Postgres
+
+std::string database_url(const std::string& server_url, const std::string& database) {
+  auto slash = server_url.rfind('/');
+  auto query = server_url.find('?', slash);
+  return server_url.substr(0, slash + 1) + database + (query == std::string::npos ? "" : server_url.substr(query));
+}
+
+std::string fresh_database(const Options& o, const std::string& name) {
+  {
+    pqxx::connection admin(o.pg_server);
+    pqxx::nontransaction tx(admin);
+    tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
+    tx.exec("CREATE DATABASE " + tx.quote_name(name));
+  }
+  std::string url = database_url(o.pg_server, name);
+  sy::MigrationReport report = sy::apply_migrations(url);
+  if (!report.error.empty()) throw std::runtime_error("migrations on " + name + " failed: " + report.error);
+  return url;
+}
+
+// ---------------------------------------------------------------- Kafka
+
+std::string request_json(long long i) {
+  std::string id = "bench-" + std::to_string(i);
+  return R"({"request_id":")" + id + R"(","team":")" + (i % 3 == 0 ? "ads" : "search") +
+         R"(","messages":[{"role":"user","content":"summarise item )" + std::to_string(i) + R"("}]})";
+}
+
+class Producer {
+ public:
+  explicit Producer(const std::string& bootstrap) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    char err[256];
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "linger.ms", "2", err, sizeof err);
+    rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", err, sizeof err);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk_) throw std::runtime_error(std::string("producer: ") + err);
+  }
+  ~Producer() {
+    rd_kafka_flush(rk_, 60'000);
+    rd_kafka_destroy(rk_);
+  }
+  void produce(long long i) {
+    std::string key = "bench-" + std::to_string(i);
+    std::string value = request_json(i);
+    for (;;) {
+      auto e = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(kRequestTopic), RD_KAFKA_V_KEY(key.data(), key.size()),
+                                 RD_KAFKA_V_VALUE(value.data(), value.size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(rk_, 10);
+        continue;
+      }
+      if (e) throw std::runtime_error(std::string("produce: ") + rd_kafka_err2str(e));
+      return;
+    }
+  }
+  void poll() { rd_kafka_poll(rk_, 0); }
+  void flush() { rd_kafka_flush(rk_, 60'000); }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+};
+
+// Sum of high watermarks of a topic: how many records it holds (nothing is compacted here).
+class WatermarkReader {
+ public:
+  WatermarkReader(const std::string& bootstrap, std::string topic, int partitions)
+      : topic_(std::move(topic)), partitions_(partitions) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    char err[256];
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  }
+  ~WatermarkReader() { rd_kafka_destroy(rk_); }
+  long long records() {
+    long long total = 0;
+    for (int p = 0; p < partitions_; ++p) {
+      int64_t lo = 0, hi = 0;
+      if (rd_kafka_query_watermark_offsets(rk_, topic_.c_str(), p, &lo, &hi, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        total += hi;
+    }
+    return total;
+  }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+  std::string topic_;
+  int partitions_;
+};
+
+// ---------------------------------------------------------------- the worker process
+
+struct WorkerStatsFile {
+  bool read = false;
+  long long consumed = 0, completed = 0, provider_calls = 0, provider_retries = 0, results_ok = 0,
+            results_error = 0, pauses = 0, peak_rss_kb = 0;
+  struct Hist {
+    long long count = 0, p50_us = 0, p99_us = 0, max_us = 0;
+  } dispatch, result, end_to_end;
+};
+
+WorkerStatsFile read_stats(const std::filesystem::path& path) {
+  WorkerStatsFile s;
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  rapidjson::Document doc;
+  doc.Parse(text.c_str());
+  if (doc.HasParseError() || !doc.IsObject()) return s;
+  auto num = [&](const rapidjson::Value& obj, const char* name) -> long long {
+    auto it = obj.FindMember(name);
+    return it != obj.MemberEnd() && it->value.IsNumber() ? it->value.GetInt64() : 0;
+  };
+  auto hist = [&](const char* name) {
+    WorkerStatsFile::Hist h;
+    auto it = doc.FindMember(name);
+    if (it == doc.MemberEnd() || !it->value.IsObject()) return h;
+    h.count = num(it->value, "count");
+    h.p50_us = num(it->value, "p50_us");
+    h.p99_us = num(it->value, "p99_us");
+    h.max_us = num(it->value, "max_us");
+    return h;
+  };
+  s.read = true;
+  s.consumed = num(doc, "consumed");
+  s.completed = num(doc, "completed");
+  s.provider_calls = num(doc, "provider_calls");
+  s.provider_retries = num(doc, "provider_retries");
+  s.results_ok = num(doc, "results_ok");
+  s.results_error = num(doc, "results_error");
+  s.pauses = num(doc, "pauses");
+  s.peak_rss_kb = num(doc, "peak_rss_kb");
+  s.dispatch = hist("dispatch_overhead");
+  s.result = hist("result_overhead");
+  s.end_to_end = hist("end_to_end");
+  return s;
+}
+
+long long proc_status_kb(pid_t pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  std::string prefix = std::string(field) + ":";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) return std::atoll(line.c_str() + prefix.size());
+  }
+  return 0;
+}
+
+// One scenario's world: broker, simulator, database, config, and the worker child process.
+class Stage {
+ public:
+  Stage(const Options& o, const std::string& name, sy::SimOptions sim_options, const std::string& worker_yaml)
+      : options_(o), name_(name), dir_(o.work_dir / name) {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    sy::MockBrokerOptions mb;
+    mb.topics = {{kRequestTopic, o.partitions}, {kInteractiveTopic, 1}, {kResultsTopic, o.partitions}, {kDlqTopic, 1}};
+    broker_ = std::make_unique<sy::MockBroker>(mb);
+    sim_options.port = 0;
+    sim_options.threads = o.sim_threads;
+    sim_ = std::make_unique<sy::ProviderSimulator>(sim_options);
+    sim_->start();
+    db_url_ = fresh_database(o, "sy_bench_" + name);
+    std::ofstream out(config_path());
+    out << "kafka:\n"
+        << "  bootstrap_servers: " << broker_->bootstrap_servers() << "\n"
+        << "  group_id: switchyard-bench\n"
+        << "  topics:\n    interactive: [" << kInteractiveTopic << "]\n    background: [" << kRequestTopic << "]\n"
+        << "  results_topic: " << kResultsTopic << "\n  dlq_topic: " << kDlqTopic << "\n"
+        << "postgres:\n  url: " << db_url_ << "\n"
+        << "worker:\n  default_tier: economy\n  io_threads: " << o.io_threads << "\n" << worker_yaml
+        << "deployments:\n"
+        << "  - name: mini-a\n    api_base: http://127.0.0.1:" << sim_->port() << "/v1\n"
+        << "    model: gpt-4o-mini\n    tier: economy\n"
+        << "    input_cost_per_token: 0.00000015\n    output_cost_per_token: 0.0000006\n"
+        << "teams:\n  - name: search\n  - name: ads\n";
+  }
+  ~Stage() {
+    if (worker_ > 0) {
+      kill(worker_, SIGKILL);
+      waitpid(worker_, nullptr, 0);
+    }
+    sim_->stop();
+  }
+
+  std::string config_path() const { return (dir_ / "config.yaml").string(); }
+  std::filesystem::path stats_path() const { return dir_ / "stats.json"; }
+  std::filesystem::path log_path() const { return dir_ / "worker.log"; }
+  const std::string& bootstrap() const { return broker_->bootstrap_servers(); }
+  sy::ProviderSimulator& sim() { return *sim_; }
+  pid_t worker_pid() const { return worker_; }
+
+  void publish_all(long long count) {
+    Producer producer(bootstrap());
+    for (long long i = 0; i < count; ++i) producer.produce(i);
+    producer.flush();
+  }
+
+  void start_worker() {
+    std::string log = log_path().string(), config = config_path(), stats = stats_path().string();
+    started_ms = wall_ms_now();
+    started = SteadyClock::now();
+    pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      execl(options_.binary.c_str(), options_.binary.c_str(), "run", "--config", config.c_str(), "--stats-file",
+            stats.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    worker_ = pid;
+  }
+
+  bool worker_alive() {
+    if (worker_ <= 0) return false;
+    int status = 0;
+    if (waitpid(worker_, &status, WNOHANG) == worker_) {
+      worker_ = -1;
+      return false;
+    }
+    return true;
+  }
+
+  WorkerStatsFile stop_worker() {
+    if (worker_ > 0) {
+      kill(worker_, SIGTERM);
+      waitpid(worker_, nullptr, 0);
+      worker_ = -1;
+    }
+    return read_stats(stats_path());
+  }
+
+  long long rows() {
+    if (!db_) db_ = std::make_unique<pqxx::connection>(db_url_);
+    pqxx::nontransaction tx(*db_);
+    return tx.exec("SELECT count(*) FROM requests")[0][0].as<long long>();
+  }
+  // finished_at of the first and last row, epoch ms (the transaction start of their batches).
+  std::pair<double, double> first_last_ms() {
+    if (!db_) db_ = std::make_unique<pqxx::connection>(db_url_);
+    pqxx::nontransaction tx(*db_);
+    auto r = tx.exec(
+        "SELECT extract(epoch FROM min(finished_at)) * 1000, extract(epoch FROM max(finished_at)) * 1000 FROM requests");
+    return {r[0][0].as<double>(0), r[0][1].as<double>(0)};
+  }
+  long long result_records() {
+    if (!results_) results_ = std::make_unique<WatermarkReader>(bootstrap(), kResultsTopic, options_.partitions);
+    return results_->records();
+  }
+
+  // Polls until Postgres has `n` rows and the results topic `n` records, or the worker dies, or
+  // `limit` passes (a bound on a hung run, not a figure). Returns when both held, if they did.
+  std::optional<SteadyClock::time_point> wait_for(long long n, std::chrono::seconds limit = 240s) {
+    auto deadline = SteadyClock::now() + limit;
+    while (SteadyClock::now() < deadline) {
+      if (rows() >= n && result_records() >= n) return SteadyClock::now();
+      if (!worker_alive()) {
+        std::fprintf(stderr, "  worker exited early; see %s\n", log_path().c_str());
+        return std::nullopt;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    std::fprintf(stderr, "  gave up waiting after %llds: %lld rows, %lld results of %lld\n",
+                 static_cast<long long>(limit.count()), rows(), result_records(), n);
+    return std::nullopt;
+  }
+
+  std::int64_t started_ms = 0;
+  SteadyClock::time_point started;
+
+ private:
+  const Options& options_;
+  std::string name_;
+  std::filesystem::path dir_;
+  std::unique_ptr<sy::MockBroker> broker_;
+  std::unique_ptr<sy::ProviderSimulator> sim_;
+  std::string db_url_;
+  std::unique_ptr<pqxx::connection> db_;
+  std::unique_ptr<WatermarkReader> results_;
+  pid_t worker_ = -1;
+};
+
+// Established TCP connections whose local port is `port` (server side of the simulator's
+// connections), from /proc/net/tcp. The worker's HTTP/1.1 pool uses one connection per request
+// in flight, so this bounds its provider concurrency from above (idle keep-alive ones count too).
+long long established_connections(std::uint16_t port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  char want[8];
+  std::snprintf(want, sizeof want, ":%04X", port);
+  long long n = 0;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    // "  sl  local_address rem_address   st ..."; local is "0100007F:1F90", st "01" = ESTABLISHED.
+    std::istringstream fields(line);
+    std::string sl, local, remote, state;
+    fields >> sl >> local >> remote >> state;
+    if (state == "01" && local.size() > 5 && local.compare(local.size() - 5, 5, want) == 0) ++n;
+  }
+  return n;
+}
+
+// Samples, every `period`: the worker's resident memory, the simulator's open connections, and
+// (when the simulator holds every request a fixed `hold`) the requests it is holding, which is
+// exactly the requests received during the last `hold` (it counts a request when it arrives).
+class Sampler {
+ public:
+  Sampler(Stage& stage, std::chrono::milliseconds period, std::chrono::milliseconds hold = 0ms) : stage_(stage) {
+    thread_ = std::thread([this, period, hold] {
+      std::deque<std::pair<SteadyClock::time_point, long long>> history;
+      int tick = 0;
+      while (!stop_.load()) {
+        auto now = SteadyClock::now();
+        long long received = static_cast<long long>(stage_.sim().stats().requests);
+        long long rss = stage_.worker_pid() > 0 ? proc_status_kb(stage_.worker_pid(), "VmRSS") : 0;
+        long long conns = tick++ % 2 == 0 ? established_connections(stage_.sim().port()) : -1;
+        long long held = -1;
+        if (hold > 0ms) {
+          history.emplace_back(now, received);
+          while (history.size() > 1 && history[1].first <= now - hold) history.pop_front();
+          // history.front() is the last sample at or before now - hold (once there is one).
+          if (history.front().first <= now - hold) held = received - history.front().second;
+          else held = received;  // the first `hold` of the run: everything received is still held
+        }
+        peak_rss_kb = std::max(peak_rss_kb, rss);
+        peak_held = std::max(peak_held, held);
+        if (conns >= 0) {
+          peak_connections = std::max(peak_connections, conns);
+          if (conns > 0) {
+            connection_sum += conns;
+            ++connection_samples;
+          }
+        }
+        std::this_thread::sleep_for(period);
+      }
+    });
+  }
+  ~Sampler() { stop(); }
+  // Joins the sampling thread; the figures below are read after this.
+  void stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  double mean_connections() const {
+    return connection_samples ? static_cast<double>(connection_sum) / connection_samples : 0;
+  }
+  long long peak_rss_kb = 0, peak_held = 0, peak_connections = 0, connection_sum = 0, connection_samples = 0;
+
+ private:
+  Stage& stage_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------- output
+
+struct Figure {
+  std::string name, target, measured, notes;
+};
+std::vector<Figure> g_figures;
+
+std::string fmt(const char* format, double v) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+std::string ms(long long us) { return fmt("%.3f ms", us / 1000.0); }
+
+void add(std::string name, std::string target, std::string measured, std::string notes = "") {
+  std::printf("  %-44s %-14s %s%s%s\n", name.c_str(), measured.c_str(), target.empty() ? "" : "(target ",
+              target.c_str(), target.empty() ? "" : ")");
+  g_figures.push_back({std::move(name), std::move(target), std::move(measured), std::move(notes)});
+  std::fflush(stdout);
+}
+
+void print_worker_counters(const WorkerStatsFile& s) {
+  std::printf("  worker counters: consumed %lld, completed %lld, provider_calls %lld, retries %lld, ok %lld, "
+              "error %lld, pauses %lld\n",
+              s.consumed, s.completed, s.provider_calls, s.provider_retries, s.results_ok, s.results_error, s.pauses);
+}
+
+// ---------------------------------------------------------------- scenarios
+
+double g_worker_rps = 0;         // scenario 1, first row -> last row
+double g_worker_rps_start = 0;   // scenario 1, worker start -> all done
+long long g_worker_connections = 0;  // scenario 1, peak connections the worker held to the simulator
+
+void scenario_throughput(const Options& o) {
+  std::printf("\n[1] throughput: %lld events over %d partitions, simulator at zero latency, one worker\n", o.events,
+              o.partitions);
+  sy::SimOptions sim;
+  Stage stage(o, "throughput", sim, "");
+  auto t0 = SteadyClock::now();
+  stage.publish_all(o.events);
+  std::printf("  pre-published in %.1f s\n", seconds_between(t0, SteadyClock::now()));
+  Sampler sampler(stage, 50ms);
+  stage.start_worker();
+  auto done = stage.wait_for(o.events);
+  sampler.stop();
+  auto [first_ms, last_ms] = stage.first_last_ms();
+  auto stats = stage.stop_worker();
+  if (!done) return;
+  double wall_s = seconds_between(stage.started, *done);
+  double steady_s = (last_ms - first_ms) / 1000.0;
+  g_worker_rps_start = o.events / wall_s;
+  g_worker_rps = steady_s > 0 ? o.events / steady_s : 0;
+  g_worker_connections = sampler.peak_connections;
+  add("throughput, worker start -> all done", ">= 10,000 req/s", fmt("%.0f req/s", g_worker_rps_start),
+      fmt("%.1f s incl. process start and consumer-group join; ", wall_s) + "done = N rows in Postgres and N records on the results topic (50 ms polling)");
+  add("throughput, first row -> last row", ">= 10,000 req/s", fmt("%.0f req/s", g_worker_rps),
+      fmt("%.1f s between finished_at of first and last stored batch", steady_s));
+  add("dispatch overhead p50 / p99 (backlog)", "", ms(stats.dispatch.p50_us) + " / " + ms(stats.dispatch.p99_us),
+      "under a 100k backlog: includes queueing behind up to max_in_flight fetched events");
+  add("result overhead p50 / p99 (backlog)", "", ms(stats.result.p50_us) + " / " + ms(stats.result.p99_us), "");
+  add("worker peak RSS (throughput run)", "", fmt("%.0f MiB", stats.peak_rss_kb / 1024.0), "");
+  add("worker connections to the simulator (throughput run)", "",
+      fmt("peak %.0f", static_cast<double>(sampler.peak_connections)) + fmt(", mean %.0f", sampler.mean_connections()),
+      "ESTABLISHED sockets on the simulator port (/proc/net/tcp, every 100 ms): the worker's provider concurrency");
+  print_worker_counters(stats);
+}
+
+void scenario_paced(const Options& o) {
+  long long total = static_cast<long long>(o.rate) * o.seconds;
+  std::printf("\n[2] dispatch overhead: %d events/s for %d s (%lld events), simulator at zero latency\n", o.rate,
+              o.seconds, total);
+  sy::SimOptions sim;
+  Stage stage(o, "paced", sim, "");
+  stage.start_worker();
+  // Warm-up: the worker joins its group and opens connections before the paced part starts.
+  constexpr long long kWarmup = 200;
+  Producer producer(stage.bootstrap());
+  for (long long i = 0; i < kWarmup; ++i) producer.produce(i);
+  producer.flush();
+  if (!stage.wait_for(kWarmup, 120s)) return;
+  auto begin = SteadyClock::now();
+  long long sent = 0;
+  while (sent < total) {
+    double elapsed = seconds_between(begin, SteadyClock::now());
+    long long due = std::min(total, static_cast<long long>(elapsed * o.rate));
+    for (; sent < due; ++sent) producer.produce(kWarmup + sent);
+    producer.poll();
+    std::this_thread::sleep_for(1ms);
+  }
+  producer.flush();
+  double publish_s = seconds_between(begin, SteadyClock::now());
+  auto done = stage.wait_for(kWarmup + total);
+  auto stats = stage.stop_worker();
+  if (!done) return;
+  double achieved = total / publish_s;
+  std::string note = fmt("publisher achieved %.0f ev/s; ", achieved) +
+                     fmt("histograms include %.0f warm-up events", static_cast<double>(kWarmup));
+  add(fmt("dispatch overhead p50 @ %.0f req/s", o.rate), "", ms(stats.dispatch.p50_us), "");
+  add(fmt("dispatch overhead p99 @ %.0f req/s", o.rate), "<= 1 ms", ms(stats.dispatch.p99_us),
+      note + "; max " + ms(stats.dispatch.max_us));
+  add(fmt("result overhead p50 @ %.0f req/s", o.rate), "", ms(stats.result.p50_us), "");
+  add(fmt("result overhead p99 @ %.0f req/s", o.rate), "<= 20 ms", ms(stats.result.p99_us),
+      "max " + ms(stats.result.max_us));
+  add(fmt("end to end (fetched -> offset finished) p99 @ %.0f req/s", o.rate), "", ms(stats.end_to_end.p99_us),
+      "p50 " + ms(stats.end_to_end.p50_us));
+  print_worker_counters(stats);
+}
+
+void scenario_in_flight(const Options& o) {
+  std::printf("\n[3] in flight: %lld events, simulator holds each %d ms, worker max_in_flight %d\n", o.inflight_events,
+              o.hold_ms, o.max_in_flight);
+  sy::SimOptions sim;
+  sim.latency_ms = o.hold_ms;
+  int resume = std::max(0, o.max_in_flight - o.max_in_flight / 10);
+  Stage stage(o, "inflight", sim,
+              "  max_in_flight: " + std::to_string(o.max_in_flight) + "\n  resume_in_flight: " + std::to_string(resume) + "\n");
+  stage.publish_all(o.inflight_events);
+  Sampler sampler(stage, 50ms, std::chrono::milliseconds(o.hold_ms));
+  stage.start_worker();
+  auto done = stage.wait_for(o.inflight_events);
+  sampler.stop();
+  auto stats = stage.stop_worker();
+  if (!done) return;
+  add("requests in flight at once (peak)", ">= 10,000", fmt("%.0f", static_cast<double>(sampler.peak_held)),
+      fmt("requests the simulator received in the last %.0f ms (each is held exactly that long), every 50 ms; ",
+          static_cast<double>(o.hold_ms)) +
+          fmt("peak ESTABLISHED connections %.0f", static_cast<double>(sampler.peak_connections)));
+  add("worker peak RSS (in-flight run)", "<= 512 MiB", fmt("%.0f MiB", stats.peak_rss_kb / 1024.0),
+      fmt("ru_maxrss from the stats file; sampled VmRSS peak %.0f MiB", sampler.peak_rss_kb / 1024.0));
+  print_worker_counters(stats);
+}
+
+// Keeps `concurrency` requests outstanding until `n` have completed; returns requests/s.
+double bare_loop(const Options& o, int concurrency, long long& failures) {
+  sy::SimOptions sim_options;
+  sim_options.port = 0;
+  sim_options.threads = o.sim_threads;
+  sy::ProviderSimulator sim(sim_options);
+  sim.start();
+  // The same request body the worker sends for these events.
+  sy::DeploymentConfig deployment;
+  deployment.name = "mini-a";
+  deployment.api_base = "http://127.0.0.1:" + std::to_string(sim.port()) + "/v1";
+  deployment.model = "gpt-4o-mini";
+  deployment.tier = "economy";
+  auto decoded = sy::decode_request(request_json(1), 1 << 20);
+  const sy::HttpRequest prototype = sy::build_openai_request(decoded.request, deployment, "");
+
+  sy::IoPool io(o.io_threads);
+  io.start();
+  auto client = sy::make_http_client(io, sy::HttpClientOptions{16384, true, ""});
+  std::atomic<long long> issued{0}, finished{0}, failed{0};
+  std::mutex mutex;
+  std::condition_variable all_done;
+  const long long n = o.events;
+  std::function<void()> send_one = [&] {
+    if (issued.fetch_add(1) >= n) return;
+    client->send(prototype, [&](sy::HttpResponse response) {
+      if (response.status != 200) failed.fetch_add(1);
+      // Parse as the worker does, so the loop pays for reading the reply too.
+      auto outcome = sy::parse_openai_response(response);
+      (void)outcome;
+      if (finished.fetch_add(1) + 1 == n) {
+        std::lock_guard lock(mutex);
+        all_done.notify_all();
+        return;
+      }
+      send_one();  // send() never calls back inline, so this does not recurse
+    });
+  };
+  auto begin = SteadyClock::now();
+  for (int i = 0; i < concurrency; ++i) send_one();
+  {
+    std::unique_lock lock(mutex);
+    all_done.wait_for(lock, 240s, [&] { return finished.load() >= n; });
+  }
+  double s = seconds_between(begin, SteadyClock::now());
+  long long got = finished.load();
+  io.stop();
+  client.reset();
+  sim.stop();
+  failures = failed.load();
+  return got / s;
+}
+
+void scenario_bare(const Options& o) {
+  // The worker's own concurrency (peak connections it held in [1]) and the fixed --bare-concurrency.
+  std::vector<int> levels = {o.bare_concurrency};
+  if (g_worker_connections > 0 && g_worker_connections != o.bare_concurrency)
+    levels.insert(levels.begin(), static_cast<int>(g_worker_connections));
+  for (int concurrency : levels) {
+    std::printf("\n[4] bare HTTP client loop: %lld requests, %d outstanding, simulator at zero latency\n", o.events,
+                concurrency);
+    long long failures = 0;
+    double rps = bare_loop(o, concurrency, failures);
+    bool same = concurrency == g_worker_connections;
+    add(fmt("bare HTTP client loop, %.0f outstanding", concurrency), "", fmt("%.0f req/s", rps),
+        std::string(same ? "the worker's peak connection count in [1]; " : "") +
+            fmt("%.0f failed; one io thread as the worker, same simulator settings as [1]", static_cast<double>(failures)));
+    if (g_worker_rps > 0 && rps > 0) {
+      add(fmt("pipeline efficiency vs bare loop @ %.0f", concurrency), ">= 0.5", fmt("%.2f", g_worker_rps / rps),
+          fmt("worker first->last row %.0f req/s; ", g_worker_rps) +
+              fmt("with process start and group join: %.2f", g_worker_rps_start / rps));
+    }
+  }
+}
+
+std::string default_binary() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  for (auto candidate : {self.parent_path().parent_path() / "switchyard", self.parent_path() / "switchyard"}) {
+    if (std::filesystem::exists(candidate)) return candidate.string();
+  }
+  return "switchyard";
+}
+
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  sy::Flags flags(args,
+                  {"switchyard", "pg", "work-dir", "scenarios", "events", "partitions", "rate", "seconds",
+                   "inflight-events", "hold-ms", "max-in-flight", "bare-concurrency", "sim-threads", "io-threads",
+                   "markdown"},
+                  {"help"});
+  Options o;
+  o.binary = flags.get("switchyard", default_binary());
+  o.pg_server = flags.get("pg", o.pg_server);
+  if (flags.has("work-dir")) o.work_dir = flags.get("work-dir");
+  o.scenarios = flags.get("scenarios", o.scenarios);
+  o.events = flags.get_int("events", o.events);
+  o.partitions = static_cast<int>(flags.get_int("partitions", o.partitions));
+  o.rate = static_cast<int>(flags.get_int("rate", o.rate));
+  o.seconds = static_cast<int>(flags.get_int("seconds", o.seconds));
+  o.inflight_events = flags.get_int("inflight-events", o.inflight_events);
+  o.hold_ms = static_cast<int>(flags.get_int("hold-ms", o.hold_ms));
+  o.max_in_flight = static_cast<int>(flags.get_int("max-in-flight", o.max_in_flight));
+  o.bare_concurrency = static_cast<int>(flags.get_int("bare-concurrency", o.bare_concurrency));
+  o.sim_threads = static_cast<int>(flags.get_int("sim-threads", o.sim_threads));
+  o.io_threads = static_cast<int>(flags.get_int("io-threads", o.io_threads));
+  if (!flags.ok() || flags.has("help")) {
+    for (const auto& e : flags.errors()) std::fprintf(stderr, "error: %s\n", e.c_str());
+    std::fprintf(stderr,
+                 "usage: switchyard_e2e_bench [--switchyard PATH] [--pg SERVER_URL] [--scenarios 1,2,3,4]\n"
+                 "  [--events N=100000] [--partitions 32] [--rate 5000] [--seconds 20] [--inflight-events 20000]\n"
+                 "  [--hold-ms 2000] [--max-in-flight 12000] [--bare-concurrency 256] [--sim-threads 1]\n"
+                 "  [--io-threads 1] [--work-dir DIR] [--markdown FILE]\n");
+    return flags.has("help") ? 0 : 2;
+  }
+  raise_fd_limit();
+  std::signal(SIGPIPE, SIG_IGN);
+  std::printf("switchyard e2e bench: worker %s, postgres %s, %u cpus\n", o.binary.c_str(), o.pg_server.c_str(),
+              std::thread::hardware_concurrency());
+  auto wants = [&](char c) { return o.scenarios.find(c) != std::string::npos; };
+  try {
+    if (wants('1')) scenario_throughput(o);
+    if (wants('2')) scenario_paced(o);
+    if (wants('3')) scenario_in_flight(o);
+    if (wants('4')) scenario_bare(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench failed: %s\n", e.what());
+    return 1;
+  }
+  if (flags.has("markdown")) {
+    std::ofstream out(flags.get("markdown"));
+    out << "| figure | target | measured | notes |\n|---|---|---|---|\n";
+    for (const auto& f : g_figures)
+      out << "| " << f.name << " | " << (f.target.empty() ? "-" : f.target) << " | " << f.measured << " | " << f.notes
+          << " |\n";
+  }
+  return 0;
+}
