@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "switchyard/common/io_pool.h"
+#include "switchyard/common/log.h"
 #include "switchyard/event/request.h"
 #include "switchyard/event/result.h"
 #include "switchyard/kafka/client.h"
@@ -30,10 +31,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::shared_ptr<spdlog::logger> log() {
-  static auto logger = [] {
-    auto existing = spdlog::get("worker");
-    return existing ? existing : spdlog::default_logger()->clone("worker");
-  }();
+  static const auto logger = named_logger("worker");
   return logger;
 }
 

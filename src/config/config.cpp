@@ -136,8 +136,6 @@ const std::vector<Key<Config>>& top_keys() {
        [](const YAML::Node& n, Config& c) { return read_string(n, c.postgres.url_env); }},
       {"postgres.batch_max_rows", "1000", "most results written in one transaction",
        [](const YAML::Node& n, Config& c) { return int_in(1, 100000)(n, c.postgres.batch_max_rows); }},
-      {"postgres.flush_interval_ms", "5", "longest a finished result waits for its batch",
-       [](const YAML::Node& n, Config& c) { return int_in(0, 10000)(n, c.postgres.flush_interval_ms); }},
       {"postgres.retry_backoff_ms", "500", "wait between attempts while Postgres is unreachable",
        [](const YAML::Node& n, Config& c) { return int_in(10, 60000)(n, c.postgres.retry_backoff_ms); }},
       {"worker.max_in_flight", "20000",
@@ -167,8 +165,6 @@ const std::vector<Key<Config>>& top_keys() {
        [](const YAML::Node& n, Config& c) { return int_in(0, 60000)(n, c.http.retry_base_ms); }},
       {"http.retry_max_ms", "10000", "cap of one backoff wait",
        [](const YAML::Node& n, Config& c) { return int_in(0, 600000)(n, c.http.retry_max_ms); }},
-      {"admin.listen", "127.0.0.1:0", "admin HTTP address (metrics, health)",
-       [](const YAML::Node& n, Config& c) { return read_string(n, c.admin_listen, false); }},
   };
   return keys;
 }
@@ -212,9 +208,9 @@ const std::vector<Key<DeploymentConfig>>& deployment_keys() {
          if (!read_scalar(n, d.context_window).empty() || d.context_window < 1) return "must be a positive integer";
          return {};
        }},
-      {"rpm", "0", "requests per minute (0 = unlimited)",
+      {"rpm", "0", "requests per minute (0 = unlimited); enforced once the scheduler lands, recorded now",
        [](const YAML::Node& n, DeploymentConfig& d) { return int_in(0, 100000000)(n, d.rpm); }},
-      {"tpm", "0", "tokens per minute (0 = unlimited)",
+      {"tpm", "0", "tokens per minute (0 = unlimited); enforced once the scheduler lands, recorded now",
        [](const YAML::Node& n, DeploymentConfig& d) { return int_in(0, 2000000000)(n, d.tpm); }},
   };
   return keys;
@@ -304,6 +300,10 @@ void validate(Config& c, std::vector<std::string>& problems) {
     tiers.insert(d.tier);
     if (!d.name.empty() && !names.insert(d.name).second)
       problems.push_back("deployments[" + std::to_string(i) + "].name: '" + d.name + "' is used twice");
+    if (d.provider == ProviderKind::kAnthropic)
+      problems.push_back("deployments[" + std::to_string(i) +
+                         "].provider: the Anthropic Messages API is not supported by this version yet; "
+                         "use an OpenAI-compatible endpoint");
     if (!d.api_key_env.empty() && std::getenv(d.api_key_env.c_str()) == nullptr)
       problems.push_back("deployments[" + std::to_string(i) + "].api_key_env: environment variable " +
                          d.api_key_env + " is not set");

@@ -9,16 +9,6 @@
 
 namespace switchyard::cli {
 
-std::shared_ptr<spdlog::logger> named_logger(const std::string& name) {
-  if (auto logger = spdlog::get(name)) return logger;
-  try {
-    return spdlog::stderr_color_mt(name);
-  } catch (const spdlog::spdlog_ex&) {
-    // Another thread (or another area) registered it between get() and here.
-    return spdlog::get(name);
-  }
-}
-
 namespace {
 
 void log_from_librdkafka(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
@@ -58,7 +48,7 @@ Config load_config_for_kafka_cli(const std::string& path, std::vector<std::strin
   std::size_t ignored = 0;
   for (const std::string& problem : load.problems) {
     bool other_section = false;
-    for (const char* section : {"deployments", "worker.", "http.", "postgres.", "teams", "admin_listen"}) {
+    for (const char* section : {"deployments", "worker.", "http.", "postgres.", "teams"}) {
       if (problem.rfind(section, 0) == 0) other_section = true;
     }
     if (other_section) {

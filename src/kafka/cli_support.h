@@ -15,12 +15,12 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include "switchyard/common/log.h"
 #include "switchyard/config/config.h"
 
 namespace switchyard::cli {
 
-// The process-wide spdlog logger `name` ("kafka", "cli"), created on first use (stderr).
-std::shared_ptr<spdlog::logger> named_logger(const std::string& name);
+using switchyard::named_logger;
 
 // Routes librdkafka's own log lines to the "kafka" logger instead of stderr.
 void forward_librdkafka_logs(rd_kafka_conf_t* conf);

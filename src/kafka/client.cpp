@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "kafka/cli_support.h"
 #include "switchyard/kafka/client.h"
 
 namespace switchyard {
@@ -10,10 +11,7 @@ namespace switchyard {
 namespace {
 
 std::shared_ptr<spdlog::logger> logger() {
-  static auto log = [] {
-    auto existing = spdlog::get("kafka");
-    return existing ? existing : spdlog::default_logger()->clone("kafka");
-  }();
+  static const auto log = named_logger("kafka");
   return log;
 }
 
@@ -149,6 +147,7 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, const std::vector<std::s
       {"fetch.wait.max.ms", "10"},
   });
   set_all(conf, props);
+  cli::forward_librdkafka_logs(conf);
   rd_kafka_conf_set_opaque(conf, impl_.get());
   rd_kafka_conf_set_rebalance_cb(conf, &Impl::rebalance_cb);
   rd_kafka_conf_set_error_cb(conf, &Impl::error_cb);
@@ -247,6 +246,7 @@ KafkaProducer::KafkaProducer(const KafkaConfig& config, DeliveryHandler on_deliv
       {"compression.type", "lz4"},
   });
   set_all(conf, props);
+  cli::forward_librdkafka_logs(conf);
   rd_kafka_conf_set_opaque(conf, impl_.get());
   rd_kafka_conf_set_dr_msg_cb(conf, &Impl::dr_cb);
   rd_kafka_conf_set_error_cb(conf, &Impl::error_cb);

@@ -8,6 +8,7 @@
 // capacity across requests, so a warm keep-alive connection allocates only for the request
 // itself (header fields, body string).
 #include "switchyard/sim/provider_sim.h"
+#include "switchyard/common/log.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -65,14 +66,7 @@ constexpr std::size_t kParseArenaBytes = 64 * 1024;
 // The "sim" logger, created on first use. A reference, so the per-request debug call costs no
 // shared_ptr reference-count traffic between io threads.
 spdlog::logger& sim_logger() {
-  static const std::shared_ptr<spdlog::logger> logger = [] {
-    if (auto existing = spdlog::get("sim")) return existing;
-    try {
-      return spdlog::stderr_color_mt("sim");
-    } catch (const spdlog::spdlog_ex&) {  // registered by another thread in the meantime
-      return spdlog::get("sim");
-    }
-  }();
+  static const std::shared_ptr<spdlog::logger> logger = named_logger("sim");
   return *logger;
 }
 

@@ -33,7 +33,6 @@ struct PostgresConfig {
   std::string url = "postgresql:///switchyard";
   std::string url_env;
   int batch_max_rows = 1000;
-  int flush_interval_ms = 5;
   int retry_backoff_ms = 500;
 };
 
@@ -86,7 +85,6 @@ struct Config {
   HttpConfig http;
   std::vector<DeploymentConfig> deployments;
   std::vector<TeamConfig> teams;
-  std::string admin_listen = "127.0.0.1:0";
 
   std::string postgres_url() const;  // resolves url_env
   PriorityClass class_of_topic(const std::string& topic) const;
