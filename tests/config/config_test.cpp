@@ -100,6 +100,13 @@ TEST(Config, ApiKeyComesFromTheEnvironmentAndIsNeverStoredInTheConfig) {
   EXPECT_EQ(describe_config_keys().find("sk-secret-value"), std::string::npos);
 }
 
+TEST(Config, AnthropicDeploymentsAreRejectedUntilTheAdapterExists) {
+  std::string text = kGood;
+  text.replace(text.find("    model: gpt-4o-mini"), 0, "    provider: anthropic\n");
+  auto load = load_config_text(text);
+  EXPECT_TRUE(has_problem(load, "deployments[0].provider: the Anthropic Messages API is not supported"));
+}
+
 TEST(Config, InvalidYamlIsReportedNotThrown) {
   auto load = load_config_text("kafka: [unclosed");
   ASSERT_FALSE(load.ok());
