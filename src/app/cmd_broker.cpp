@@ -26,7 +26,8 @@ constexpr const char* kBrokerHelp =
     "\n"
     "options:\n"
     "  --brokers N             number of brokers (default 1)\n"
-    "  --partitions N          partitions of each created topic without an explicit count (default 4)\n"
+    "  --partitions N          partitions of each created topic without an explicit count (default "
+    "4)\n"
     "  --topics A[:P],B[:P]    topics to create, each with P partitions (default --partitions)\n"
     "  --config FILE           also create the config's request topics (both classes), results\n"
     "                          topic and DLQ topic, each with --partitions partitions\n"
@@ -38,7 +39,8 @@ constexpr const char* kBrokerHelp =
     "Topics that clients ask for and that do not exist are auto-created with 4 partitions.\n";
 
 // Writes via a temporary file and rename, so a script waiting for PATH never reads half of it.
-bool write_bootstrap_file(const std::string& path, const std::string& bootstrap, std::string& error) {
+bool write_bootstrap_file(const std::string& path, const std::string& bootstrap,
+                          std::string& error) {
   std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
@@ -66,16 +68,19 @@ int cmd_broker(const Args& args) {
   long long brokers = flags.get_int("brokers", 1);
   long long partitions = flags.get_int("partitions", 4);
   std::vector<std::string> problems = flags.errors();
-  if (!flags.positional().empty()) problems.push_back("unexpected argument '" + flags.positional().front() + "'");
+  if (!flags.positional().empty())
+    problems.push_back("unexpected argument '" + flags.positional().front() + "'");
   if (brokers < 1 || brokers > 64) problems.push_back("--brokers must be between 1 and 64");
-  if (partitions < 1 || partitions > 10000) problems.push_back("--partitions must be between 1 and 10000");
+  if (partitions < 1 || partitions > 10000)
+    problems.push_back("--partitions must be between 1 and 10000");
 
   MockBrokerOptions options;
   options.broker_count = static_cast<int>(brokers);
   options.default_partitions = static_cast<int>(partitions);
   if (flags.has("topics")) {
     std::string error;
-    if (!parse_mock_topics(flags.get("topics"), options.topics, error)) problems.push_back("--topics: " + error);
+    if (!parse_mock_topics(flags.get("topics"), options.topics, error))
+      problems.push_back("--topics: " + error);
   }
   if (flags.has("config")) {
     const Config config = cli::load_config_for_kafka_cli(flags.get("config"), problems);
@@ -87,13 +92,15 @@ int cmd_broker(const Args& args) {
     options.topics.push_back({kafka.dlq_topic, 0});
   }
   if (!problems.empty()) {
-    for (const std::string& problem : problems) std::fprintf(stderr, "switchyard broker: %s\n", problem.c_str());
+    for (const std::string& problem : problems)
+      std::fprintf(stderr, "switchyard broker: %s\n", problem.c_str());
     std::fputs("run `switchyard broker --help` for the options\n", stderr);
     return 2;
   }
   // A topic named twice (in --topics and in the config) is created once, with its first count.
   std::set<std::string> seen;
-  std::erase_if(options.topics, [&](const MockTopic& topic) { return !seen.insert(topic.name).second; });
+  std::erase_if(options.topics,
+                [&](const MockTopic& topic) { return !seen.insert(topic.name).second; });
 
   // Block the stop signals before librdkafka starts its threads (they inherit the mask), then
   // wait for one on this thread: no handler, no polling.
@@ -107,7 +114,8 @@ int cmd_broker(const Args& args) {
   try {
     MockBroker broker(options);
     for (const MockTopic& topic : options.topics) {
-      log->info("topic {} partitions={}", topic.name, topic.partitions > 0 ? topic.partitions : options.default_partitions);
+      log->info("topic {} partitions={}", topic.name,
+                topic.partitions > 0 ? topic.partitions : options.default_partitions);
     }
     if (flags.has("bootstrap-file")) {
       std::string error;
@@ -121,7 +129,8 @@ int cmd_broker(const Args& args) {
 
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
-    log->info("received {}, stopping the embedded broker", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    log->info("received {}, stopping the embedded broker",
+              signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   } catch (const MockBrokerError& error) {
     std::fprintf(stderr, "switchyard broker: %s\n", error.what());
     return 1;

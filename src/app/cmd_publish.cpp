@@ -56,7 +56,8 @@ std::uint64_t count_lines(std::FILE* file) {
   std::unique_ptr<char[]> buffer(new char[1 << 20]);
   std::size_t n = 0;
   while ((n = std::fread(buffer.get(), 1, 1 << 20, file)) > 0) {
-    for (const char* p = buffer.get(); (p = static_cast<const char*>(std::memchr(p, '\n', n - (p - buffer.get())))); ++p) {
+    for (const char* p = buffer.get();
+         (p = static_cast<const char*>(std::memchr(p, '\n', n - (p - buffer.get())))); ++p) {
       ++lines;
     }
     last = buffer[n - 1];
@@ -71,7 +72,8 @@ using Clock = std::chrono::steady_clock;
 // Progress on stderr: a bar redrawn in place when stderr is a terminal, nothing otherwise.
 class Progress {
  public:
-  Progress(bool enabled, std::uint64_t total) : enabled_(enabled), total_(total), start_(Clock::now()) {}
+  Progress(bool enabled, std::uint64_t total)
+      : enabled_(enabled), total_(total), start_(Clock::now()) {}
 
   void update(std::uint64_t published, bool force = false) {
     if (!enabled_) return;
@@ -81,10 +83,12 @@ class Progress {
     double rate = published / std::max(seconds_since_start(), 1e-3);
     if (total_ > 0) {
       constexpr int kWidth = 30;
-      int filled = static_cast<int>(kWidth * std::min<double>(1.0, double(published) / double(total_)));
+      int filled =
+          static_cast<int>(kWidth * std::min<double>(1.0, double(published) / double(total_)));
       std::fprintf(stderr, "\r[%s%s] %s/%s  %s/s\x1b[K", std::string(filled, '#').c_str(),
                    std::string(kWidth - filled, '.').c_str(), with_thousands(published).c_str(),
-                   with_thousands(total_).c_str(), with_thousands(static_cast<std::uint64_t>(rate)).c_str());
+                   with_thousands(total_).c_str(),
+                   with_thousands(static_cast<std::uint64_t>(rate)).c_str());
     } else {
       std::fprintf(stderr, "\r%s published  %s/s\x1b[K", with_thousands(published).c_str(),
                    with_thousands(static_cast<std::uint64_t>(rate)).c_str());
@@ -95,7 +99,9 @@ class Progress {
     update(published, true);
     std::fputc('\n', stderr);
   }
-  double seconds_since_start() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  double seconds_since_start() const {
+    return std::chrono::duration<double>(Clock::now() - start_).count();
+  }
 
  private:
   bool enabled_;
@@ -118,7 +124,8 @@ int cmd_publish(const Args& args) {
     problems.push_back("--priority must be interactive or background, got '" + priority + "'");
   }
   if (flags.positional().size() > 1) problems.push_back("give at most one input FILE");
-  cli::ClientSettings settings = cli::resolve_client_settings(flags.get("config"), flags.get("bootstrap"), problems);
+  cli::ClientSettings settings =
+      cli::resolve_client_settings(flags.get("config"), flags.get("bootstrap"), problems);
   std::string topic = flags.get("topic");
   if (topic.empty()) {
     const auto& topics = priority == "interactive" ? settings.config.kafka.interactive_topics
@@ -136,11 +143,13 @@ int cmd_publish(const Args& args) {
     if (!input) problems.push_back("cannot open " + input_path + ": " + std::strerror(errno));
   }
   if (!problems.empty()) {
-    for (const std::string& problem : problems) std::fprintf(stderr, "switchyard publish: %s\n", problem.c_str());
+    for (const std::string& problem : problems)
+      std::fprintf(stderr, "switchyard publish: %s\n", problem.c_str());
     std::fputs("run `switchyard publish --help` for the options\n", stderr);
     return 2;
   }
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> input_guard(input == stdin ? nullptr : input, &std::fclose);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> input_guard(input == stdin ? nullptr : input,
+                                                              &std::fclose);
 
   const bool quiet = flags.has("quiet");
   const bool show_bar = !quiet && cli::stderr_is_tty();
@@ -176,8 +185,8 @@ int cmd_publish(const Args& args) {
     if (converted.kind == PublishLineKind::kBlank) continue;
     if (!converted.ok()) {
       ++skipped;
-      std::fprintf(stderr, "%sline %llu: %s\n", show_bar ? "\r\x1b[K" : "", static_cast<unsigned long long>(line_number),
-                   converted.error.c_str());
+      std::fprintf(stderr, "%sline %llu: %s\n", show_bar ? "\r\x1b[K" : "",
+                   static_cast<unsigned long long>(line_number), converted.error.c_str());
       continue;
     }
     if (producer->produce(converted.request_id, converted.value)) ++produced;
@@ -188,7 +197,8 @@ int cmd_publish(const Args& args) {
   }
   std::free(line);
   if (std::ferror(input)) {
-    std::fprintf(stderr, "switchyard publish: error reading %s: %s\n", input_path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "switchyard publish: error reading %s: %s\n", input_path.c_str(),
+                 std::strerror(errno));
   }
 
   // Wait for every delivery report; each record is delivered or failed within message.timeout.ms.
@@ -199,20 +209,25 @@ int cmd_publish(const Args& args) {
   const cli::DeliveryCounts& counts = producer->counts();
   if (!quiet) {
     double seconds = progress.seconds_since_start();
-    std::fprintf(stderr, "published %s to %s in %.2f s (%s/s); skipped %s line%s; %s delivery failure%s%s\n",
-                 with_thousands(counts.delivered).c_str(), topic.c_str(), seconds,
-                 with_thousands(static_cast<std::uint64_t>(counts.delivered / std::max(seconds, 1e-3))).c_str(),
-                 with_thousands(skipped).c_str(), skipped == 1 ? "" : "s", with_thousands(counts.failed).c_str(),
-                 counts.failed == 1 ? "" : "s", interrupted ? " (interrupted)" : "");
+    std::fprintf(
+        stderr, "published %s to %s in %.2f s (%s/s); skipped %s line%s; %s delivery failure%s%s\n",
+        with_thousands(counts.delivered).c_str(), topic.c_str(), seconds,
+        with_thousands(static_cast<std::uint64_t>(counts.delivered / std::max(seconds, 1e-3)))
+            .c_str(),
+        with_thousands(skipped).c_str(), skipped == 1 ? "" : "s",
+        with_thousands(counts.failed).c_str(), counts.failed == 1 ? "" : "s",
+        interrupted ? " (interrupted)" : "");
   }
   for (const auto& [reason, count] : counts.failure_reasons) {
-    std::fprintf(stderr, "switchyard publish: %s record%s not delivered: %s\n", with_thousands(count).c_str(),
-                 count == 1 ? "" : "s", reason.c_str());
+    std::fprintf(stderr, "switchyard publish: %s record%s not delivered: %s\n",
+                 with_thousands(count).c_str(), count == 1 ? "" : "s", reason.c_str());
   }
   if (interrupted) {
-    std::fprintf(stderr, "switchyard publish: interrupted before line %llu; %s of %s produced records delivered\n",
-                 static_cast<unsigned long long>(line_number), with_thousands(counts.delivered).c_str(),
-                 with_thousands(produced).c_str());
+    std::fprintf(
+        stderr,
+        "switchyard publish: interrupted before line %llu; %s of %s produced records delivered\n",
+        static_cast<unsigned long long>(line_number), with_thousands(counts.delivered).c_str(),
+        with_thousands(produced).c_str());
     return 130;
   }
   return (skipped > 0 || counts.failed > 0) ? 1 : 0;

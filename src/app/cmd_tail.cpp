@@ -1,4 +1,7 @@
 // `switchyard tail`: result events from the results topic -> one JSON line each on stdout.
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,10 +11,6 @@
 #include <memory>
 #include <set>
 #include <thread>
-
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "kafka/cli_support.h"
 #include "switchyard/app/commands.h"
@@ -32,14 +31,16 @@ constexpr const char* kTailHelp =
     "  --bootstrap HOST:PORT   Kafka bootstrap servers (default: the config's\n"
     "                          kafka.bootstrap_servers, else 127.0.0.1:9092)\n"
     "  --config FILE           worker config: bootstrap servers, results topic, kafka.properties\n"
-    "  --topic NAME            topic to read (default: kafka.results_topic, else switchyard.results)\n"
+    "  --topic NAME            topic to read (default: kafka.results_topic, else "
+    "switchyard.results)\n"
     "  --from-beginning        start at the oldest record (the default)\n"
     "  --from-end              print only records that arrive from now on\n"
     "  --count N               exit 0 after N records\n"
     "  --idle-exit-ms N        exit 0 once every partition was read to its end and nothing new\n"
     "                          arrived for N ms (or nothing at all happened for 10 s, e.g. the\n"
     "                          topic does not exist)\n"
-    "  --group ID              consume as member of group ID and commit (resumes where it left off)\n"
+    "  --group ID              consume as member of group ID and commit (resumes where it left "
+    "off)\n"
     "  --help                  this text\n";
 
 using Clock = std::chrono::steady_clock;
@@ -82,7 +83,8 @@ void print_value(const rd_kafka_message_t& message) {
 }
 
 // Partition count of `topic`, waiting while it does not exist yet. 0 when told to stop first.
-int wait_for_partitions(rd_kafka_t* rk, const std::string& topic, const std::function<bool()>& should_stop) {
+int wait_for_partitions(rd_kafka_t* rk, const std::string& topic,
+                        const std::function<bool()>& should_stop) {
   auto log = cli::named_logger("cli");
   rd_kafka_topic_t* handle = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   bool warned = false;
@@ -127,10 +129,13 @@ int cmd_tail(const Args& args) {
   if (flags.has("from-beginning") && flags.has("from-end")) {
     problems.push_back("--from-beginning and --from-end exclude each other");
   }
-  if (!flags.positional().empty()) problems.push_back("unexpected argument '" + flags.positional().front() + "'");
-  cli::ClientSettings settings = cli::resolve_client_settings(flags.get("config"), flags.get("bootstrap"), problems);
+  if (!flags.positional().empty())
+    problems.push_back("unexpected argument '" + flags.positional().front() + "'");
+  cli::ClientSettings settings =
+      cli::resolve_client_settings(flags.get("config"), flags.get("bootstrap"), problems);
   if (!problems.empty()) {
-    for (const std::string& problem : problems) std::fprintf(stderr, "switchyard tail: %s\n", problem.c_str());
+    for (const std::string& problem : problems)
+      std::fprintf(stderr, "switchyard tail: %s\n", problem.c_str());
     std::fputs("run `switchyard tail --help` for the options\n", stderr);
     return 2;
   }
@@ -186,7 +191,8 @@ int cmd_tail(const Args& args) {
   std::set<std::pair<std::string, int>> at_end;  // partitions whose last event was end-of-partition
   auto caught_up = [&] {
     rd_kafka_topic_partition_list_t* assignment = nullptr;
-    if (rd_kafka_assignment(consumer.get(), &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+    if (rd_kafka_assignment(consumer.get(), &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return false;
     bool all_at_end = assignment->cnt > 0;
     for (int i = 0; i < assignment->cnt && all_at_end; ++i) {
       all_at_end = at_end.count({assignment->elems[i].topic, assignment->elems[i].partition}) > 0;
@@ -197,7 +203,8 @@ int cmd_tail(const Args& args) {
   auto idle_expired = [&] {
     if (idle_exit_ms <= 0) return false;
     auto idle = Clock::now() - last_activity;
-    return idle >= std::max<Clock::duration>(std::chrono::milliseconds(idle_exit_ms), kIdleFallback) ||
+    return idle >=
+               std::max<Clock::duration>(std::chrono::milliseconds(idle_exit_ms), kIdleFallback) ||
            (idle >= std::chrono::milliseconds(idle_exit_ms) && caught_up());
   };
   auto should_stop = [&] { return cli::stop_requested() || idle_expired(); };
@@ -211,14 +218,16 @@ int cmd_tail(const Args& args) {
           from_end ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
     }
     if (partitions > 0) err = rd_kafka_assign(consumer.get(), wanted);
-    log->debug("tail: topic={} partitions={} from={}", topic, partitions, from_end ? "end" : "beginning");
+    log->debug("tail: topic={} partitions={} from={}", topic, partitions,
+               from_end ? "end" : "beginning");
   } else {
     rd_kafka_topic_partition_list_add(wanted, topic.c_str(), RD_KAFKA_PARTITION_UA);
     err = rd_kafka_subscribe(consumer.get(), wanted);
   }
   rd_kafka_topic_partition_list_destroy(wanted);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    std::fprintf(stderr, "switchyard tail: cannot read topic %s: %s\n", topic.c_str(), rd_kafka_err2str(err));
+    std::fprintf(stderr, "switchyard tail: cannot read topic %s: %s\n", topic.c_str(),
+                 rd_kafka_err2str(err));
     return 1;
   }
 
@@ -242,8 +251,8 @@ int cmd_tail(const Args& args) {
       last_activity = Clock::now();
       at_end.insert({rd_kafka_topic_name(message->rkt), message->partition});
     } else {
-      log->warn("tail: topic={} partition={} offset={}: {}", topic, message->partition, message->offset,
-                rd_kafka_message_errstr(message));
+      log->warn("tail: topic={} partition={} offset={}: {}", topic, message->partition,
+                message->offset, rd_kafka_message_errstr(message));
       if (message->err == RD_KAFKA_RESP_ERR__FATAL) exit_code = 1;
     }
     rd_kafka_message_destroy(message);

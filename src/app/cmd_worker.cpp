@@ -68,8 +68,8 @@ int cmd_check_config(const Args& args) {
   std::string path = flags.get("config", flags.positional().empty() ? "" : flags.positional()[0]);
   Config config;
   if (!load_or_report(path, config)) return 1;
-  std::printf("%s: ok (%zu deployments, %zu teams, %zu request topics)\n", path.c_str(), config.deployments.size(),
-              config.teams.size(), config.request_topics().size());
+  std::printf("%s: ok (%zu deployments, %zu teams, %zu request topics)\n", path.c_str(),
+              config.deployments.size(), config.teams.size(), config.request_topics().size());
   return 0;
 }
 
@@ -100,12 +100,14 @@ int cmd_run(const Args& args) {
   Flags flags(args, {"config", "log-level", "stats-file", "bootstrap"}, {"migrate", "help"});
   if (!flags.ok() || flags.has("help")) {
     for (const auto& e : flags.errors()) std::fprintf(stderr, "error: %s\n", e.c_str());
-    std::fprintf(stderr,
-                 "usage: switchyard run --config FILE [--bootstrap HOST:PORT] [--migrate] [--log-level LEVEL]\n"
-                 "                      [--stats-file PATH]\n"
-                 "  --bootstrap    overrides kafka.bootstrap_servers\n"
-                 "  --migrate      apply pending migrations before starting\n"
-                 "  --stats-file   write the worker's counters and latency figures (JSON) on exit\n");
+    std::fprintf(
+        stderr,
+        "usage: switchyard run --config FILE [--bootstrap HOST:PORT] [--migrate] [--log-level "
+        "LEVEL]\n"
+        "                      [--stats-file PATH]\n"
+        "  --bootstrap    overrides kafka.bootstrap_servers\n"
+        "  --migrate      apply pending migrations before starting\n"
+        "  --stats-file   write the worker's counters and latency figures (JSON) on exit\n");
     return flags.has("help") ? 0 : 2;
   }
   set_log_level(flags.get("log-level", "info"));
@@ -129,8 +131,9 @@ int cmd_run(const Args& args) {
     int version = error.empty() ? database_schema_version(url, error) : -1;
     if (version >= 0) {
       if (version < latest_migration_version()) {
-        spdlog::error("database schema is at version {}, this worker needs {}: run `switchyard migrate`", version,
-                      latest_migration_version());
+        spdlog::error(
+            "database schema is at version {}, this worker needs {}: run `switchyard migrate`",
+            version, latest_migration_version());
         return 1;
       }
       break;
@@ -167,7 +170,8 @@ int cmd_spend(const Args& args) {
   Flags flags(args, {"config", "url", "days"}, {"help"});
   if (!flags.ok() || flags.has("help")) {
     for (const auto& e : flags.errors()) std::fprintf(stderr, "error: %s\n", e.c_str());
-    std::fprintf(stderr, "usage: switchyard spend (--config FILE | --url POSTGRES_URL) [--days N]\n");
+    std::fprintf(stderr,
+                 "usage: switchyard spend (--config FILE | --url POSTGRES_URL) [--days N]\n");
     return flags.has("help") ? 0 : 2;
   }
   std::string url = flags.get("url");
@@ -181,14 +185,17 @@ int cmd_spend(const Args& args) {
     pqxx::connection conn(url);
     pqxx::nontransaction tx(conn);
     pqxx::result rows = tx.exec_params(
-        "SELECT team, sum(requests)::bigint, sum(input_tokens)::bigint, sum(output_tokens)::bigint, "
+        "SELECT team, sum(requests)::bigint, sum(input_tokens)::bigint, "
+        "sum(output_tokens)::bigint, "
         "sum(cost_usd)::numeric(30,6)::text FROM team_spend_daily "
-        "WHERE day > (now() AT TIME ZONE 'UTC')::date - $1::int GROUP BY team ORDER BY sum(cost_usd) DESC, team",
+        "WHERE day > (now() AT TIME ZONE 'UTC')::date - $1::int GROUP BY team ORDER BY "
+        "sum(cost_usd) DESC, team",
         static_cast<int>(days));
-    std::printf("%-20s %10s %14s %14s %16s\n", "team", "requests", "input_tokens", "output_tokens", "cost_usd");
+    std::printf("%-20s %10s %14s %14s %16s\n", "team", "requests", "input_tokens", "output_tokens",
+                "cost_usd");
     for (const auto& row : rows) {
-      std::printf("%-20s %10s %14s %14s %16s\n", row[0].c_str(), row[1].c_str(), row[2].c_str(), row[3].c_str(),
-                  row[4].c_str());
+      std::printf("%-20s %10s %14s %14s %16s\n", row[0].c_str(), row[1].c_str(), row[2].c_str(),
+                  row[3].c_str(), row[4].c_str());
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "spend: %s\n", e.what());

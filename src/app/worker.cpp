@@ -127,8 +127,12 @@ struct Job {
 
 namespace {
 // Delivery-report opaques: the Job pointer, low bit set for the DLQ record.
-void* result_tag(Job* job) { return job; }
-void* dlq_tag(Job* job) { return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(job) | 1u); }
+void* result_tag(Job* job) {
+  return job;
+}
+void* dlq_tag(Job* job) {
+  return reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(job) | 1u);
+}
 Job* job_of(void* tag, bool& is_dlq) {
   auto bits = reinterpret_cast<std::uintptr_t>(tag);
   is_dlq = bits & 1u;
@@ -138,8 +142,12 @@ Job* job_of(void* tag, bool& is_dlq) {
 
 struct Worker::Impl : RebalanceListener {
   Impl(const Config& c, WorkerStats& s, std::atomic<bool>& stop)
-      : config(c), stats(s), stop_requested(stop), router(config.deployments, config.worker.default_tier),
-        health(config.deployments.size()), io(config.worker.io_threads) {
+      : config(c),
+        stats(s),
+        stop_requested(stop),
+        router(config.deployments, config.worker.default_tier),
+        health(config.deployments.size()),
+        io(config.worker.io_threads) {
     for (const auto& d : config.deployments) api_keys.push_back(d.api_key());
   }
 
@@ -156,14 +164,15 @@ struct Worker::Impl : RebalanceListener {
   std::unique_ptr<KafkaProducer> producer;
   std::unique_ptr<KafkaConsumer> consumer;
 
-  OffsetTracker tracker;  // poll thread only
+  OffsetTracker tracker;                                  // poll thread only
   std::unordered_map<std::string, Job*> in_flight_by_id;  // poll thread only
-  std::vector<Job*> lookup_batch;  // poll thread only
+  std::vector<Job*> lookup_batch;                         // poll thread only
 
   HandOff<Job*> to_lookup;
   HandOff<Job*> to_writer;
-  HandOff<Job*> completions;     // delivery thread -> poll thread
-  HandOff<std::pair<Job*, bool>> produce_retries;  // failed deliveries, re-produced by the delivery thread
+  HandOff<Job*> completions;  // delivery thread -> poll thread
+  HandOff<std::pair<Job*, bool>>
+      produce_retries;  // failed deliveries, re-produced by the delivery thread
 
   std::atomic<bool> store_healthy{true};
   std::atomic<bool> threads_stop{false};
@@ -197,7 +206,8 @@ struct Worker::Impl : RebalanceListener {
     log()->error(
         "offset out of range on {}[{}]: {}. Records were trimmed by retention (or the embedded "
         "broker's 5 MiB/100,000-batch limit) before they were processed; the consumer resets to "
-        "the earliest available offset. The number of skipped offsets is logged with the next record.",
+        "the earliest available offset. The number of skipped offsets is logged with the next "
+        "record.",
         tp.topic, tp.partition, detail);
   }
   std::vector<TopicPartition> reset_partitions;
@@ -215,7 +225,8 @@ struct Worker::Impl : RebalanceListener {
     job->fetched = Clock::now();
     job->kafka_timestamp_ms = msg.timestamp_ms();
     job->priority_class = config.class_of_topic(job->tp.topic);
-    job->decoded = decode_request(msg.value(), static_cast<std::size_t>(config.worker.max_event_bytes));
+    job->decoded =
+        decode_request(msg.value(), static_cast<std::size_t>(config.worker.max_event_bytes));
     auto& req = job->decoded.request;
     if (job->decoded.status == DecodeStatus::kOk) {
       if (!req.reply_topic.empty()) {
@@ -264,21 +275,23 @@ struct Worker::Impl : RebalanceListener {
     if (it == reset_partitions.end()) return;
     reset_partitions.erase(it);
     auto committed = tracker.committable(tp);
-    log()->error("{}[{}] resumed at offset {} after an offset reset; {} offsets were skipped unprocessed",
-                 tp.topic, tp.partition, offset,
-                 committed ? std::to_string(offset - *committed) : std::string("an unknown number of"));
+    log()->error(
+        "{}[{}] resumed at offset {} after an offset reset; {} offsets were skipped unprocessed",
+        tp.topic, tp.partition, offset,
+        committed ? std::to_string(offset - *committed) : std::string("an unknown number of"));
   }
 
   void produce_dlq(Job* job) {
     const auto& d = job->decoded;
     std::string reason = d.reason();
-    std::string source = job->tp.topic + "/" + std::to_string(job->tp.partition) + "/" + std::to_string(job->offset);
+    std::string source =
+        job->tp.topic + "/" + std::to_string(job->tp.partition) + "/" + std::to_string(job->offset);
     const char* kind = d.status == DecodeStatus::kUnreadable ? "unreadable" : "invalid";
-    std::vector<KafkaHeader> headers = {{"switchyard.reason", reason},
-                                        {"switchyard.kind", kind},
-                                        {"switchyard.source", source}};
+    std::vector<KafkaHeader> headers = {
+        {"switchyard.reason", reason}, {"switchyard.kind", kind}, {"switchyard.source", source}};
     std::string_view key = d.request.request_id;
-    if (auto err = producer->produce(config.kafka.dlq_topic, key, job->raw, headers, dlq_tag(job)); !err.empty()) {
+    if (auto err = producer->produce(config.kafka.dlq_topic, key, job->raw, headers, dlq_tag(job));
+        !err.empty()) {
       log()->error("cannot queue DLQ record for {}: {}", source, err);
       produce_retries.push({job, true});
     }
@@ -324,9 +337,8 @@ struct Worker::Impl : RebalanceListener {
 
   int run() {
     http = make_http_client(io, HttpClientOptions{config.http.max_connections_per_host, true, ""});
-    producer = std::make_unique<KafkaProducer>(config.kafka, [this](void* tag, const char* error) {
-      on_delivery(tag, error);
-    });
+    producer = std::make_unique<KafkaProducer>(
+        config.kafka, [this](void* tag, const char* error) { on_delivery(tag, error); });
     consumer = std::make_unique<KafkaConsumer>(config.kafka, config.request_topics(), this);
     io.start();
     lookup_thread = std::thread([this] { lookup_loop(); });
@@ -367,8 +379,10 @@ struct Worker::Impl : RebalanceListener {
       }
     }
     if (tracker.pending() > 0) {
-      log()->warn("drain deadline passed with {} requests unfinished; their offsets stay uncommitted "
-                  "and they will be redelivered", tracker.pending());
+      log()->warn(
+          "drain deadline passed with {} requests unfinished; their offsets stay uncommitted "
+          "and they will be redelivered",
+          tracker.pending());
     }
     commit(true);
     consumer->close();
@@ -439,8 +453,8 @@ struct Worker::Impl : RebalanceListener {
   void note_store_failure(const char* what, const std::string& error) {
     stats.store_failures.fetch_add(1, std::memory_order_relaxed);
     if (store_healthy.exchange(false)) {
-      log()->error("{} failed: {}; intake paused, results kept in memory, retrying every {} ms", what,
-                   error, config.postgres.retry_backoff_ms);
+      log()->error("{} failed: {}; intake paused, results kept in memory, retrying every {} ms",
+                   what, error, config.postgres.retry_backoff_ms);
     }
   }
 
@@ -449,7 +463,8 @@ struct Worker::Impl : RebalanceListener {
   std::vector<bool> cooling_snapshot() const {
     std::vector<bool> cooling(health.size());
     std::int64_t now = wall_ms();
-    for (std::size_t i = 0; i < health.size(); ++i) cooling[i] = health[i].cooldown_until_ms.load() > now;
+    for (std::size_t i = 0; i < health.size(); ++i)
+      cooling[i] = health[i].cooldown_until_ms.load() > now;
     return cooling;
   }
 
@@ -472,17 +487,20 @@ struct Worker::Impl : RebalanceListener {
 
   void attempt(Job* job) {
     if (past_deadline(job)) {
-      set_error(job, ErrorCode::kDeadlineExceeded, "the request's deadline passed before it could be served");
+      set_error(job, ErrorCode::kDeadlineExceeded,
+                "the request's deadline passed before it could be served");
       return to_writer_from_io(job);
     }
     const auto& candidates = job->route.candidates;
     const DeploymentConfig* d = candidates[job->candidate % candidates.size()];
-    HttpRequest http_request = build_openai_request(job->decoded.request, *d, api_keys[router.index_of(d)]);
+    HttpRequest http_request =
+        build_openai_request(job->decoded.request, *d, api_keys[router.index_of(d)]);
     http_request.connect_timeout_ms = config.http.connect_timeout_ms;
     http_request.total_timeout_ms = config.http.request_timeout_ms;
     if (const auto& deadline = job->decoded.request.deadline_unix_ms) {
       auto left = *deadline - wall_ms();
-      if (left < http_request.total_timeout_ms) http_request.total_timeout_ms = static_cast<int>(std::max<std::int64_t>(left, 1));
+      if (left < http_request.total_timeout_ms)
+        http_request.total_timeout_ms = static_cast<int>(std::max<std::int64_t>(left, 1));
     }
     ++job->attempt;
     stats.provider_calls.fetch_add(1, std::memory_order_relaxed);
@@ -491,9 +509,8 @@ struct Worker::Impl : RebalanceListener {
       job->dispatched = job->provider_started;
       stats.dispatch_overhead.record_us(micros_between(job->fetched, job->dispatched));
     }
-    http->send(std::move(http_request), [this, job, d](HttpResponse response) {
-      on_response(job, d, std::move(response));
-    });
+    http->send(std::move(http_request),
+               [this, job, d](HttpResponse response) { on_response(job, d, std::move(response)); });
   }
 
   void on_response(Job* job, const DeploymentConfig* d, HttpResponse response) {
@@ -511,7 +528,8 @@ struct Worker::Impl : RebalanceListener {
       h.consecutive_failures.store(0);
       // A billed call: the provider returned usage, whatever the outcome.
       Picodollars cost = cost_of(*d, outcome.usage.input_tokens, outcome.usage.output_tokens);
-      job->ledger.push_back({job->attempt, d->name, d->model, d->tier, to_string(d->provider), outcome.usage, cost});
+      job->ledger.push_back(
+          {job->attempt, d->name, d->model, d->tier, to_string(d->provider), outcome.usage, cost});
       r.usage.input_tokens += outcome.usage.input_tokens;
       r.usage.output_tokens += outcome.usage.output_tokens;
       r.usage.cached_input_tokens += outcome.usage.cached_input_tokens;
@@ -521,7 +539,8 @@ struct Worker::Impl : RebalanceListener {
         r.finish_reason = std::move(outcome.finish_reason);
         r.error = ErrorCode::kNone;
       } else {
-        set_error(job, ErrorCode::kContentFiltered, "the provider's content filter stopped the completion");
+        set_error(job, ErrorCode::kContentFiltered,
+                  "the provider's content filter stopped the completion");
       }
       return to_writer_from_io(job);
     }
@@ -529,24 +548,28 @@ struct Worker::Impl : RebalanceListener {
         outcome.kind == OutcomeKind::kAuth) {
       if (h.consecutive_failures.fetch_add(1) + 1 >= kFailuresBeforeCooldown) {
         if (h.cooldown_until_ms.exchange(wall_ms() + kCooldownMs) < wall_ms())
-          log()->warn("deployment {} cooling down for {} ms after {} consecutive failures", d->name, kCooldownMs,
-                      kFailuresBeforeCooldown);
+          log()->warn("deployment {} cooling down for {} ms after {} consecutive failures", d->name,
+                      kCooldownMs, kFailuresBeforeCooldown);
       }
     }
-    bool retryable = outcome.kind == OutcomeKind::kRetryable || outcome.kind == OutcomeKind::kRateLimited ||
-                     outcome.kind == OutcomeKind::kAuth || outcome.kind == OutcomeKind::kContextTooLong;
+    bool retryable =
+        outcome.kind == OutcomeKind::kRetryable || outcome.kind == OutcomeKind::kRateLimited ||
+        outcome.kind == OutcomeKind::kAuth || outcome.kind == OutcomeKind::kContextTooLong;
     if (retryable && job->attempt < config.http.max_attempts && !stop_requested.load()) {
       stats.provider_retries.fetch_add(1, std::memory_order_relaxed);
       ++job->candidate;  // the next attempt prefers another deployment of the route
       std::int64_t delay_ms = backoff_ms(job->attempt, outcome.retry_after_ms);
-      auto timer = std::make_shared<boost::asio::steady_timer>(io.context(), std::chrono::milliseconds(delay_ms));
+      auto timer = std::make_shared<boost::asio::steady_timer>(io.context(),
+                                                               std::chrono::milliseconds(delay_ms));
       timer->async_wait([this, job, timer](const boost::system::error_code&) { attempt(job); });
       return;
     }
-    ErrorCode code = outcome.kind == OutcomeKind::kRateLimited ? ErrorCode::kRateLimited : ErrorCode::kProviderError;
-    std::string message = "deployment " + d->name + ": " +
-                          (outcome.error_message.empty() ? "HTTP " + std::to_string(outcome.http_status)
-                                                         : outcome.error_message);
+    ErrorCode code = outcome.kind == OutcomeKind::kRateLimited ? ErrorCode::kRateLimited
+                                                               : ErrorCode::kProviderError;
+    std::string message =
+        "deployment " + d->name + ": " +
+        (outcome.error_message.empty() ? "HTTP " + std::to_string(outcome.http_status)
+                                       : outcome.error_message);
     set_error(job, code, message + " (after " + std::to_string(job->attempt) + " attempts)");
     to_writer_from_io(job);
   }
@@ -555,7 +578,8 @@ struct Worker::Impl : RebalanceListener {
     // Exponential backoff with full jitter, honouring the provider's Retry-After when longer.
     thread_local std::mt19937_64 rng{std::random_device{}()};
     std::int64_t cap = std::min<std::int64_t>(config.http.retry_max_ms,
-                                              static_cast<std::int64_t>(config.http.retry_base_ms) << std::min(attempt_number, 20));
+                                              static_cast<std::int64_t>(config.http.retry_base_ms)
+                                                  << std::min(attempt_number, 20));
     std::int64_t jittered = cap > 0 ? std::uniform_int_distribution<std::int64_t>(0, cap)(rng) : 0;
     return std::max(jittered, std::min<std::int64_t>(retry_after_ms, config.http.retry_max_ms));
   }
@@ -584,7 +608,8 @@ struct Worker::Impl : RebalanceListener {
     if (r.route.priority_class.empty()) r.route.priority_class = to_string(job->priority_class);
     std::int64_t now = wall_ms();
     std::int64_t enqueued = job->kafka_timestamp_ms > 0 ? job->kafka_timestamp_ms : now;
-    r.queued_ms = std::max<std::int64_t>(0, now - enqueued - micros_between(job->fetched, Clock::now()) / 1000);
+    r.queued_ms = std::max<std::int64_t>(
+        0, now - enqueued - micros_between(job->fetched, Clock::now()) / 1000);
     r.provider_ms = job->provider_ms;
     r.total_ms = std::max<std::int64_t>(0, now - enqueued);
     if (r.ok()) {
@@ -605,7 +630,9 @@ struct Worker::Impl : RebalanceListener {
     while (!threads_stop.load() || to_writer.size() > 0) {
       jobs.swap(deferred);
       deferred.clear();
-      if (jobs.size() < max_rows) to_writer.take(jobs, max_rows - jobs.size(), std::chrono::milliseconds(jobs.empty() ? 100 : 0));
+      if (jobs.size() < max_rows)
+        to_writer.take(jobs, max_rows - jobs.size(),
+                       std::chrono::milliseconds(jobs.empty() ? 100 : 0));
       if (jobs.empty()) continue;
       // A request id appears at most once per statement; a second copy waits for the next one.
       std::unordered_map<std::string_view, bool> seen;
@@ -641,7 +668,8 @@ struct Worker::Impl : RebalanceListener {
         if (!outcomes[i].inserted) {
           // Another delivery of this request stored its result first: that one is the truth.
           stats.write_conflicts.fetch_add(1, std::memory_order_relaxed);
-          if (!outcomes[i].stored_result_json.empty()) j->result_json = std::move(outcomes[i].stored_result_json);
+          if (!outcomes[i].stored_result_json.empty())
+            j->result_json = std::move(outcomes[i].stored_result_json);
         }
         produce_result(j);
       }
@@ -650,7 +678,8 @@ struct Worker::Impl : RebalanceListener {
 
   void produce_result(Job* job) {
     const std::string& key = job->decoded.request.request_id;
-    if (auto err = producer->produce(job->out_topic, key, job->result_json, {}, result_tag(job)); !err.empty()) {
+    if (auto err = producer->produce(job->out_topic, key, job->result_json, {}, result_tag(job));
+        !err.empty()) {
       log()->error("cannot queue result for {}: {}", key, err);
       produce_retries.push({job, false});
     }
@@ -664,8 +693,8 @@ struct Worker::Impl : RebalanceListener {
     if (error) {
       // librdkafka already retried within message.timeout.ms; never drop: produce it again.
       stats.produce_failures.fetch_add(1, std::memory_order_relaxed);
-      log()->warn("delivery of {} for {} failed: {}; producing it again", is_dlq ? "DLQ record" : "result",
-                  job->decoded.request.request_id, error);
+      log()->warn("delivery of {} for {} failed: {}; producing it again",
+                  is_dlq ? "DLQ record" : "result", job->decoded.request.request_id, error);
       produce_retries.push({job, is_dlq});
       return;
     }
@@ -701,18 +730,22 @@ int Worker::run() {
 std::string WorkerStats::to_json() const {
   auto n = [](const std::atomic<std::uint64_t>& v) { return std::to_string(v.load()); };
   auto h = [](const LatencyHistogram& hist) {
-    return "{\"count\":" + std::to_string(hist.count()) + ",\"p50_us\":" + std::to_string(hist.percentile_us(0.5)) +
-           ",\"p99_us\":" + std::to_string(hist.percentile_us(0.99)) + ",\"max_us\":" + std::to_string(hist.max_us()) + "}";
+    return "{\"count\":" + std::to_string(hist.count()) +
+           ",\"p50_us\":" + std::to_string(hist.percentile_us(0.5)) +
+           ",\"p99_us\":" + std::to_string(hist.percentile_us(0.99)) +
+           ",\"max_us\":" + std::to_string(hist.max_us()) + "}";
   };
   return "{\"consumed\":" + n(consumed) + ",\"completed\":" + n(completed) + ",\"dlq\":" + n(dlq) +
          ",\"invalid\":" + n(invalid) + ",\"redelivered_terminal\":" + n(redelivered_terminal) +
-         ",\"in_flight_duplicates\":" + n(in_flight_duplicates) + ",\"provider_calls\":" + n(provider_calls) +
+         ",\"in_flight_duplicates\":" + n(in_flight_duplicates) +
+         ",\"provider_calls\":" + n(provider_calls) +
          ",\"provider_retries\":" + n(provider_retries) + ",\"results_ok\":" + n(results_ok) +
          ",\"results_error\":" + n(results_error) + ",\"write_conflicts\":" + n(write_conflicts) +
-         ",\"store_failures\":" + n(store_failures) + ",\"produce_failures\":" + n(produce_failures) +
-         ",\"offset_resets\":" + n(offset_resets) + ",\"pauses\":" + n(pauses) + ",\"commits\":" + n(commits) +
-         ",\"dispatch_overhead\":" + h(dispatch_overhead) + ",\"result_overhead\":" + h(result_overhead) +
-         ",\"end_to_end\":" + h(end_to_end) + "}";
+         ",\"store_failures\":" + n(store_failures) +
+         ",\"produce_failures\":" + n(produce_failures) + ",\"offset_resets\":" + n(offset_resets) +
+         ",\"pauses\":" + n(pauses) + ",\"commits\":" + n(commits) +
+         ",\"dispatch_overhead\":" + h(dispatch_overhead) +
+         ",\"result_overhead\":" + h(result_overhead) + ",\"end_to_end\":" + h(end_to_end) + "}";
 }
 
 }  // namespace switchyard

@@ -13,7 +13,9 @@ IoPool::IoPool(int threads)
     : thread_count_(threads < 1 ? 1 : threads),
       context_(std::make_unique<boost::asio::io_context>(thread_count_)) {}
 
-IoPool::~IoPool() { stop(); }
+IoPool::~IoPool() {
+  stop();
+}
 
 void IoPool::start() {
   if (!threads_.empty()) return;

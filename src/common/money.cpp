@@ -58,8 +58,8 @@ std::optional<Picodollars> parse_usd(std::string_view text) {
 
 std::string format_usd(Picodollars amount) {
   bool negative = amount < 0;
-  std::uint64_t magnitude = negative ? static_cast<std::uint64_t>(-(amount + 1)) + 1
-                                     : static_cast<std::uint64_t>(amount);
+  std::uint64_t magnitude =
+      negative ? static_cast<std::uint64_t>(-(amount + 1)) + 1 : static_cast<std::uint64_t>(amount);
   std::uint64_t whole = magnitude / static_cast<std::uint64_t>(kPicodollarsPerUsd);
   std::uint64_t frac = magnitude % static_cast<std::uint64_t>(kPicodollarsPerUsd);
   std::string out = negative ? "-" : "";

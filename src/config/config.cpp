@@ -15,7 +15,9 @@ const char* to_string(PriorityClass c) {
   return c == PriorityClass::kInteractive ? "interactive" : "background";
 }
 
-const char* to_string(ProviderKind k) { return k == ProviderKind::kOpenAI ? "openai" : "anthropic"; }
+const char* to_string(ProviderKind k) {
+  return k == ProviderKind::kOpenAI ? "openai" : "anthropic";
+}
 
 std::string DeploymentConfig::api_key() const {
   if (api_key_env.empty()) return {};
@@ -90,7 +92,8 @@ std::string read_string_list(const YAML::Node& node, std::vector<std::string>& o
   if (!node.IsSequence()) return "must be a list of strings";
   out.clear();
   for (const auto& item : node) {
-    if (!item.IsScalar() || item.as<std::string>().empty()) return "must be a list of non-empty strings";
+    if (!item.IsScalar() || item.as<std::string>().empty())
+      return "must be a list of non-empty strings";
     out.push_back(item.as<std::string>());
   }
   return {};
@@ -99,35 +102,45 @@ std::string read_string_list(const YAML::Node& node, std::vector<std::string>& o
 std::string read_usd(const YAML::Node& node, Picodollars& out) {
   if (!node.IsScalar()) return "must be a decimal USD amount";
   auto value = parse_usd(node.Scalar());
-  if (!value) return "must be a non-negative decimal USD amount no finer than 1e-12, got '" + node.Scalar() + "'";
+  if (!value)
+    return "must be a non-negative decimal USD amount no finer than 1e-12, got '" + node.Scalar() +
+           "'";
   out = *value;
   return {};
 }
 
-
 const std::vector<Key<Config>>& top_keys() {
   static const std::vector<Key<Config>> keys = {
       {"kafka.bootstrap_servers", "127.0.0.1:9092", "Kafka bootstrap servers (host:port,...)",
-       [](const YAML::Node& n, Config& c) { return read_string(n, c.kafka.bootstrap_servers, false); }},
+       [](const YAML::Node& n, Config& c) {
+         return read_string(n, c.kafka.bootstrap_servers, false);
+       }},
       {"kafka.group_id", "switchyard", "consumer group shared by every worker of the fleet",
        [](const YAML::Node& n, Config& c) { return read_string(n, c.kafka.group_id, false); }},
       {"kafka.topics.interactive", "[switchyard.requests.interactive]",
        "request topics whose events are interactive work (fetched and dispatched first)",
-       [](const YAML::Node& n, Config& c) { return read_string_list(n, c.kafka.interactive_topics); }},
+       [](const YAML::Node& n, Config& c) {
+         return read_string_list(n, c.kafka.interactive_topics);
+       }},
       {"kafka.topics.background", "[switchyard.requests.background]",
        "request topics whose events are background work",
-       [](const YAML::Node& n, Config& c) { return read_string_list(n, c.kafka.background_topics); }},
+       [](const YAML::Node& n, Config& c) {
+         return read_string_list(n, c.kafka.background_topics);
+       }},
       {"kafka.results_topic", "switchyard.results", "topic receiving switchyard.result.v1 events",
        [](const YAML::Node& n, Config& c) { return read_string(n, c.kafka.results_topic, false); }},
       {"kafka.dlq_topic", "switchyard.dlq",
        "dead-letter topic: original bytes of events that could not be processed, reason in headers",
        [](const YAML::Node& n, Config& c) { return read_string(n, c.kafka.dlq_topic, false); }},
       {"kafka.reply_topic_allowlist", "[]", "topics a request may name as its reply_topic",
-       [](const YAML::Node& n, Config& c) { return read_string_list(n, c.kafka.reply_topic_allowlist); }},
+       [](const YAML::Node& n, Config& c) {
+         return read_string_list(n, c.kafka.reply_topic_allowlist);
+       }},
       {"kafka.properties", "{}", "extra librdkafka properties, passed as they are",
        [](const YAML::Node& n, Config& c) -> std::string {
          if (!n.IsMap()) return "must be a map of librdkafka property names to values";
-         for (const auto& kv : n) c.kafka.properties[kv.first.as<std::string>()] = kv.second.as<std::string>();
+         for (const auto& kv : n)
+           c.kafka.properties[kv.first.as<std::string>()] = kv.second.as<std::string>();
          return {};
        }},
       {"postgres.url", "postgresql:///switchyard", "libpq connection string or URI",
@@ -135,30 +148,50 @@ const std::vector<Key<Config>>& top_keys() {
       {"postgres.url_env", "", "environment variable holding the connection string (wins over url)",
        [](const YAML::Node& n, Config& c) { return read_string(n, c.postgres.url_env); }},
       {"postgres.batch_max_rows", "1000", "most results written in one transaction",
-       [](const YAML::Node& n, Config& c) { return int_in(1, 100000)(n, c.postgres.batch_max_rows); }},
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 100000)(n, c.postgres.batch_max_rows);
+       }},
       {"postgres.retry_backoff_ms", "500", "wait between attempts while Postgres is unreachable",
-       [](const YAML::Node& n, Config& c) { return int_in(10, 60000)(n, c.postgres.retry_backoff_ms); }},
+       [](const YAML::Node& n, Config& c) {
+         return int_in(10, 60000)(n, c.postgres.retry_backoff_ms);
+       }},
       {"worker.max_in_flight", "20000",
        "cap on requests between fetch and commit; past it partitions are paused",
-       [](const YAML::Node& n, Config& c) { return int_in(1, 1000000)(n, c.worker.max_in_flight); }},
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 1000000)(n, c.worker.max_in_flight);
+       }},
       {"worker.resume_in_flight", "15000", "paused partitions resume below this many in flight",
-       [](const YAML::Node& n, Config& c) { return int_in(0, 1000000)(n, c.worker.resume_in_flight); }},
+       [](const YAML::Node& n, Config& c) {
+         return int_in(0, 1000000)(n, c.worker.resume_in_flight);
+       }},
       {"worker.max_event_bytes", "1048576", "larger request events go to the DLQ",
-       [](const YAML::Node& n, Config& c) { return int_in(64, 64 << 20)(n, c.worker.max_event_bytes); }},
+       [](const YAML::Node& n, Config& c) {
+         return int_in(64, 64 << 20)(n, c.worker.max_event_bytes);
+       }},
       {"worker.shutdown_drain_ms", "30000", "on SIGTERM, how long in-flight work may finish",
-       [](const YAML::Node& n, Config& c) { return int_in(0, 3600000)(n, c.worker.shutdown_drain_ms); }},
+       [](const YAML::Node& n, Config& c) {
+         return int_in(0, 3600000)(n, c.worker.shutdown_drain_ms);
+       }},
       {"worker.io_threads", "1", "threads running HTTP coroutines",
        [](const YAML::Node& n, Config& c) { return int_in(1, 64)(n, c.worker.io_threads); }},
       {"worker.commit_interval_ms", "200", "how often finished offsets are committed",
-       [](const YAML::Node& n, Config& c) { return int_in(1, 60000)(n, c.worker.commit_interval_ms); }},
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 60000)(n, c.worker.commit_interval_ms);
+       }},
       {"worker.default_tier", "workhorse", "tier used for model \"auto\"",
        [](const YAML::Node& n, Config& c) { return read_string(n, c.worker.default_tier, false); }},
       {"http.connect_timeout_ms", "5000", "connect + TLS handshake timeout per provider call",
-       [](const YAML::Node& n, Config& c) { return int_in(1, 600000)(n, c.http.connect_timeout_ms); }},
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 600000)(n, c.http.connect_timeout_ms);
+       }},
       {"http.request_timeout_ms", "120000", "total timeout of one provider call",
-       [](const YAML::Node& n, Config& c) { return int_in(1, 3600000)(n, c.http.request_timeout_ms); }},
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 3600000)(n, c.http.request_timeout_ms);
+       }},
       {"http.max_connections_per_host", "16384", "keep-alive pool cap per provider host",
-       [](const YAML::Node& n, Config& c) { return int_in(1, 1000000)(n, c.http.max_connections_per_host); }},
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 1000000)(n, c.http.max_connections_per_host);
+       }},
       {"http.max_attempts", "3", "provider calls per request, first one included",
        [](const YAML::Node& n, Config& c) { return int_in(1, 20)(n, c.http.max_attempts); }},
       {"http.retry_base_ms", "200", "base of the exponential backoff (full jitter)",
@@ -177,9 +210,12 @@ const std::vector<Key<DeploymentConfig>>& deployment_keys() {
        [](const YAML::Node& n, DeploymentConfig& d) -> std::string {
          std::string v;
          if (auto e = read_string(n, v); !e.empty()) return e;
-         if (v == "openai") d.provider = ProviderKind::kOpenAI;
-         else if (v == "anthropic") d.provider = ProviderKind::kAnthropic;
-         else return "must be 'openai' or 'anthropic', got '" + v + "'";
+         if (v == "openai")
+           d.provider = ProviderKind::kOpenAI;
+         else if (v == "anthropic")
+           d.provider = ProviderKind::kAnthropic;
+         else
+           return "must be 'openai' or 'anthropic', got '" + v + "'";
          return {};
        }},
       {"api_base", "(required)", "base URL, e.g. https://api.openai.com/v1",
@@ -200,17 +236,24 @@ const std::vector<Key<DeploymentConfig>>& deployment_keys() {
       {"region", "", "data-residency region",
        [](const YAML::Node& n, DeploymentConfig& d) { return read_string(n, d.region); }},
       {"input_cost_per_token", "(required)", "USD per input token, exact decimal",
-       [](const YAML::Node& n, DeploymentConfig& d) { return read_usd(n, d.input_cost_per_token); }},
+       [](const YAML::Node& n, DeploymentConfig& d) {
+         return read_usd(n, d.input_cost_per_token);
+       }},
       {"output_cost_per_token", "(required)", "USD per output token, exact decimal",
-       [](const YAML::Node& n, DeploymentConfig& d) { return read_usd(n, d.output_cost_per_token); }},
+       [](const YAML::Node& n, DeploymentConfig& d) {
+         return read_usd(n, d.output_cost_per_token);
+       }},
       {"context_window", "128000", "input + output token limit",
        [](const YAML::Node& n, DeploymentConfig& d) -> std::string {
-         if (!read_scalar(n, d.context_window).empty() || d.context_window < 1) return "must be a positive integer";
+         if (!read_scalar(n, d.context_window).empty() || d.context_window < 1)
+           return "must be a positive integer";
          return {};
        }},
-      {"rpm", "0", "requests per minute (0 = unlimited); enforced once the scheduler lands, recorded now",
+      {"rpm", "0",
+       "requests per minute (0 = unlimited); enforced once the scheduler lands, recorded now",
        [](const YAML::Node& n, DeploymentConfig& d) { return int_in(0, 100000000)(n, d.rpm); }},
-      {"tpm", "0", "tokens per minute (0 = unlimited); enforced once the scheduler lands, recorded now",
+      {"tpm", "0",
+       "tokens per minute (0 = unlimited); enforced once the scheduler lands, recorded now",
        [](const YAML::Node& n, DeploymentConfig& d) { return int_in(0, 2000000000)(n, d.tpm); }},
   };
   return keys;
@@ -245,9 +288,11 @@ YAML::Node find_path(const YAML::Node& root, const std::string& path) {
 }
 
 // Every leaf path present in a map, so unknown keys (typos) can be reported.
-void collect_paths(const YAML::Node& node, const std::string& prefix, std::vector<std::string>& out) {
+void collect_paths(const YAML::Node& node, const std::string& prefix,
+                   std::vector<std::string>& out) {
   for (const auto& kv : node) {
-    std::string path = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+    std::string path =
+        prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
     if (kv.second.IsMap() && path != "kafka.properties") {
       collect_paths(kv.second, path, out);
     } else {
@@ -257,8 +302,8 @@ void collect_paths(const YAML::Node& node, const std::string& prefix, std::vecto
 }
 
 template <typename Target>
-void read_item(const YAML::Node& item, const std::vector<Key<Target>>& keys, const std::string& where,
-               Target& target, std::vector<std::string>& problems) {
+void read_item(const YAML::Node& item, const std::vector<Key<Target>>& keys,
+               const std::string& where, Target& target, std::vector<std::string>& problems) {
   if (!item.IsMap()) {
     problems.push_back(where + ": must be a map");
     return;
@@ -268,10 +313,12 @@ void read_item(const YAML::Node& item, const std::vector<Key<Target>>& keys, con
     known.insert(key.name);
     YAML::Node value = item[key.name];
     if (!value.IsDefined() || value.IsNull()) {
-      if (std::string(key.default_text) == "(required)") problems.push_back(where + "." + key.name + ": is required");
+      if (std::string(key.default_text) == "(required)")
+        problems.push_back(where + "." + key.name + ": is required");
       continue;
     }
-    if (auto err = key.read(value, target); !err.empty()) problems.push_back(where + "." + key.name + ": " + err);
+    if (auto err = key.read(value, target); !err.empty())
+      problems.push_back(where + "." + key.name + ": " + err);
   }
   for (const auto& kv : item) {
     auto name = kv.first.as<std::string>();
@@ -284,11 +331,13 @@ void validate(Config& c, std::vector<std::string>& problems) {
     problems.push_back("kafka.topics: at least one request topic is required");
   std::set<std::string> topics;
   for (const auto& t : c.request_topics()) {
-    if (!topics.insert(t).second) problems.push_back("kafka.topics: topic '" + t + "' is listed twice");
+    if (!topics.insert(t).second)
+      problems.push_back("kafka.topics: topic '" + t + "' is listed twice");
   }
   if (topics.count(c.kafka.results_topic))
     problems.push_back("kafka.results_topic: must differ from every request topic");
-  if (topics.count(c.kafka.dlq_topic)) problems.push_back("kafka.dlq_topic: must differ from every request topic");
+  if (topics.count(c.kafka.dlq_topic))
+    problems.push_back("kafka.dlq_topic: must differ from every request topic");
   if (c.worker.resume_in_flight >= c.worker.max_in_flight)
     problems.push_back("worker.resume_in_flight: must be below worker.max_in_flight");
   if (c.deployments.empty()) problems.push_back("deployments: at least one deployment is required");
@@ -299,17 +348,20 @@ void validate(Config& c, std::vector<std::string>& problems) {
     if (d.group.empty()) d.group = d.model;
     tiers.insert(d.tier);
     if (!d.name.empty() && !names.insert(d.name).second)
-      problems.push_back("deployments[" + std::to_string(i) + "].name: '" + d.name + "' is used twice");
+      problems.push_back("deployments[" + std::to_string(i) + "].name: '" + d.name +
+                         "' is used twice");
     if (d.provider == ProviderKind::kAnthropic)
-      problems.push_back("deployments[" + std::to_string(i) +
-                         "].provider: the Anthropic Messages API is not supported by this version yet; "
-                         "use an OpenAI-compatible endpoint");
+      problems.push_back(
+          "deployments[" + std::to_string(i) +
+          "].provider: the Anthropic Messages API is not supported by this version yet; "
+          "use an OpenAI-compatible endpoint");
     if (!d.api_key_env.empty() && std::getenv(d.api_key_env.c_str()) == nullptr)
-      problems.push_back("deployments[" + std::to_string(i) + "].api_key_env: environment variable " +
-                         d.api_key_env + " is not set");
+      problems.push_back("deployments[" + std::to_string(i) +
+                         "].api_key_env: environment variable " + d.api_key_env + " is not set");
   }
   if (!c.deployments.empty() && !tiers.count(c.worker.default_tier))
-    problems.push_back("worker.default_tier: no deployment has tier '" + c.worker.default_tier + "'");
+    problems.push_back("worker.default_tier: no deployment has tier '" + c.worker.default_tier +
+                       "'");
   std::set<std::string> teams;
   for (const auto& t : c.teams) {
     if (!t.name.empty() && !teams.insert(t.name).second)
@@ -338,7 +390,8 @@ ConfigLoad load_config_text(const std::string& yaml_text) {
     known.insert(key.name);
     YAML::Node value = find_path(root, key.name);
     if (!value.IsDefined() || value.IsNull()) continue;
-    if (auto err = key.read(value, load.config); !err.empty()) load.problems.push_back(std::string(key.name) + ": " + err);
+    if (auto err = key.read(value, load.config); !err.empty())
+      load.problems.push_back(std::string(key.name) + ": " + err);
   }
   std::vector<std::string> present;
   collect_paths(root, "", present);
@@ -351,7 +404,8 @@ ConfigLoad load_config_text(const std::string& yaml_text) {
     } else {
       for (std::size_t i = 0; i < list.size(); ++i) {
         DeploymentConfig d;
-        read_item(list[i], deployment_keys(), "deployments[" + std::to_string(i) + "]", d, load.problems);
+        read_item(list[i], deployment_keys(), "deployments[" + std::to_string(i) + "]", d,
+                  load.problems);
         load.config.deployments.push_back(std::move(d));
       }
     }
@@ -386,7 +440,8 @@ ConfigLoad load_config_file(const std::string& path) {
 std::string describe_config_keys() {
   std::ostringstream out;
   auto section = [&out](const auto& keys, const std::string& prefix) {
-    for (const auto& k : keys) out << prefix << k.name << " (default " << k.default_text << "): " << k.doc << "\n";
+    for (const auto& k : keys)
+      out << prefix << k.name << " (default " << k.default_text << "): " << k.doc << "\n";
   };
   section(top_keys(), "");
   section(deployment_keys(), "deployments[].");

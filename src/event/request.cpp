@@ -17,13 +17,19 @@ using rapidjson::Value;
 
 std::string type_name(const Value& v) {
   switch (v.GetType()) {
-    case rapidjson::kNullType: return "null";
+    case rapidjson::kNullType:
+      return "null";
     case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "a boolean";
-    case rapidjson::kObjectType: return "an object";
-    case rapidjson::kArrayType: return "an array";
-    case rapidjson::kStringType: return "a string";
-    case rapidjson::kNumberType: return "a number";
+    case rapidjson::kTrueType:
+      return "a boolean";
+    case rapidjson::kObjectType:
+      return "an object";
+    case rapidjson::kArrayType:
+      return "an array";
+    case rapidjson::kStringType:
+      return "a string";
+    case rapidjson::kNumberType:
+      return "a number";
   }
   return "unknown";
 }
@@ -77,7 +83,8 @@ void read_messages(const Value& obj, RequestEvent& req, std::vector<std::string>
     } else {
       msg.role.assign(role->value.GetString(), role->value.GetStringLength());
       if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
-        violations.push_back(where + ".role must be system, user or assistant, got '" + msg.role + "'");
+        violations.push_back(where + ".role must be system, user or assistant, got '" + msg.role +
+                             "'");
     }
     auto content = m.FindMember("content");
     if (content == m.MemberEnd() || content->value.IsNull()) {
@@ -117,8 +124,8 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
 bool is_valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) return false;
   for (char c : id) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == ':' || c == '-';
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -137,8 +144,9 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view s) {
   };
   int year, month, day, hour, minute, second;
   if (!digits(0, 4, year) || s.size() < 20 || s[4] != '-' || !digits(5, 2, month) || s[7] != '-' ||
-      !digits(8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, hour) ||
-      s[13] != ':' || !digits(14, 2, minute) || s[16] != ':' || !digits(17, 2, second))
+      !digits(8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !digits(11, 2, hour) || s[13] != ':' || !digits(14, 2, minute) || s[16] != ':' ||
+      !digits(17, 2, second))
     return std::nullopt;
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
     return std::nullopt;
@@ -160,7 +168,8 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view s) {
     ++pos;
   } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
     int oh, om;
-    if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(pos + 4, 2, om))
+    if (!digits(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !digits(pos + 4, 2, om))
       return std::nullopt;
     offset_minutes = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
     pos += 6;
@@ -190,8 +199,9 @@ DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
   doc.Parse<rapidjson::kParseStopWhenDoneFlag>(bytes.data(), bytes.size());
   if (doc.HasParseError()) {
     out.status = DecodeStatus::kUnreadable;
-    violations.push_back(std::string("not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
-                         " at byte " + std::to_string(doc.GetErrorOffset()));
+    violations.push_back(std::string("not valid JSON: ") +
+                         rapidjson::GetParseError_En(doc.GetParseError()) + " at byte " +
+                         std::to_string(doc.GetErrorOffset()));
     return out;
   }
   if (!doc.IsObject()) {
@@ -220,8 +230,8 @@ DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
 
   // From here on a result can be keyed: every problem is collected, then reported together.
   if (bytes.size() > max_bytes) {
-    violations.push_back("the event is " + std::to_string(bytes.size()) + " bytes, over the limit of " +
-                         std::to_string(max_bytes));
+    violations.push_back("the event is " + std::to_string(bytes.size()) +
+                         " bytes, over the limit of " + std::to_string(max_bytes));
   }
   auto team = doc.FindMember("team");
   if (team == doc.MemberEnd() || team->value.IsNull()) {
@@ -236,9 +246,12 @@ DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
 
   std::string text;
   if (read_optional_string(doc, "priority", text, violations)) {
-    if (text == "interactive") req.priority = PriorityClass::kInteractive;
-    else if (text == "background") req.priority = PriorityClass::kBackground;
-    else violations.push_back("priority must be 'interactive' or 'background', got '" + text + "'");
+    if (text == "interactive")
+      req.priority = PriorityClass::kInteractive;
+    else if (text == "background")
+      req.priority = PriorityClass::kBackground;
+    else
+      violations.push_back("priority must be 'interactive' or 'background', got '" + text + "'");
   }
   if (read_optional_string(doc, "model", req.model, violations) && req.model.empty())
     violations.push_back("model must not be empty (omit it for \"auto\")");
@@ -253,7 +266,8 @@ DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
     }
   }
   if (const Value* v = optional_field(doc, "temperature")) {
-    if (!v->IsNumber() || v->GetDouble() < 0.0 || v->GetDouble() > 2.0 || std::isnan(v->GetDouble())) {
+    if (!v->IsNumber() || v->GetDouble() < 0.0 || v->GetDouble() > 2.0 ||
+        std::isnan(v->GetDouble())) {
       violations.push_back("temperature must be a number from 0 to 2");
     } else {
       req.temperature = v->GetDouble();
@@ -262,7 +276,8 @@ DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
   if (read_optional_string(doc, "deadline", text, violations)) {
     req.deadline_unix_ms = parse_rfc3339_ms(text);
     if (!req.deadline_unix_ms)
-      violations.push_back("deadline must be an RFC 3339 time such as 2026-01-31T12:00:00Z, got '" + text + "'");
+      violations.push_back("deadline must be an RFC 3339 time such as 2026-01-31T12:00:00Z, got '" +
+                           text + "'");
   }
   if (const Value* v = optional_field(doc, "metadata")) {
     if (!v->IsObject()) {

@@ -7,15 +7,24 @@ namespace switchyard {
 
 const char* to_string(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kNone: return "";
-    case ErrorCode::kInvalidRequest: return "invalid_request";
-    case ErrorCode::kBudgetExceeded: return "budget_exceeded";
-    case ErrorCode::kRateLimited: return "rate_limited";
-    case ErrorCode::kDeadlineExceeded: return "deadline_exceeded";
-    case ErrorCode::kProviderError: return "provider_error";
-    case ErrorCode::kNoDeployment: return "no_deployment";
-    case ErrorCode::kContentFiltered: return "content_filtered";
-    case ErrorCode::kShutdown: return "shutdown";
+    case ErrorCode::kNone:
+      return "";
+    case ErrorCode::kInvalidRequest:
+      return "invalid_request";
+    case ErrorCode::kBudgetExceeded:
+      return "budget_exceeded";
+    case ErrorCode::kRateLimited:
+      return "rate_limited";
+    case ErrorCode::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case ErrorCode::kProviderError:
+      return "provider_error";
+    case ErrorCode::kNoDeployment:
+      return "no_deployment";
+    case ErrorCode::kContentFiltered:
+      return "content_filtered";
+    case ErrorCode::kShutdown:
+      return "shutdown";
   }
   return "unknown";
 }

@@ -1,17 +1,17 @@
 #include "kafka/cli_support.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <stdexcept>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-
 namespace switchyard::cli {
 
 namespace {
 
-void log_from_librdkafka(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+void log_from_librdkafka(const rd_kafka_t* rk, int level, const char* facility,
+                         const char* message) {
   static const auto logger = named_logger("kafka");
   // librdkafka uses syslog levels: 0 emerg .. 3 err, 4 warning, 5 notice, 6 info, 7 debug.
   spdlog::level::level_enum spd_level = level <= 3   ? spdlog::level::err
@@ -24,17 +24,23 @@ void log_from_librdkafka(const rd_kafka_t* rk, int level, const char* facility, 
 std::atomic<bool> g_stop{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "the stop flag is set from a signal handler");
 
-void on_stop_signal(int) { g_stop.store(true); }
+void on_stop_signal(int) {
+  g_stop.store(true);
+}
 
 }  // namespace
 
-void forward_librdkafka_logs(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, log_from_librdkafka); }
+void forward_librdkafka_logs(rd_kafka_conf_t* conf) {
+  rd_kafka_conf_set_log_cb(conf, log_from_librdkafka);
+}
 
-ConfPtr make_conf(const std::vector<std::pair<std::string, std::string>>& properties, std::string& error) {
+ConfPtr make_conf(const std::vector<std::pair<std::string, std::string>>& properties,
+                  std::string& error) {
   ConfPtr conf(rd_kafka_conf_new());
   char errstr[512];
   for (const auto& [name, value] : properties) {
-    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK) {
       error = "Kafka property " + name + "=" + value + ": " + errstr;
       return nullptr;
     }
@@ -58,14 +64,16 @@ Config load_config_for_kafka_cli(const std::string& path, std::vector<std::strin
     }
   }
   if (ignored > 0) {
-    named_logger("cli")->warn("{} has {} problem(s) outside its kafka section, ignored by this command; "
-                              "run `switchyard check-config {}` to see them",
-                              path, ignored, path);
+    named_logger("cli")->warn(
+        "{} has {} problem(s) outside its kafka section, ignored by this command; "
+        "run `switchyard check-config {}` to see them",
+        path, ignored, path);
   }
   return std::move(load.config);
 }
 
-ClientSettings resolve_client_settings(const std::string& config_path, const std::string& bootstrap_flag,
+ClientSettings resolve_client_settings(const std::string& config_path,
+                                       const std::string& bootstrap_flag,
                                        std::vector<std::string>& problems) {
   ClientSettings settings;
   if (!config_path.empty()) {
@@ -91,10 +99,16 @@ void install_stop_signal_handlers() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
-bool stop_requested() { return g_stop.load(std::memory_order_relaxed); }
+bool stop_requested() {
+  return g_stop.load(std::memory_order_relaxed);
+}
 
-bool stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
-bool stdout_is_tty() { return isatty(STDOUT_FILENO) == 1; }
+bool stderr_is_tty() {
+  return isatty(STDERR_FILENO) == 1;
+}
+bool stdout_is_tty() {
+  return isatty(STDOUT_FILENO) == 1;
+}
 
 // ---------------------------------------------------------------------------------------------
 // CliProducer
@@ -160,7 +174,9 @@ bool CliProducer::produce(std::string_view key, std::string_view value) {
   }
 }
 
-void CliProducer::poll() { rd_kafka_poll(producer_, 0); }
+void CliProducer::poll() {
+  rd_kafka_poll(producer_, 0);
+}
 
 int CliProducer::flush(int timeout_ms) {
   rd_kafka_flush(producer_, timeout_ms);

@@ -3,6 +3,9 @@
 // embedded broker: named loggers, checked librdkafka configuration, the stop flag set by
 // SIGINT/SIGTERM, and the small producer `switchyard publish` uses. The worker has its own
 // producer and consumer; nothing here is on its path.
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -11,9 +14,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <librdkafka/rdkafka.h>
-#include <spdlog/spdlog.h>
 
 #include "switchyard/common/log.h"
 #include "switchyard/config/config.h"

@@ -1,10 +1,11 @@
+#include "switchyard/kafka/client.h"
+
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
 #include <stdexcept>
 
 #include "kafka/cli_support.h"
-#include "switchyard/kafka/client.h"
 
 namespace switchyard {
 
@@ -41,13 +42,15 @@ std::vector<std::pair<std::string, std::string>> base_properties(const KafkaConf
 
 rd_kafka_topic_partition_list_t* to_list(const std::vector<TopicPartition>& tps) {
   auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(tps.size()));
-  for (const auto& tp : tps) rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+  for (const auto& tp : tps)
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
   return list;
 }
 
 std::vector<TopicPartition> from_list(const rd_kafka_topic_partition_list_t* list) {
   std::vector<TopicPartition> out;
-  for (int i = 0; i < list->cnt; ++i) out.push_back({list->elems[i].topic, list->elems[i].partition});
+  for (int i = 0; i < list->cnt; ++i)
+    out.push_back({list->elems[i].topic, list->elems[i].partition});
   return out;
 }
 
@@ -65,21 +68,33 @@ KafkaMessage& KafkaMessage::operator=(KafkaMessage&& o) noexcept {
 KafkaMessage::~KafkaMessage() {
   if (msg_) rd_kafka_message_destroy(msg_);
 }
-std::string_view KafkaMessage::topic() const { return msg_->rkt ? rd_kafka_topic_name(msg_->rkt) : ""; }
-std::int32_t KafkaMessage::partition() const { return msg_->partition; }
-std::int64_t KafkaMessage::offset() const { return msg_->offset; }
+std::string_view KafkaMessage::topic() const {
+  return msg_->rkt ? rd_kafka_topic_name(msg_->rkt) : "";
+}
+std::int32_t KafkaMessage::partition() const {
+  return msg_->partition;
+}
+std::int64_t KafkaMessage::offset() const {
+  return msg_->offset;
+}
 std::string_view KafkaMessage::key() const {
-  return msg_->key ? std::string_view(static_cast<const char*>(msg_->key), msg_->key_len) : std::string_view();
+  return msg_->key ? std::string_view(static_cast<const char*>(msg_->key), msg_->key_len)
+                   : std::string_view();
 }
 std::string_view KafkaMessage::value() const {
-  return msg_->payload ? std::string_view(static_cast<const char*>(msg_->payload), msg_->len) : std::string_view();
+  return msg_->payload ? std::string_view(static_cast<const char*>(msg_->payload), msg_->len)
+                       : std::string_view();
 }
 std::int64_t KafkaMessage::timestamp_ms() const {
   rd_kafka_timestamp_type_t type;
   return rd_kafka_message_timestamp(msg_, &type);
 }
-int KafkaMessage::error() const { return msg_->err; }
-std::string KafkaMessage::error_text() const { return rd_kafka_message_errstr(msg_); }
+int KafkaMessage::error() const {
+  return msg_->err;
+}
+std::string KafkaMessage::error_text() const {
+  return rd_kafka_message_errstr(msg_);
+}
 
 // ---- KafkaConsumer ----
 
@@ -89,8 +104,8 @@ struct KafkaConsumer::Impl {
   rd_kafka_t* rk = nullptr;
   bool closed = false;
 
-  static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
-                           void* opaque) {
+  static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* parts, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
     auto& assignment = self->owner->assignment_;
     bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
@@ -125,7 +140,8 @@ struct KafkaConsumer::Impl {
 
   static void error_cb(rd_kafka_t*, int err, const char* reason, void*) {
     // Broker errors are retried by librdkafka; they are surfaced here for the operator.
-    logger()->warn("kafka consumer: {} ({})", reason, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
+    logger()->warn("kafka consumer: {} ({})", reason,
+                   rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
   }
 };
 
@@ -136,16 +152,18 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, const std::vector<std::s
   impl_->listener = listener;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto props = base_properties(config);
-  props.insert(props.begin() + 1, {
-      {"group.id", config.group_id},
-      // Offsets are committed by the worker's offset tracker only, never automatically.
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"enable.partition.eof", "false"},
-      {"queued.max.messages.kbytes", "65536"},
-      {"fetch.wait.max.ms", "10"},
-  });
+  props.insert(
+      props.begin() + 1,
+      {
+          {"group.id", config.group_id},
+          // Offsets are committed by the worker's offset tracker only, never automatically.
+          {"enable.auto.commit", "false"},
+          {"enable.auto.offset.store", "false"},
+          {"auto.offset.reset", "earliest"},
+          {"enable.partition.eof", "false"},
+          {"queued.max.messages.kbytes", "65536"},
+          {"fetch.wait.max.ms", "10"},
+      });
   set_all(conf, props);
   cli::forward_librdkafka_logs(conf);
   rd_kafka_conf_set_opaque(conf, impl_.get());
@@ -156,7 +174,8 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, const std::vector<std::s
   if (!impl_->rk) throw std::runtime_error(std::string("cannot create Kafka consumer: ") + err);
   rd_kafka_poll_set_consumer(impl_->rk);
   auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
-  for (const auto& t : topics) rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+  for (const auto& t : topics)
+    rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t e = rd_kafka_subscribe(impl_->rk, list);
   rd_kafka_topic_partition_list_destroy(list);
   if (e) throw std::runtime_error(std::string("cannot subscribe: ") + rd_kafka_err2str(e));
@@ -174,7 +193,8 @@ void KafkaConsumer::poll(int timeout_ms, std::size_t max, std::vector<KafkaMessa
     if (msg->err) {
       KafkaMessage holder(msg);
       if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      if (msg->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE || msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+      if (msg->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ||
+          msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
         TopicPartition tp{msg->rkt ? rd_kafka_topic_name(msg->rkt) : "", msg->partition};
         impl_->listener->on_offset_reset(tp, holder.error_text());
         continue;
@@ -228,7 +248,8 @@ struct KafkaProducer::Impl {
     self->on_delivery(msg->_private, msg->err ? rd_kafka_err2str(msg->err) : nullptr);
   }
   static void error_cb(rd_kafka_t*, int err, const char* reason, void*) {
-    logger()->warn("kafka producer: {} ({})", reason, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
+    logger()->warn("kafka producer: {} ({})", reason,
+                   rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
   }
 };
 
@@ -238,13 +259,13 @@ KafkaProducer::KafkaProducer(const KafkaConfig& config, DeliveryHandler on_deliv
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto props = base_properties(config);
   props.insert(props.begin() + 1, {
-      {"enable.idempotence", "true"},
-      {"acks", "all"},
-      {"linger.ms", "2"},
-      {"batch.num.messages", "10000"},
-      {"queue.buffering.max.messages", "1000000"},
-      {"compression.type", "lz4"},
-  });
+                                      {"enable.idempotence", "true"},
+                                      {"acks", "all"},
+                                      {"linger.ms", "2"},
+                                      {"batch.num.messages", "10000"},
+                                      {"queue.buffering.max.messages", "1000000"},
+                                      {"compression.type", "lz4"},
+                                  });
   set_all(conf, props);
   cli::forward_librdkafka_logs(conf);
   rd_kafka_conf_set_opaque(conf, impl_.get());
@@ -262,8 +283,9 @@ KafkaProducer::~KafkaProducer() {
   }
 }
 
-std::string KafkaProducer::produce(const std::string& topic, std::string_view key, std::string_view value,
-                                   const std::vector<KafkaHeader>& headers, void* opaque) {
+std::string KafkaProducer::produce(const std::string& topic, std::string_view key,
+                                   std::string_view value, const std::vector<KafkaHeader>& headers,
+                                   void* opaque) {
   for (;;) {
     rd_kafka_headers_t* hdrs = nullptr;
     if (!headers.empty()) {
@@ -273,16 +295,17 @@ std::string KafkaProducer::produce(const std::string& topic, std::string_view ke
       }
     }
     rd_kafka_resp_err_t err =
-        hdrs ? rd_kafka_producev(impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-                                 RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
-                                 RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)
-             : rd_kafka_producev(impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-                                 RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
-                                 RD_KAFKA_V_END);
+        hdrs
+            ? rd_kafka_producev(impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+                                RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)
+            : rd_kafka_producev(impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+                                RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
+                                RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
     if (hdrs) rd_kafka_headers_destroy(hdrs);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -293,8 +316,12 @@ std::string KafkaProducer::produce(const std::string& topic, std::string_view ke
   }
 }
 
-void KafkaProducer::poll(int timeout_ms) { rd_kafka_poll(impl_->rk, timeout_ms); }
+void KafkaProducer::poll(int timeout_ms) {
+  rd_kafka_poll(impl_->rk, timeout_ms);
+}
 
-bool KafkaProducer::flush(int timeout_ms) { return rd_kafka_flush(impl_->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR; }
+bool KafkaProducer::flush(int timeout_ms) {
+  return rd_kafka_flush(impl_->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
 
 }  // namespace switchyard

@@ -8,18 +8,21 @@ namespace switchyard {
 
 MockBroker::MockBroker(const MockBrokerOptions& options) {
   if (options.broker_count < 1) throw MockBrokerError("broker_count must be at least 1");
-  if (options.default_partitions < 1) throw MockBrokerError("default_partitions must be at least 1");
+  if (options.default_partitions < 1)
+    throw MockBrokerError("default_partitions must be at least 1");
 
   std::string error;
-  cli::ConfPtr conf = cli::make_conf({{"client.id", "switchyard-mock-broker"},
-                                           // Warnings and errors only: without this, every start logs that the
-                                           // handle has no bootstrap.servers, which it never needs.
-                                           {"log_level", "4"}},
-                                          error);
+  cli::ConfPtr conf =
+      cli::make_conf({{"client.id", "switchyard-mock-broker"},
+                      // Warnings and errors only: without this, every start logs that the
+                      // handle has no bootstrap.servers, which it never needs.
+                      {"log_level", "4"}},
+                     error);
   if (!conf) throw MockBrokerError(error);
   char errstr[512];
   handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr);
-  if (!handle_) throw MockBrokerError(std::string("cannot create the mock cluster's handle: ") + errstr);
+  if (!handle_)
+    throw MockBrokerError(std::string("cannot create the mock cluster's handle: ") + errstr);
   conf.release();  // owned by handle_ now
 
   cluster_ = rd_kafka_mock_cluster_new(handle_, options.broker_count);
@@ -31,7 +34,8 @@ MockBroker::MockBroker(const MockBrokerOptions& options) {
 
   try {
     for (const MockTopic& topic : options.topics) {
-      create_topic(topic.name, topic.partitions > 0 ? topic.partitions : options.default_partitions);
+      create_topic(topic.name,
+                   topic.partitions > 0 ? topic.partitions : options.default_partitions);
     }
   } catch (...) {
     rd_kafka_mock_cluster_destroy(cluster_);
@@ -58,11 +62,13 @@ void MockBroker::create_topic(const std::string& name, int partitions) {
   cli::named_logger("kafka")->debug("embedded broker: topic={} partitions={}", name, partitions);
 }
 
-bool parse_mock_topics(const std::string& text, std::vector<MockTopic>& topics, std::string& error) {
+bool parse_mock_topics(const std::string& text, std::vector<MockTopic>& topics,
+                       std::string& error) {
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
-    std::string entry = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string entry =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     start = comma == std::string::npos ? text.size() + 1 : comma + 1;
     if (entry.empty()) {
       error = "empty topic name in '" + text + "'";
@@ -76,7 +82,8 @@ bool parse_mock_topics(const std::string& text, std::vector<MockTopic>& topics, 
       int partitions = 0;
       auto [ptr, ec] = std::from_chars(count.data(), count.data() + count.size(), partitions);
       if (ec != std::errc() || ptr != count.data() + count.size() || partitions < 1) {
-        error = "topic " + topic.name + ": partition count must be a positive integer, got '" + count + "'";
+        error = "topic " + topic.name + ": partition count must be a positive integer, got '" +
+                count + "'";
         return false;
       }
       topic.partitions = partitions;

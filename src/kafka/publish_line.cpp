@@ -31,7 +31,8 @@ std::string to_json(const rapidjson::Value& value) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-PublishLine from_request_event(std::string_view line, rapidjson::Document& doc, const std::string& default_team) {
+PublishLine from_request_event(std::string_view line, rapidjson::Document& doc,
+                               const std::string& default_team) {
   const rapidjson::Value& id = doc["request_id"];
   if (!id.IsString() || id.GetStringLength() == 0) {
     return rejected("request_id must be a non-empty string");
@@ -41,12 +42,14 @@ PublishLine from_request_event(std::string_view line, rapidjson::Document& doc, 
   out.request_id.assign(id.GetString(), id.GetStringLength());
 
   auto team = doc.FindMember("team");
-  bool has_team = team != doc.MemberEnd() && !(team->value.IsString() && team->value.GetStringLength() == 0);
+  bool has_team =
+      team != doc.MemberEnd() && !(team->value.IsString() && team->value.GetStringLength() == 0);
   if (has_team || default_team.empty()) {
     out.value.assign(line);  // as it is: the worker validates, and answers with an error result
     return out;
   }
-  rapidjson::Value team_value(default_team.c_str(), static_cast<rapidjson::SizeType>(default_team.size()),
+  rapidjson::Value team_value(default_team.c_str(),
+                              static_cast<rapidjson::SizeType>(default_team.size()),
                               doc.GetAllocator());
   if (team != doc.MemberEnd()) {
     team->value = team_value;
@@ -67,8 +70,9 @@ PublishLine from_batch_api_line(const rapidjson::Document& doc, const std::strin
     if (!it->value.IsString()) return rejected("Batch API line: url must be a string");
     url.assign(it->value.GetString(), it->value.GetStringLength());
     if (!ends_with(url, "/chat/completions")) {
-      return rejected("Batch API line: url " + url +
-                      " is not supported; only chat completion lines (/v1/chat/completions) can be published");
+      return rejected(
+          "Batch API line: url " + url +
+          " is not supported; only chat completion lines (/v1/chat/completions) can be published");
     }
   }
   auto body = doc.FindMember("body");
@@ -80,7 +84,8 @@ PublishLine from_batch_api_line(const rapidjson::Document& doc, const std::strin
     return rejected("Batch API line: body.messages must be an array of chat messages");
   }
   if (default_team.empty()) {
-    return rejected("Batch API line has no team: pass --team TEAM (the team that pays for these requests)");
+    return rejected(
+        "Batch API line has no team: pass --team TEAM (the team that pays for these requests)");
   }
 
   PublishLine out;
@@ -97,7 +102,8 @@ PublishLine from_batch_api_line(const rapidjson::Document& doc, const std::strin
   writer.Key("messages");
   messages->value.Accept(writer);
   writer.Key("model");
-  if (auto model = body->value.FindMember("model"); model != body->value.MemberEnd() && model->value.IsString()) {
+  if (auto model = body->value.FindMember("model");
+      model != body->value.MemberEnd() && model->value.IsString()) {
     model->value.Accept(writer);
   } else {
     writer.String("auto");
@@ -110,7 +116,8 @@ PublishLine from_batch_api_line(const rapidjson::Document& doc, const std::strin
       break;
     }
   }
-  if (auto it = body->value.FindMember("temperature"); it != body->value.MemberEnd() && it->value.IsNumber()) {
+  if (auto it = body->value.FindMember("temperature");
+      it != body->value.MemberEnd() && it->value.IsNumber()) {
     writer.Key("temperature");
     it->value.Accept(writer);
   }
@@ -138,8 +145,9 @@ PublishLine convert_publish_line(std::string_view line, const std::string& defau
   rapidjson::Document doc;
   doc.Parse(line.data(), line.size());
   if (doc.HasParseError()) {
-    return rejected(std::string("not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
-                    " (at byte " + std::to_string(doc.GetErrorOffset()) + ")");
+    return rejected(std::string("not valid JSON: ") +
+                    rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +
+                    std::to_string(doc.GetErrorOffset()) + ")");
   }
   if (!doc.IsObject()) return rejected("not a JSON object");
   if (doc.HasMember("request_id")) return from_request_event(line, doc, default_team);

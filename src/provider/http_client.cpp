@@ -14,7 +14,6 @@
 // connection belongs to exactly one request at a time; ownership passes through the pool under
 // HostPool::mutex, which is never held across I/O.
 #include "switchyard/provider/http_client.h"
-#include "switchyard/common/log.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -46,6 +45,7 @@
 #include <string_view>
 
 #include "switchyard/common/io_pool.h"
+#include "switchyard/common/log.h"
 
 namespace switchyard {
 
@@ -76,7 +76,9 @@ constexpr auto kMaxIdle = std::chrono::seconds(50);
 constexpr std::uint64_t kMaxResponseBodyBytes = 64ull << 20;
 constexpr std::uint32_t kMaxResponseHeaderBytes = 64u << 10;  // Beast's default 8 KiB is tight
 
-std::shared_ptr<spdlog::logger> http_logger() { return named_logger("http"); }
+std::shared_ptr<spdlog::logger> http_logger() {
+  return named_logger("http");
+}
 
 struct ParsedUrl {
   bool tls = false;

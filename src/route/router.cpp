@@ -8,7 +8,8 @@ std::int64_t estimate_input_tokens(const RequestEvent& request) {
   return (chars + 3) / 4 + 4 * static_cast<std::int64_t>(request.messages.size()) + 3;
 }
 
-Picodollars cost_of(const DeploymentConfig& d, std::int64_t input_tokens, std::int64_t output_tokens) {
+Picodollars cost_of(const DeploymentConfig& d, std::int64_t input_tokens,
+                    std::int64_t output_tokens) {
   return input_tokens * d.input_cost_per_token + output_tokens * d.output_cost_per_token;
 }
 
@@ -19,7 +20,8 @@ std::size_t Router::index_of(const DeploymentConfig* deployment) const {
   return static_cast<std::size_t>(deployment - deployments_.data());
 }
 
-RouteDecision Router::route(const RequestEvent& request, const std::vector<bool>& cooling_down) const {
+RouteDecision Router::route(const RequestEvent& request,
+                            const std::vector<bool>& cooling_down) const {
   RouteDecision decision;
   // What the request names: "auto" -> the default tier; otherwise a tier, then a model group.
   bool by_tier = false;
@@ -63,12 +65,17 @@ RouteDecision Router::route(const RequestEvent& request, const std::vector<bool>
   decision.candidates.insert(decision.candidates.end(), cooling.begin(), cooling.end());
   if (decision.candidates.empty()) {
     if (named == 0) {
-      decision.error = "no deployment serves model '" + request.model + "' (neither a tier nor a model group)";
+      decision.error =
+          "no deployment serves model '" + request.model + "' (neither a tier nor a model group)";
     } else {
-      decision.error = "none of the " + std::to_string(named) + " deployments of '" + target + "' fits:";
-      if (wrong_region) decision.error += " " + std::to_string(wrong_region) + " outside region '" + request.region + "'";
+      decision.error =
+          "none of the " + std::to_string(named) + " deployments of '" + target + "' fits:";
+      if (wrong_region)
+        decision.error +=
+            " " + std::to_string(wrong_region) + " outside region '" + request.region + "'";
       if (too_small)
-        decision.error += " " + std::to_string(too_small) + " with a context window below " + std::to_string(needed) + " tokens";
+        decision.error += " " + std::to_string(too_small) + " with a context window below " +
+                          std::to_string(needed) + " tokens";
     }
     return decision;
   }

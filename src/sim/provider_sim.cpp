@@ -8,7 +8,6 @@
 // capacity across requests, so a warm keep-alive connection allocates only for the request
 // itself (header fields, body string).
 #include "switchyard/sim/provider_sim.h"
-#include "switchyard/common/log.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -41,6 +40,8 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "switchyard/common/log.h"
 
 namespace switchyard {
 

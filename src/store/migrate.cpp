@@ -1,6 +1,5 @@
-#include <pqxx/pqxx>
-
 #include <cstdlib>
+#include <pqxx/pqxx>
 
 #include "store/migrations_data.h"
 #include "switchyard/store/store.h"
@@ -12,7 +11,9 @@ namespace {
 // Any fixed number works; it only has to be the same for every switchyard process.
 constexpr long long kMigrationLockKey = 0x5357'4954'4348;  // "SWITCH"
 
-int version_of(const std::string& name) { return std::atoi(name.c_str()); }
+int version_of(const std::string& name) {
+  return std::atoi(name.c_str());
+}
 
 }  // namespace
 
@@ -44,7 +45,8 @@ MigrationReport apply_migrations(const std::string& url) {
           tx.exec_params("SELECT 1 FROM switchyard_migrations WHERE version = $1", version);
       if (done.empty()) {
         tx.exec(m.sql);
-        tx.exec_params("INSERT INTO switchyard_migrations (version, name) VALUES ($1, $2)", version, m.name);
+        tx.exec_params("INSERT INTO switchyard_migrations (version, name) VALUES ($1, $2)", version,
+                       m.name);
         report.applied.push_back(m.name);
       }
       tx.commit();

@@ -1,7 +1,8 @@
-#include <pqxx/pqxx>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
+
+#include <pqxx/pqxx>
 
 #include "switchyard/store/store.h"
 
@@ -152,7 +153,8 @@ class PostgresStore final : public RequestStore {
   explicit PostgresStore(std::string url) : url_(std::move(url)) {}
 
   bool find_terminal(const std::vector<std::string>& request_ids,
-                     std::unordered_map<std::string, std::string>& found, std::string& error) override {
+                     std::unordered_map<std::string, std::string>& found,
+                     std::string& error) override {
     if (request_ids.empty()) return true;
     // Request ids are restricted to [A-Za-z0-9._:-], so the array literal needs no escaping.
     std::string array = "{";
@@ -170,8 +172,8 @@ class PostgresStore final : public RequestStore {
     });
   }
 
-  bool write_terminal(const std::vector<TerminalRecord>& records, std::vector<WriteOutcome>& outcomes,
-                      std::string& error) override {
+  bool write_terminal(const std::vector<TerminalRecord>& records,
+                      std::vector<WriteOutcome>& outcomes, std::string& error) override {
     outcomes.assign(records.size(), WriteOutcome{});
     if (records.empty()) return true;
     buffer_.Clear();
@@ -181,7 +183,8 @@ class PostgresStore final : public RequestStore {
     writer.EndArray();
     std::unordered_map<std::string_view, std::size_t> index;
     index.reserve(records.size());
-    for (std::size_t i = 0; i < records.size(); ++i) index.emplace(records[i].result->request_id, i);
+    for (std::size_t i = 0; i < records.size(); ++i)
+      index.emplace(records[i].result->request_id, i);
     return with_connection(error, [&](pqxx::connection& conn) {
       pqxx::work tx(conn);
       pqxx::result rows = tx.exec_prepared("write_batch", buffer_.GetString());

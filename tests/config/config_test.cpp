@@ -79,13 +79,15 @@ deployments:
   EXPECT_TRUE(has_problem(load, "kafka.result_topic: unknown key"));
   EXPECT_TRUE(has_problem(load, "worker.max_in_flight: must be between 1 and"));
   EXPECT_TRUE(has_problem(load, "worker.io_threads: must be an integer"));
-  EXPECT_TRUE(has_problem(load, "deployments[0].provider: must be 'openai' or 'anthropic', got 'gemini'"));
+  EXPECT_TRUE(
+      has_problem(load, "deployments[0].provider: must be 'openai' or 'anthropic', got 'gemini'"));
   EXPECT_TRUE(has_problem(load, "deployments[0].api_base: must start with http:// or https://"));
   EXPECT_TRUE(has_problem(load, "deployments[0].model: is required"));
   EXPECT_TRUE(has_problem(load, "deployments[0].input_cost_per_token: must be a non-negative"));
   EXPECT_TRUE(has_problem(load, "deployments[0].output_cost_per_token: is required"));
   EXPECT_TRUE(has_problem(load, "deployments[1].name: 'a' is used twice"));
-  EXPECT_TRUE(has_problem(load, "environment variable SWITCHYARD_TEST_SURELY_UNSET_KEY is not set"));
+  EXPECT_TRUE(
+      has_problem(load, "environment variable SWITCHYARD_TEST_SURELY_UNSET_KEY is not set"));
   EXPECT_TRUE(has_problem(load, "worker.default_tier: no deployment has tier 'workhorse'"));
   EXPECT_GE(load.problems.size(), 12u);
 }
@@ -104,7 +106,8 @@ TEST(Config, AnthropicDeploymentsAreRejectedUntilTheAdapterExists) {
   std::string text = kGood;
   text.replace(text.find("    model: gpt-4o-mini"), 0, "    provider: anthropic\n");
   auto load = load_config_text(text);
-  EXPECT_TRUE(has_problem(load, "deployments[0].provider: the Anthropic Messages API is not supported"));
+  EXPECT_TRUE(
+      has_problem(load, "deployments[0].provider: the Anthropic Messages API is not supported"));
 }
 
 TEST(Config, InvalidYamlIsReportedNotThrown) {

@@ -7,7 +7,9 @@ namespace {
 
 constexpr std::size_t kMax = 1 << 20;
 
-DecodedRequest decode(const std::string& json) { return decode_request(json, kMax); }
+DecodedRequest decode(const std::string& json) {
+  return decode_request(json, kMax);
+}
 
 bool has_violation(const DecodedRequest& d, const std::string& fragment) {
   for (const auto& v : d.violations) {
@@ -16,7 +18,8 @@ bool has_violation(const DecodedRequest& d, const std::string& fragment) {
   return false;
 }
 
-const char* kValid = R"({"request_id":"r-1","team":"search","messages":[{"role":"user","content":"hi"}]})";
+const char* kValid =
+    R"({"request_id":"r-1","team":"search","messages":[{"role":"user","content":"hi"}]})";
 
 TEST(RequestDecode, MinimalValidEventUsesDefaults) {
   auto d = decode(kValid);
@@ -74,10 +77,13 @@ TEST(RequestDecode, NonStringRequestIdIsUnreadable) {
 }
 
 TEST(RequestDecode, RequestIdCharactersAndLengthAreChecked) {
-  EXPECT_EQ(decode(R"({"request_id":"has space","team":"t","messages":[]})").status, DecodeStatus::kUnreadable);
-  EXPECT_EQ(decode(R"({"request_id":"","team":"t","messages":[]})").status, DecodeStatus::kUnreadable);
+  EXPECT_EQ(decode(R"({"request_id":"has space","team":"t","messages":[]})").status,
+            DecodeStatus::kUnreadable);
+  EXPECT_EQ(decode(R"({"request_id":"","team":"t","messages":[]})").status,
+            DecodeStatus::kUnreadable);
   std::string long_id(129, 'a');
-  EXPECT_EQ(decode(R"({"request_id":")" + long_id + R"(","team":"t"})").status, DecodeStatus::kUnreadable);
+  EXPECT_EQ(decode(R"({"request_id":")" + long_id + R"(","team":"t"})").status,
+            DecodeStatus::kUnreadable);
   EXPECT_TRUE(is_valid_request_id(std::string(128, 'a')));
 }
 
@@ -105,7 +111,8 @@ TEST(RequestDecode, MissingTeamAndMessagesAreInvalid) {
 }
 
 TEST(RequestDecode, MessageRolesAndContentAreChecked) {
-  auto d = decode(R"({"request_id":"r","team":"t","messages":[{"role":"tool","content":"x"},{"content":"x"},
+  auto d = decode(
+      R"({"request_id":"r","team":"t","messages":[{"role":"tool","content":"x"},{"content":"x"},
                       {"role":"user"},{"role":"user","content":5},"text"]})");
   ASSERT_EQ(d.status, DecodeStatus::kInvalid);
   EXPECT_TRUE(has_violation(d, "messages[0].role must be system, user or assistant, got 'tool'"));

@@ -1,5 +1,6 @@
 // The JSON Schemas in schemas/ and the code agree: events the decoder accepts validate against
-// request.v1.json and events it rejects do not; every encoded result validates against result.v1.json.
+// request.v1.json and events it rejects do not; every encoded result validates against
+// result.v1.json.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <rapidjson/schema.h>

@@ -37,7 +37,8 @@ inline constexpr const char* kOutputPrice = "0.0000006";
 
 // Waits for `done` with a generous deadline; the deadline only bounds a hung test, it is not
 // an assertion about speed.
-inline bool eventually(const std::function<bool()>& done, std::chrono::seconds limit = std::chrono::seconds(240)) {
+inline bool eventually(const std::function<bool()>& done,
+                       std::chrono::seconds limit = std::chrono::seconds(240)) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     if (done()) return true;
@@ -90,7 +91,9 @@ class TopicReader {
           const char* name;
           const void* value;
           size_t size;
-          for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+          for (size_t i = 0;
+               rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+               ++i)
             r.headers[name] = std::string(static_cast<const char*>(value), size);
         }
         records.push_back(std::move(r));
@@ -118,7 +121,8 @@ struct HarnessOptions {
 class Harness {
  public:
   explicit Harness(const std::string& name, HarnessOptions options = {})
-      : options_(options), dir_(std::filesystem::temp_directory_path() / ("switchyard-it-" + name)) {
+      : options_(options),
+        dir_(std::filesystem::temp_directory_path() / ("switchyard-it-" + name)) {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     MockBrokerOptions mb;
@@ -141,25 +145,29 @@ class Harness {
   MockBroker& broker() { return *broker_; }
   ProviderSimulator& sim() { return *sim_; }
   std::string config_path() const { return (dir_ / "config.yaml").string(); }
-  std::string log_path() const { return (dir_ / ("worker-" + std::to_string(starts_) + ".log")).string(); }
+  std::string log_path() const {
+    return (dir_ / ("worker-" + std::to_string(starts_) + ".log")).string();
+  }
 
   void write_config() {
     std::ofstream out(config_path());
     out << "kafka:\n"
         << "  bootstrap_servers: " << bootstrap() << "\n"
         << "  group_id: switchyard-it\n"
-        << "  topics:\n    interactive: [" << kInteractiveTopic << "]\n    background: [" << kBackgroundTopic << "]\n"
+        << "  topics:\n    interactive: [" << kInteractiveTopic << "]\n    background: ["
+        << kBackgroundTopic << "]\n"
         << "  results_topic: " << kResultsTopic << "\n  dlq_topic: " << kDlqTopic << "\n"
         << "  reply_topic_allowlist: [replies]\n"
         // A restarted worker must not wait the default 45 s for its killed predecessor's session.
         << "  properties:\n    session.timeout.ms: \"6000\"\n    heartbeat.interval.ms: \"500\"\n"
         << "postgres:\n  url: " << db_url << "\n  retry_backoff_ms: 200\n"
-        << "worker:\n  default_tier: economy\n  commit_interval_ms: 50\n" << options_.extra_worker_yaml
-        << "http:\n  retry_base_ms: 10\n  retry_max_ms: 200\n"
+        << "worker:\n  default_tier: economy\n  commit_interval_ms: 50\n"
+        << options_.extra_worker_yaml << "http:\n  retry_base_ms: 10\n  retry_max_ms: 200\n"
         << "deployments:\n"
         << "  - name: mini-a\n    api_base: http://127.0.0.1:" << sim_->port() << "/v1\n"
         << "    model: gpt-4o-mini\n    tier: economy\n"
-        << "    input_cost_per_token: " << kInputPrice << "\n    output_cost_per_token: " << kOutputPrice << "\n"
+        << "    input_cost_per_token: " << kInputPrice
+        << "\n    output_cost_per_token: " << kOutputPrice << "\n"
         << "teams:\n  - name: search\n  - name: ads\n";
   }
 
@@ -175,8 +183,8 @@ class Harness {
       dup2(fd, 2);
       std::string config = config_path();
       std::string stats = (dir_ / ("stats-" + std::to_string(starts_) + ".json")).string();
-      execl(SWITCHYARD_BINARY, SWITCHYARD_BINARY, "run", "--config", config.c_str(), "--stats-file", stats.c_str(),
-            static_cast<char*>(nullptr));
+      execl(SWITCHYARD_BINARY, SWITCHYARD_BINARY, "run", "--config", config.c_str(), "--stats-file",
+            stats.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     worker_ = pid;
@@ -204,7 +212,8 @@ class Harness {
   }
 
   // Publishes key/value records and waits until every one is acknowledged.
-  void publish(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& records) {
+  void publish(const std::string& topic,
+               const std::vector<std::pair<std::string, std::string>>& records) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     char err[256];
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap().c_str(), err, sizeof err);
@@ -235,14 +244,16 @@ class Harness {
   }
 
   // Committed offset of the worker's group per partition of `topic`, and the end offsets.
-  std::pair<std::vector<long long>, std::vector<long long>> committed_and_end(const std::string& topic) {
+  std::pair<std::vector<long long>, std::vector<long long>> committed_and_end(
+      const std::string& topic) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     char err[256];
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap().c_str(), err, sizeof err);
     rd_kafka_conf_set(conf, "group.id", "switchyard-it", err, sizeof err);
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     auto* list = rd_kafka_topic_partition_list_new(options_.partitions);
-    for (int p = 0; p < options_.partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+    for (int p = 0; p < options_.partitions; ++p)
+      rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
     rd_kafka_committed(rk, list, 10000);
     std::vector<long long> committed, end;
     for (int p = 0; p < options_.partitions; ++p) {
@@ -269,18 +280,20 @@ class Harness {
   std::string db_url;
 };
 
-inline std::string request_json(const std::string& id, const std::string& team, const std::string& text,
-                                const std::string& extra = "") {
-  return R"({"request_id":")" + id + R"(","team":")" + team + R"(","messages":[{"role":"user","content":")" + text +
-         R"("}])" + extra + "}";
+inline std::string request_json(const std::string& id, const std::string& team,
+                                const std::string& text, const std::string& extra = "") {
+  return R"({"request_id":")" + id + R"(","team":")" + team +
+         R"(","messages":[{"role":"user","content":")" + text + R"("}])" + extra + "}";
 }
 
-inline std::vector<std::pair<std::string, std::string>> numbered_requests(const std::string& prefix, int n) {
+inline std::vector<std::pair<std::string, std::string>> numbered_requests(const std::string& prefix,
+                                                                          int n) {
   std::vector<std::pair<std::string, std::string>> out;
   for (int i = 0; i < n; ++i) {
     std::string id = prefix + std::to_string(i);
-    out.emplace_back(id, request_json(id, i % 3 == 0 ? "ads" : "search",
-                                      "summarise item " + std::to_string(i) + std::string(i % 7, '!')));
+    out.emplace_back(id,
+                     request_json(id, i % 3 == 0 ? "ads" : "search",
+                                  "summarise item " + std::to_string(i) + std::string(i % 7, '!')));
   }
   return out;
 }

@@ -33,7 +33,9 @@ TEST(Spine, TenThousandEventsBecomeTenThousandResultsRowsAndExactLedger) {
   ASSERT_TRUE(eventually([&] {
     results.drain();
     return results.distinct_keys().size() >= static_cast<std::size_t>(n);
-  })) << "results: " << results.distinct_keys().size() << "\n" << h.worker_log();
+  })) << "results: "
+      << results.distinct_keys().size() << "\n"
+      << h.worker_log();
   EXPECT_EQ(h.count("SELECT count(*) FROM requests"), n);
   EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE status = 'ok'"), n);
   EXPECT_EQ(h.count("SELECT count(*) FROM cost_ledger"), n);
@@ -45,7 +47,8 @@ TEST(Spine, TenThousandEventsBecomeTenThousandResultsRowsAndExactLedger) {
   // The results agree with the ledger.
   std::set<std::string> seen;
   Picodollars from_results = result_cost_sum(results.records, seen);
-  EXPECT_EQ(format_usd(from_results), h.query("SELECT trim(trailing '.' from trim(trailing '0' from sum(cost_usd)::text)) FROM cost_ledger"));
+  EXPECT_EQ(format_usd(from_results), h.query("SELECT trim(trailing '.' from trim(trailing '0' "
+                                              "from sum(cost_usd)::text)) FROM cost_ledger"));
   EXPECT_EQ(h.query("SELECT sum(requests) FROM team_spend_daily"), std::to_string(n));
   EXPECT_EQ(h.sim().stats().requests, static_cast<std::uint64_t>(n));
 
@@ -64,7 +67,8 @@ TEST(Spine, KillNineMidRunThenRestartLeavesEveryRequestTerminalOnceAndBilledOnce
   const int n = 5000;
   h.publish(kBackgroundTopic, numbered_requests("k9-", n));
   h.start_worker();
-  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= 1000; })) << h.worker_log();
+  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= 1000; }))
+      << h.worker_log();
   EXPECT_EQ(h.stop_worker(SIGKILL), -SIGKILL);
   long long at_crash = h.count("SELECT count(*) FROM requests");
   EXPECT_LT(at_crash, n) << "the crash should happen mid-run";
@@ -75,11 +79,15 @@ TEST(Spine, KillNineMidRunThenRestartLeavesEveryRequestTerminalOnceAndBilledOnce
     results.drain();
     return results.distinct_keys().size() >= static_cast<std::size_t>(n) &&
            h.count("SELECT count(*) FROM requests") >= n;
-  })) << "results: " << results.distinct_keys().size() << "\n" << h.worker_log();
+  })) << "results: "
+      << results.distinct_keys().size() << "\n"
+      << h.worker_log();
   EXPECT_EQ(h.count("SELECT count(*) FROM requests"), n);
   EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE status = 'ok'"), n);
   EXPECT_EQ(h.count("SELECT count(*) FROM cost_ledger"), n);
-  EXPECT_EQ(h.count("SELECT count(*) FROM (SELECT request_id FROM cost_ledger GROUP BY 1 HAVING count(*) > 1) d"), 0);
+  EXPECT_EQ(h.count("SELECT count(*) FROM (SELECT request_id FROM cost_ledger GROUP BY 1 HAVING "
+                    "count(*) > 1) d"),
+            0);
   // Every result event of a request carries the same, stored, result.
   std::map<std::string, std::string> first;
   for (const auto& r : results.records) {
@@ -96,15 +104,17 @@ TEST(Spine, MalformedEventsGoToTheDlqWithReasonsAndNeverReachTheProvider) {
   options.extra_worker_yaml = "  max_event_bytes: 4096\n";
   Harness h("malformed", options);
   std::string oversized = request_json("too-big", "search", std::string(10000, 'x'));
-  h.publish(kBackgroundTopic, {
-                                  {"", "this is not json"},
-                                  {"", R"({"team":"search","messages":[{"role":"user","content":"hi"}]})"},
-                                  {"", R"({"request_id":"bad id with spaces","team":"search"})"},
-                                  {"wrong-types", R"({"request_id":"wrong-types","team":5,"messages":"hi"})"},
-                                  {"too-big", oversized},
-                                  {"bad-reply", request_json("bad-reply", "search", "x", R"(,"reply_topic":"elsewhere")")},
-                                  {"good-1", request_json("good-1", "search", "hello")},
-                              });
+  h.publish(
+      kBackgroundTopic,
+      {
+          {"", "this is not json"},
+          {"", R"({"team":"search","messages":[{"role":"user","content":"hi"}]})"},
+          {"", R"({"request_id":"bad id with spaces","team":"search"})"},
+          {"wrong-types", R"({"request_id":"wrong-types","team":5,"messages":"hi"})"},
+          {"too-big", oversized},
+          {"bad-reply", request_json("bad-reply", "search", "x", R"(,"reply_topic":"elsewhere")")},
+          {"good-1", request_json("good-1", "search", "hello")},
+      });
   h.start_worker();
   TopicReader dlq(h.bootstrap(), kDlqTopic, 4);
   TopicReader results(h.bootstrap(), kResultsTopic, 4);
@@ -135,10 +145,12 @@ TEST(Spine, MalformedEventsGoToTheDlqWithReasonsAndNeverReachTheProvider) {
     EXPECT_STREQ(by_id[id]["status"].GetString(), "error") << id;
     EXPECT_STREQ(by_id[id]["error"]["code"].GetString(), "invalid_request") << id;
   }
-  EXPECT_NE(std::string(by_id["wrong-types"]["error"]["message"].GetString()).find("team must be a string"),
+  EXPECT_NE(std::string(by_id["wrong-types"]["error"]["message"].GetString())
+                .find("team must be a string"),
             std::string::npos);
-  EXPECT_NE(std::string(by_id["too-big"]["error"]["message"].GetString()).find("over the limit of 4096"),
-            std::string::npos);
+  EXPECT_NE(
+      std::string(by_id["too-big"]["error"]["message"].GetString()).find("over the limit of 4096"),
+      std::string::npos);
   EXPECT_STREQ(by_id["good-1"]["status"].GetString(), "ok");
   EXPECT_EQ(h.sim().stats().requests, 1u) << "only the valid event may reach the provider";
   EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE error_code = 'invalid_request'"), 3);
@@ -186,7 +198,8 @@ TEST(Spine, PostgresStoppedMidRunLosesNothingAndDuplicatesNothing) {
   const int n = 4000;
   h.publish(kBackgroundTopic, numbered_requests("pg-", n));
   h.start_worker();
-  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= 500; })) << h.worker_log();
+  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= 500; }))
+      << h.worker_log();
   std::string pg = std::string(SWITCHYARD_SOURCE_DIR) + "/scripts/pg.sh";
   ASSERT_EQ(std::system((pg + " stop").c_str()), 0);
   // Let the outage overlap with processing: the worker must notice, pause and hold results.
@@ -199,10 +212,14 @@ TEST(Spine, PostgresStoppedMidRunLosesNothingAndDuplicatesNothing) {
     results.drain();
     return results.distinct_keys().size() >= static_cast<std::size_t>(n) &&
            h.count("SELECT count(*) FROM requests") >= n;
-  })) << "results: " << results.distinct_keys().size() << "\n" << h.worker_log();
+  })) << "results: "
+      << results.distinct_keys().size() << "\n"
+      << h.worker_log();
   EXPECT_EQ(h.count("SELECT count(*) FROM requests"), n);
   EXPECT_EQ(h.count("SELECT count(*) FROM cost_ledger"), n);
-  EXPECT_EQ(h.count("SELECT count(*) FROM (SELECT request_id FROM cost_ledger GROUP BY 1 HAVING count(*) > 1) d"), 0);
+  EXPECT_EQ(h.count("SELECT count(*) FROM (SELECT request_id FROM cost_ledger GROUP BY 1 HAVING "
+                    "count(*) > 1) d"),
+            0);
   EXPECT_NE(h.worker_log().find("intake paused"), std::string::npos) << h.worker_log();
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
   auto [committed, end] = h.committed_and_end(kBackgroundTopic);
@@ -223,10 +240,13 @@ TEST(Spine, EventsPublishedWithKcatComeBackAsResultsThatAgreeWithPostgres) {
     std::ofstream out(file);
     for (int i = 0; i < n; ++i) {
       std::string id = "kc-" + std::to_string(i);
-      out << id << "|" << request_json(id, i % 2 ? "ads" : "search", "kcat says " + std::to_string(i * i)) << "\n";
+      out << id << "|"
+          << request_json(id, i % 2 ? "ads" : "search", "kcat says " + std::to_string(i * i))
+          << "\n";
     }
   }
-  std::string cmd = "kcat -P -b " + h.bootstrap() + " -t " + kBackgroundTopic + " -K '|' -l " + file;
+  std::string cmd =
+      "kcat -P -b " + h.bootstrap() + " -t " + kBackgroundTopic + " -K '|' -l " + file;
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "kcat is installed by scripts/install-deps.sh";
   h.start_worker();
   TopicReader results(h.bootstrap(), kResultsTopic, 4);
@@ -241,18 +261,23 @@ TEST(Spine, EventsPublishedWithKcatComeBackAsResultsThatAgreeWithPostgres) {
     std::string id = doc["request_id"].GetString();
     ASSERT_EQ(id, r.key);
     std::string row = h.query(
-        "SELECT r.status || '|' || r.input_tokens || '|' || r.output_tokens || '|' || r.cost_usd::text || '|' ||"
-        " l.cost_usd::text || '|' || l.deployment FROM requests r JOIN cost_ledger l USING (request_id)"
-        " WHERE request_id = '" + id + "'");
-    auto cost = parse_usd(r.value.substr(r.value.find("\"cost_usd\":") + 11,
-                                         r.value.find_first_of(",}", r.value.find("\"cost_usd\":") + 11) -
-                                             r.value.find("\"cost_usd\":") - 11));
+        "SELECT r.status || '|' || r.input_tokens || '|' || r.output_tokens || '|' || "
+        "r.cost_usd::text || '|' ||"
+        " l.cost_usd::text || '|' || l.deployment FROM requests r JOIN cost_ledger l USING "
+        "(request_id)"
+        " WHERE request_id = '" +
+        id + "'");
+    auto cost =
+        parse_usd(r.value.substr(r.value.find("\"cost_usd\":") + 11,
+                                 r.value.find_first_of(",}", r.value.find("\"cost_usd\":") + 11) -
+                                     r.value.find("\"cost_usd\":") - 11));
     ASSERT_TRUE(cost.has_value());
     std::string expected_cost = h.query("SELECT (" + format_usd(*cost) + "::numeric(30,12))::text");
     EXPECT_EQ(row, std::string(doc["status"].GetString()) + "|" +
                        std::to_string(doc["usage"]["input_tokens"].GetInt64()) + "|" +
-                       std::to_string(doc["usage"]["output_tokens"].GetInt64()) + "|" + expected_cost + "|" +
-                       expected_cost + "|" + doc["route"]["deployment"].GetString());
+                       std::to_string(doc["usage"]["output_tokens"].GetInt64()) + "|" +
+                       expected_cost + "|" + expected_cost + "|" +
+                       doc["route"]["deployment"].GetString());
   }
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
 }

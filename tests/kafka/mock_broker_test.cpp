@@ -20,7 +20,8 @@ rd_kafka_conf_t* conf_with(const std::map<std::string, std::string>& properties)
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char errstr[512];
   for (const auto& [name, value] : properties) {
-    EXPECT_EQ(rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr), RD_KAFKA_CONF_OK)
+    EXPECT_EQ(rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr),
+              RD_KAFKA_CONF_OK)
         << name << ": " << errstr;
   }
   return conf;
@@ -41,7 +42,8 @@ std::map<std::string, int> partition_counts(const std::string& bootstrap) {
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &metadata, 10000);
   EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    for (int i = 0; i < metadata->topic_cnt; ++i) counts[metadata->topics[i].topic] = metadata->topics[i].partition_cnt;
+    for (int i = 0; i < metadata->topic_cnt; ++i)
+      counts[metadata->topics[i].topic] = metadata->topics[i].partition_cnt;
     rd_kafka_metadata_destroy(metadata);
   }
   rd_kafka_destroy(rk);
@@ -50,14 +52,14 @@ std::map<std::string, int> partition_counts(const std::string& bootstrap) {
 
 void produce_and_flush(const std::string& bootstrap, const std::string& topic,
                        const std::vector<std::pair<std::string, std::string>>& records) {
-  rd_kafka_t* producer = new_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap},
-                                                        {"acks", "all"},
-                                                        {"enable.idempotence", "true"}});
+  rd_kafka_t* producer = new_client(
+      RD_KAFKA_PRODUCER,
+      {{"bootstrap.servers", bootstrap}, {"acks", "all"}, {"enable.idempotence", "true"}});
   for (const auto& [key, value] : records) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_END);
+        RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
     ASSERT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
   }
   EXPECT_EQ(rd_kafka_flush(producer, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -67,7 +69,8 @@ void produce_and_flush(const std::string& bootstrap, const std::string& topic,
 
 // Consumes as a member of `group` until `wanted` records arrived (or the deadline passed),
 // committing synchronously after each one.
-std::map<std::string, std::string> consume_in_group(const std::string& bootstrap, const std::string& topic,
+std::map<std::string, std::string> consume_in_group(const std::string& bootstrap,
+                                                    const std::string& topic,
                                                     const std::string& group, std::size_t wanted) {
   // The mock coordinator (librdkafka 2.0.2) finishes a rebalance only once every earlier member
   // rejoined or its session timed out, even after a LeaveGroup; a short session keeps a second
@@ -75,7 +78,8 @@ std::map<std::string, std::string> consume_in_group(const std::string& bootstrap
   rd_kafka_t* consumer = new_client(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap},
                                                         {"group.id", group},
                                                         {"auto.offset.reset", "earliest"},
-                                                        {"enable.auto.commit", "false"}, {"session.timeout.ms", "6000"}});
+                                                        {"enable.auto.commit", "false"},
+                                                        {"session.timeout.ms", "6000"}});
   rd_kafka_poll_set_consumer(consumer);
   rd_kafka_topic_partition_list_t* subscription = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(subscription, topic.c_str(), RD_KAFKA_PARTITION_UA);
@@ -100,12 +104,13 @@ std::map<std::string, std::string> consume_in_group(const std::string& bootstrap
 }
 
 // Committed offsets of `group`, summed over the topic's partitions.
-long long committed_total(const std::string& bootstrap, const std::string& topic, const std::string& group,
-                          int partitions) {
+long long committed_total(const std::string& bootstrap, const std::string& topic,
+                          const std::string& group, int partitions) {
   // The mock coordinator (librdkafka 2.0.2) finishes a rebalance only once every earlier member
   // rejoined or its session timed out, even after a LeaveGroup; a short session keeps a second
   // consumer of the same group from waiting the default 45 s.
-  rd_kafka_t* consumer = new_client(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap}, {"group.id", group}});
+  rd_kafka_t* consumer =
+      new_client(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap}, {"group.id", group}});
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
   EXPECT_EQ(rd_kafka_committed(consumer, list, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -132,7 +137,8 @@ TEST(MockBroker, ListsOneBootstrapAddressPerBroker) {
 }
 
 TEST(MockBroker, CreatesTopicsWithTheRequestedPartitionCounts) {
-  MockBroker broker({.topics = {{"requests.interactive", 8}, {"results", 2}, {"dlq", 0}}, .default_partitions = 3});
+  MockBroker broker({.topics = {{"requests.interactive", 8}, {"results", 2}, {"dlq", 0}},
+                     .default_partitions = 3});
   std::map<std::string, int> counts = partition_counts(broker.bootstrap_servers());
   EXPECT_EQ(counts["requests.interactive"], 8);
   EXPECT_EQ(counts["results"], 2);
@@ -142,10 +148,12 @@ TEST(MockBroker, CreatesTopicsWithTheRequestedPartitionCounts) {
 TEST(MockBroker, RoundTripsRecordsThroughAProducerAndAConsumerGroupThatCommits) {
   MockBroker broker({.topics = {{"jobs", 4}}});
   std::vector<std::pair<std::string, std::string>> records;
-  for (int i = 0; i < 100; ++i) records.emplace_back("req-" + std::to_string(i), "{\"n\":" + std::to_string(i) + "}");
+  for (int i = 0; i < 100; ++i)
+    records.emplace_back("req-" + std::to_string(i), "{\"n\":" + std::to_string(i) + "}");
   produce_and_flush(broker.bootstrap_servers(), "jobs", records);
 
-  std::map<std::string, std::string> received = consume_in_group(broker.bootstrap_servers(), "jobs", "g1", records.size());
+  std::map<std::string, std::string> received =
+      consume_in_group(broker.bootstrap_servers(), "jobs", "g1", records.size());
   ASSERT_EQ(received.size(), records.size());
   for (const auto& [key, value] : records) EXPECT_EQ(received[key], value) << key;
 
@@ -159,7 +167,8 @@ TEST(MockBroker, AGroupResumesAfterItsCommittedOffsets) {
   ASSERT_EQ(consume_in_group(broker.bootstrap_servers(), "jobs", "g", 2).size(), 2u);
 
   produce_and_flush(broker.bootstrap_servers(), "jobs", {{"c", "3"}});
-  std::map<std::string, std::string> second = consume_in_group(broker.bootstrap_servers(), "jobs", "g", 1);
+  std::map<std::string, std::string> second =
+      consume_in_group(broker.bootstrap_servers(), "jobs", "g", 1);
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second.begin()->first, "c");
 }

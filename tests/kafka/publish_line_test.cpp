@@ -19,7 +19,8 @@ constexpr const char* kBatchLine =
     R"("body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"max_tokens":64,"temperature":0.2}})";
 
 TEST(ConvertPublishLine, PublishesARequestEventAsItIsKeyedByRequestId) {
-  std::string line = R"({"request_id":"r-1","team":"search","messages":[{"role":"user","content":"x"}]})";
+  std::string line =
+      R"({"request_id":"r-1","team":"search","messages":[{"role":"user","content":"x"}]})";
   PublishLine out = convert_publish_line(line, "ignored");
   ASSERT_TRUE(out.ok()) << out.error;
   EXPECT_EQ(out.kind, PublishLineKind::kRequestEvent);
@@ -34,7 +35,8 @@ TEST(ConvertPublishLine, DropsTheCarriageReturnOfACrlfLine) {
 }
 
 TEST(ConvertPublishLine, AddsTheDefaultTeamToARequestEventWithoutOne) {
-  PublishLine out = convert_publish_line(R"({"request_id":"r-2","messages":[],"metadata":{"k":1}})", "billing");
+  PublishLine out =
+      convert_publish_line(R"({"request_id":"r-2","messages":[],"metadata":{"k":1}})", "billing");
   ASSERT_TRUE(out.ok()) << out.error;
   rapidjson::Document doc = parse(out.value);
   EXPECT_STREQ(doc["team"].GetString(), "billing");
@@ -75,7 +77,8 @@ TEST(ConvertPublishLine, ConvertsABatchApiLineToARequestEvent) {
 
 TEST(ConvertPublishLine, BatchApiLineWithoutModelGetsAuto) {
   PublishLine out = convert_publish_line(
-      R"({"custom_id":"j","method":"POST","url":"/v1/chat/completions","body":{"messages":[]}})", "t");
+      R"({"custom_id":"j","method":"POST","url":"/v1/chat/completions","body":{"messages":[]}})",
+      "t");
   ASSERT_TRUE(out.ok()) << out.error;
   rapidjson::Document doc = parse(out.value);
   EXPECT_STREQ(doc["model"].GetString(), "auto");
@@ -84,10 +87,10 @@ TEST(ConvertPublishLine, BatchApiLineWithoutModelGetsAuto) {
 }
 
 TEST(ConvertPublishLine, BatchApiMaxCompletionTokensBecomesMaxTokens) {
-  PublishLine out = convert_publish_line(
-      R"({"custom_id":"j","method":"POST","url":"/v1/chat/completions",)"
-      R"("body":{"model":"m","messages":[],"max_completion_tokens":500}})",
-      "t");
+  PublishLine out =
+      convert_publish_line(R"({"custom_id":"j","method":"POST","url":"/v1/chat/completions",)"
+                           R"("body":{"model":"m","messages":[],"max_completion_tokens":500}})",
+                           "t");
   ASSERT_TRUE(out.ok()) << out.error;
   EXPECT_EQ(parse(out.value)["max_tokens"].GetInt(), 500);
 }
@@ -100,13 +103,15 @@ TEST(ConvertPublishLine, BatchApiLineWithoutTeamIsRejectedAskingForTeamFlag) {
 
 TEST(ConvertPublishLine, BatchApiLineForAnotherEndpointIsRejected) {
   PublishLine out = convert_publish_line(
-      R"({"custom_id":"e","method":"POST","url":"/v1/embeddings","body":{"model":"m","input":"x"}})", "t");
+      R"({"custom_id":"e","method":"POST","url":"/v1/embeddings","body":{"model":"m","input":"x"}})",
+      "t");
   EXPECT_EQ(out.kind, PublishLineKind::kRejected);
   EXPECT_NE(out.error.find("/v1/embeddings"), std::string::npos) << out.error;
 }
 
 TEST(ConvertPublishLine, BatchApiLineWithoutMessagesIsRejected) {
-  PublishLine out = convert_publish_line(R"({"custom_id":"e","url":"/v1/chat/completions","body":{}})", "t");
+  PublishLine out =
+      convert_publish_line(R"({"custom_id":"e","url":"/v1/chat/completions","body":{}})", "t");
   EXPECT_EQ(out.kind, PublishLineKind::kRejected);
   EXPECT_NE(out.error.find("body.messages"), std::string::npos) << out.error;
 }
@@ -130,7 +135,8 @@ TEST(ConvertPublishLine, RejectsObjectsOfNeitherShape) {
 }
 
 TEST(ConvertPublishLine, RejectsTrailingGarbageAfterTheObject) {
-  EXPECT_EQ(convert_publish_line(R"({"request_id":"r","team":"t"} x)", "t").kind, PublishLineKind::kRejected);
+  EXPECT_EQ(convert_publish_line(R"({"request_id":"r","team":"t"} x)", "t").kind,
+            PublishLineKind::kRejected);
 }
 
 TEST(ConvertPublishLine, IgnoresBlankLines) {

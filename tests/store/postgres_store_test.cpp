@@ -30,7 +30,9 @@ TerminalRecord record_of(const ResultEvent& r, const std::string& json) {
   rec.source_topic = "req";
   rec.source_partition = 0;
   rec.source_offset = 1;
-  if (r.ok()) rec.ledger.push_back({1, r.route.deployment, r.route.model, r.route.tier, r.route.provider, r.usage, r.cost});
+  if (r.ok())
+    rec.ledger.push_back(
+        {1, r.route.deployment, r.route.model, r.route.tier, r.route.provider, r.usage, r.cost});
   return rec;
 }
 
@@ -58,16 +60,21 @@ TEST_F(PostgresStoreTest, WritesRequestAndLedgerRowsWithExactMoney) {
   std::string ja = encode_result(a), jb = encode_result(b);
   std::vector<WriteOutcome> outcomes;
   std::string error;
-  ASSERT_TRUE(store->write_terminal({record_of(a, ja), record_of(b, jb)}, outcomes, error)) << error;
+  ASSERT_TRUE(store->write_terminal({record_of(a, ja), record_of(b, jb)}, outcomes, error))
+      << error;
   ASSERT_EQ(outcomes.size(), 2u);
   EXPECT_TRUE(outcomes[0].inserted);
   EXPECT_TRUE(outcomes[1].inserted);
   EXPECT_EQ(query_one(url_, "SELECT count(*) FROM requests"), "2");
   EXPECT_EQ(query_one(url_, "SELECT count(*) FROM cost_ledger"), "1");
-  EXPECT_EQ(query_one(url_, "SELECT cost_usd::text FROM cost_ledger WHERE request_id='a'"), "0.000027000000");
-  EXPECT_EQ(query_one(url_, "SELECT error_code FROM requests WHERE request_id='b'"), "provider_error");
-  EXPECT_EQ(query_one(url_, "SELECT result->>'request_id' FROM requests WHERE request_id='b'"), "b");
-  EXPECT_EQ(query_one(url_, "SELECT cost_usd::text FROM team_spend_daily WHERE team='search'"), "0.000027000000");
+  EXPECT_EQ(query_one(url_, "SELECT cost_usd::text FROM cost_ledger WHERE request_id='a'"),
+            "0.000027000000");
+  EXPECT_EQ(query_one(url_, "SELECT error_code FROM requests WHERE request_id='b'"),
+            "provider_error");
+  EXPECT_EQ(query_one(url_, "SELECT result->>'request_id' FROM requests WHERE request_id='b'"),
+            "b");
+  EXPECT_EQ(query_one(url_, "SELECT cost_usd::text FROM team_spend_daily WHERE team='search'"),
+            "0.000027000000");
 }
 
 TEST_F(PostgresStoreTest, SecondWriteOfATerminalRequestReturnsTheStoredResultAndBillsNothing) {

@@ -16,7 +16,8 @@ inline std::string pg_server_url(const std::string& database) {
   std::string base = env ? env : "postgresql://postgres@127.0.0.1:55432/postgres";
   auto slash = base.rfind('/');
   auto query = base.find('?', slash);
-  return base.substr(0, slash + 1) + database + (query == std::string::npos ? "" : base.substr(query));
+  return base.substr(0, slash + 1) + database +
+         (query == std::string::npos ? "" : base.substr(query));
 }
 
 // Drops and re-creates `name`, applies the migrations, returns its URL.

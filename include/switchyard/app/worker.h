@@ -22,9 +22,9 @@ namespace switchyard {
 // Counters and latency figures of one worker. Every field is safe to read from any thread.
 struct WorkerStats {
   std::atomic<std::uint64_t> consumed{0};
-  std::atomic<std::uint64_t> completed{0};        // offsets finished (result durable and acked)
-  std::atomic<std::uint64_t> dlq{0};              // events sent to the DLQ
-  std::atomic<std::uint64_t> invalid{0};          // readable but invalid: error result + DLQ
+  std::atomic<std::uint64_t> completed{0};  // offsets finished (result durable and acked)
+  std::atomic<std::uint64_t> dlq{0};        // events sent to the DLQ
+  std::atomic<std::uint64_t> invalid{0};    // readable but invalid: error result + DLQ
   std::atomic<std::uint64_t> redelivered_terminal{0};  // already terminal: stored result re-emitted
   std::atomic<std::uint64_t> in_flight_duplicates{0};  // same request_id already in flight here
   std::atomic<std::uint64_t> provider_calls{0};

@@ -20,12 +20,12 @@
 // rejoined or its session has timed out, even after that member sent LeaveGroup. A consumer that
 // joins a group right after another member left (e.g. a restarted worker) waits up to the old
 // member's session.timeout.ms (librdkafka default 45 s); use a short session in tests.
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 namespace switchyard {
 

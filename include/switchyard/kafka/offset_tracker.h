@@ -58,9 +58,9 @@ class OffsetTracker {
   };
   struct Partition {
     std::uint32_t epoch = 0;
-    std::deque<Entry> window;            // fetched offsets from the oldest unfinished one on
-    std::int64_t next_position = -1;     // one past the finished prefix; -1 = none finished yet
-    std::int64_t committed = -1;         // last position handed out by take_commits()
+    std::deque<Entry> window;         // fetched offsets from the oldest unfinished one on
+    std::int64_t next_position = -1;  // one past the finished prefix; -1 = none finished yet
+    std::int64_t committed = -1;      // last position handed out by take_commits()
     std::size_t unfinished = 0;
   };
   std::int64_t position(const Partition& p) const;

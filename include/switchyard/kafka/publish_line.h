@@ -29,7 +29,9 @@ struct PublishLine {
   std::string value;       // the Kafka value (request.v1 JSON)
   std::string error;       // why the line was rejected; empty otherwise
 
-  bool ok() const { return kind == PublishLineKind::kRequestEvent || kind == PublishLineKind::kBatchApiLine; }
+  bool ok() const {
+    return kind == PublishLineKind::kRequestEvent || kind == PublishLineKind::kBatchApiLine;
+  }
 };
 
 // `line` without its newline (a trailing '\r' is dropped). `default_team` is --team; may be empty.

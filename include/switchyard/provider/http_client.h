@@ -16,9 +16,10 @@ struct HttpRequest {
   // In addition to Host, Content-Length, Connection (set by the client; giving them is an error)
   // and Content-Type / User-Agent (defaults that a header given here replaces).
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;              // JSON; sent as POST
+  std::string body;               // JSON; sent as POST
   int connect_timeout_ms = 5000;  // resolve + connect + TLS handshake; <= 0: only the total applies
-  int total_timeout_ms = 120000;  // everything, waiting for a pooled connection included; <= 0: none
+  int total_timeout_ms =
+      120000;  // everything, waiting for a pooled connection included; <= 0: none
 };
 
 struct HttpResponse {

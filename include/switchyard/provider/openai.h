@@ -13,12 +13,12 @@ namespace switchyard {
 
 enum class OutcomeKind {
   kOk,
-  kRetryable,       // 408, 5xx, transport errors, timeouts: retry with backoff
-  kRateLimited,     // 429: honour retry_after_ms
-  kFatal,           // 4xx that will not get better, malformed response
+  kRetryable,    // 408, 5xx, transport errors, timeouts: retry with backoff
+  kRateLimited,  // 429: honour retry_after_ms
+  kFatal,        // 4xx that will not get better, malformed response
   kContentFiltered,
   kContextTooLong,
-  kAuth,            // 401/403
+  kAuth,  // 401/403
 };
 
 struct ProviderOutcome {

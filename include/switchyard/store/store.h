@@ -47,7 +47,8 @@ class RequestStore {
 
   // Fills `found` with request_id -> stored result JSON for the ids already terminal.
   virtual bool find_terminal(const std::vector<std::string>& request_ids,
-                             std::unordered_map<std::string, std::string>& found, std::string& error) = 0;
+                             std::unordered_map<std::string, std::string>& found,
+                             std::string& error) = 0;
 
   // Writes every record in one transaction: the requests row and its ledger rows, or nothing
   // for a request that is already terminal. `outcomes[i]` answers `records[i]`.
