@@ -38,7 +38,11 @@ TerminalRecord record_of(const ResultEvent& r, const std::string& json) {
 
 class PostgresStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override { url_ = fresh_database("sy_store_test"); }
+  void SetUp() override {
+    // ctest runs tests in parallel processes: each test gets its own database.
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    url_ = fresh_database("sy_store_" + std::to_string(std::hash<std::string>{}(name) % 1000000007));
+  }
   std::string url_;
 };
 
