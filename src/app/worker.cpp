@@ -91,6 +91,9 @@ struct DeploymentHealth {
   std::atomic<std::int64_t> cooldown_until_ms{0};
 };
 constexpr int kFailuresBeforeCooldown = 5;
+// Dedupe lookups per Postgres round trip: big enough to amortise the round trip, small enough
+// that a burst of fetched events reaches providers in steps, not all at once.
+constexpr std::size_t kLookupBatchMax = 1000;
 constexpr std::int64_t kCooldownMs = 10'000;
 
 }  // namespace
@@ -423,7 +426,7 @@ struct Worker::Impl : RebalanceListener {
     std::unordered_map<std::string, std::string> found;
     while (!threads_stop.load()) {
       jobs.clear();
-      to_lookup.take(jobs, 5000, std::chrono::milliseconds(100));
+      to_lookup.take(jobs, kLookupBatchMax, std::chrono::milliseconds(100));
       if (jobs.empty()) continue;
       ids.clear();
       for (Job* j : jobs) ids.push_back(j->decoded.request.request_id);

@@ -188,7 +188,8 @@ const std::vector<Key<Config>>& top_keys() {
        [](const YAML::Node& n, Config& c) {
          return int_in(1, 3600000)(n, c.http.request_timeout_ms);
        }},
-      {"http.max_connections_per_host", "16384", "keep-alive pool cap per provider host",
+      {"http.max_connections_per_host", "4096",
+       "keep-alive connections per provider host; calls past it wait for a free one",
        [](const YAML::Node& n, Config& c) {
          return int_in(1, 1000000)(n, c.http.max_connections_per_host);
        }},

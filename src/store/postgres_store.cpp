@@ -54,8 +54,13 @@ SELECT rows.request_id,
 FROM rows LEFT JOIN ins ON ins.request_id = rows.request_id
 )SQL";
 
+// A join against the unnested ids, not `request_id = ANY($1)`: with a large array the planner
+// estimates ANY() as a big share of the table and picks a sequential scan that grows with the
+// table (73 ms for 5,000 ids over 84k rows); unnest() is estimated at 100 rows, so this stays a
+// nested loop over the primary key whatever the batch size.
 constexpr const char* kFindTerminalSql =
-    "SELECT request_id, result::text FROM requests WHERE request_id = ANY($1::text[])";
+    "SELECT r.request_id, r.result::text FROM unnest($1::text[]) AS ids(id) "
+    "JOIN requests r ON r.request_id = ids.id";
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 

@@ -49,7 +49,7 @@ struct WorkerConfig {
 struct HttpConfig {
   int connect_timeout_ms = 5000;
   int request_timeout_ms = 120000;
-  int max_connections_per_host = 16384;
+  int max_connections_per_host = 4096;
   int max_attempts = 3;
   int retry_base_ms = 200;
   int retry_max_ms = 10000;

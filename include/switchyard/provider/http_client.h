@@ -46,7 +46,7 @@ class HttpClient {
 };
 
 struct HttpClientOptions {
-  int max_connections_per_host = 16384;  // past this, requests wait for a free connection
+  int max_connections_per_host = 4096;  // past this, requests wait for a free connection
   bool verify_tls = true;                // certificate verification against the system store
   std::string ca_file;                   // extra CA bundle (tests use a test CA)
 };
