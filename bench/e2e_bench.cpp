@@ -566,7 +566,9 @@ void scenario_in_flight(const Options& o) {
   sim.latency_ms = o.hold_ms;
   int resume = std::max(0, o.max_in_flight - o.max_in_flight / 10);
   Stage stage(o, "inflight", sim,
-              "  max_in_flight: " + std::to_string(o.max_in_flight) + "\n  resume_in_flight: " + std::to_string(resume) + "\n");
+              "  max_in_flight: " + std::to_string(o.max_in_flight) + "\n  resume_in_flight: " + std::to_string(resume) + "\n",
+              // HTTP/1.1 holds one call per connection: the pool must allow every held call.
+              "http:\n  max_connections_per_host: " + std::to_string(o.max_in_flight + 1000) + "\n");
   stage.publish_all(o.inflight_events);
   Sampler sampler(stage, 50ms, std::chrono::milliseconds(o.hold_ms));
   stage.start_worker();

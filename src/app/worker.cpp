@@ -432,12 +432,14 @@ struct Worker::Impl : RebalanceListener {
       for (Job* j : jobs) ids.push_back(j->decoded.request.request_id);
       found.clear();
       std::string error;
+      auto started = Clock::now();
       while (!store->find_terminal(ids, found, error)) {
         note_store_failure("dedupe lookup", error);
         if (threads_stop.load()) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(config.postgres.retry_backoff_ms));
         error.clear();
       }
+      stats.lookup_query.record_us(micros_between(started, Clock::now()));
       for (Job* j : jobs) {
         auto it = found.find(j->decoded.request.request_id);
         if (it != found.end()) {
@@ -658,6 +660,7 @@ struct Worker::Impl : RebalanceListener {
         batch.push_back(j);
       }
       std::string error;
+      auto started = Clock::now();
       while (!store->write_terminal(records, outcomes, error)) {
         note_store_failure("writing results", error);
         // Past the drain deadline: give up; these offsets stay uncommitted and are redelivered.
@@ -665,6 +668,8 @@ struct Worker::Impl : RebalanceListener {
         std::this_thread::sleep_for(std::chrono::milliseconds(config.postgres.retry_backoff_ms));
         error.clear();
       }
+      stats.write_transaction.record_us(micros_between(started, Clock::now()));
+      stats.write_batch_rows.record_us(static_cast<std::int64_t>(records.size()));
       if (!store_healthy.exchange(true)) log()->info("postgres reachable again; intake resumes");
       for (std::size_t i = 0; i < batch.size(); ++i) {
         Job* j = batch[i];
@@ -748,7 +753,8 @@ std::string WorkerStats::to_json() const {
          ",\"produce_failures\":" + n(produce_failures) + ",\"offset_resets\":" + n(offset_resets) +
          ",\"pauses\":" + n(pauses) + ",\"commits\":" + n(commits) +
          ",\"dispatch_overhead\":" + h(dispatch_overhead) +
-         ",\"result_overhead\":" + h(result_overhead) + ",\"end_to_end\":" + h(end_to_end) + "}";
+         ",\"result_overhead\":" + h(result_overhead) + ",\"end_to_end\":" + h(end_to_end) + ",\"lookup_query\":" + h(lookup_query) +
+         ",\"write_transaction\":" + h(write_transaction) + ",\"write_batch_rows\":" + h(write_batch_rows) + "}";
 }
 
 }  // namespace switchyard

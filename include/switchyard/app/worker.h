@@ -40,6 +40,9 @@ struct WorkerStats {
   LatencyHistogram dispatch_overhead;  // fetched -> HTTP request handed to the client
   LatencyHistogram result_overhead;    // response read -> durable in Postgres and acked by Kafka
   LatencyHistogram end_to_end;         // fetched -> acked
+  LatencyHistogram lookup_query;       // one dedupe lookup round trip to Postgres
+  LatencyHistogram write_transaction;  // one batch write transaction, commit included
+  LatencyHistogram write_batch_rows;   // rows per batch write (a count, not microseconds)
 
   std::string to_json() const;
 };
