@@ -8,20 +8,62 @@
 namespace switchyard::testing {
 namespace {
 
-// Sum of cost_usd over result events, exactly (the JSON number text, parsed as a decimal).
-Picodollars result_cost_sum(const std::vector<Record>& records, std::set<std::string>& seen) {
+// The exact cost_usd of one result event: the JSON number text, parsed as a decimal.
+std::optional<Picodollars> result_cost(const std::string& json) {
+  auto pos = json.find("\"cost_usd\":");
+  if (pos == std::string::npos) return std::nullopt;
+  auto start = pos + 11;
+  return parse_usd(json.substr(start, json.find_first_of(",}", start) - start));
+}
+
+// Sum of cost_usd over the first result event of each request.
+Picodollars result_cost_sum(const std::vector<Record>& records) {
+  std::set<std::string> seen;
   Picodollars sum = 0;
   for (const auto& r : records) {
     if (!seen.insert(r.key).second) continue;
-    auto pos = r.value.find("\"cost_usd\":");
-    EXPECT_NE(pos, std::string::npos) << r.value;
-    auto start = pos + 11;
-    auto end = r.value.find_first_of(",}", start);
-    auto cost = parse_usd(r.value.substr(start, end - start));
+    auto cost = result_cost(r.value);
     EXPECT_TRUE(cost.has_value()) << r.value;
     sum += cost.value_or(0);
   }
   return sum;
+}
+
+// A slow-enough run with a small in-flight cap, so a fault can land in the middle of it.
+HarnessOptions mid_run_options(int max_in_flight) {
+  HarnessOptions options;
+  options.sim.latency_ms = 2;
+  options.sim.latency_jitter_ms = 3;
+  options.extra_worker_yaml = "  max_in_flight: " + std::to_string(max_in_flight) +
+                              "\n  resume_in_flight: " + std::to_string(max_in_flight * 3 / 4) +
+                              "\n";
+  return options;
+}
+
+// After a fault: every one of the `n` requests ends terminal exactly once, billed exactly once,
+// with a result event, and every result event of a request is the same stored result.
+void expect_every_request_terminal_and_billed_once(Harness& h, int n) {
+  TopicReader results(h.bootstrap(), kResultsTopic, 4);
+  ASSERT_TRUE(eventually([&] {
+    results.drain();
+    return results.distinct_keys().size() >= static_cast<std::size_t>(n) &&
+           h.count("SELECT count(*) FROM requests") >= n;
+  })) << "results: "
+      << results.distinct_keys().size() << "\n"
+      << h.worker_log();
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests"), n);
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE status = 'ok'"), n);
+  EXPECT_EQ(h.count("SELECT count(*) FROM cost_ledger"), n);
+  EXPECT_EQ(h.count("SELECT count(*) FROM (SELECT request_id FROM cost_ledger GROUP BY 1 "
+                    "HAVING count(*) > 1) d"),
+            0);
+  std::map<std::string, std::string> first;
+  for (const auto& r : results.records) {
+    auto [it, inserted] = first.emplace(r.key, r.value);
+    if (!inserted) {
+      EXPECT_EQ(it->second, r.value) << "two different results for " << r.key;
+    }
+  }
 }
 
 TEST(Spine, TenThousandEventsBecomeTenThousandResultsRowsAndExactLedger) {
@@ -45,8 +87,7 @@ TEST(Spine, TenThousandEventsBecomeTenThousandResultsRowsAndExactLedger) {
             "t");
   EXPECT_EQ(h.query("SELECT count(*) FROM cost_ledger WHERE cost_usd = 0"), "0");
   // The results agree with the ledger.
-  std::set<std::string> seen;
-  Picodollars from_results = result_cost_sum(results.records, seen);
+  Picodollars from_results = result_cost_sum(results.records);
   EXPECT_EQ(format_usd(from_results), h.query("SELECT trim(trailing '.' from trim(trailing '0' "
                                               "from sum(cost_usd)::text)) FROM cost_ledger"));
   EXPECT_EQ(h.query("SELECT sum(requests) FROM team_spend_daily"), std::to_string(n));
@@ -59,11 +100,7 @@ TEST(Spine, TenThousandEventsBecomeTenThousandResultsRowsAndExactLedger) {
 }
 
 TEST(Spine, KillNineMidRunThenRestartLeavesEveryRequestTerminalOnceAndBilledOnce) {
-  HarnessOptions options;
-  options.sim.latency_ms = 2;
-  options.sim.latency_jitter_ms = 3;
-  options.extra_worker_yaml = "  max_in_flight: 400\n  resume_in_flight: 300\n";
-  Harness h("kill_nine", options);
+  Harness h("kill_nine", mid_run_options(400));
   const int n = 5000;
   h.publish(kBackgroundTopic, numbered_requests("k9-", n));
   h.start_worker();
@@ -74,28 +111,7 @@ TEST(Spine, KillNineMidRunThenRestartLeavesEveryRequestTerminalOnceAndBilledOnce
   EXPECT_LT(at_crash, n) << "the crash should happen mid-run";
 
   h.start_worker();
-  TopicReader results(h.bootstrap(), kResultsTopic, 4);
-  ASSERT_TRUE(eventually([&] {
-    results.drain();
-    return results.distinct_keys().size() >= static_cast<std::size_t>(n) &&
-           h.count("SELECT count(*) FROM requests") >= n;
-  })) << "results: "
-      << results.distinct_keys().size() << "\n"
-      << h.worker_log();
-  EXPECT_EQ(h.count("SELECT count(*) FROM requests"), n);
-  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE status = 'ok'"), n);
-  EXPECT_EQ(h.count("SELECT count(*) FROM cost_ledger"), n);
-  EXPECT_EQ(h.count("SELECT count(*) FROM (SELECT request_id FROM cost_ledger GROUP BY 1 HAVING "
-                    "count(*) > 1) d"),
-            0);
-  // Every result event of a request carries the same, stored, result.
-  std::map<std::string, std::string> first;
-  for (const auto& r : results.records) {
-    auto [it, inserted] = first.emplace(r.key, r.value);
-    if (!inserted) {
-      EXPECT_EQ(it->second, r.value) << "two different results for " << r.key;
-    }
-  }
+  expect_every_request_terminal_and_billed_once(h, n);
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
 }
 
@@ -190,11 +206,7 @@ TEST(Spine, RedeliveredTerminalRequestIsReEmittedFromPostgresWithoutAProviderCal
 }
 
 TEST(Spine, PostgresStoppedMidRunLosesNothingAndDuplicatesNothing) {
-  HarnessOptions options;
-  options.sim.latency_ms = 2;
-  options.sim.latency_jitter_ms = 3;
-  options.extra_worker_yaml = "  max_in_flight: 500\n  resume_in_flight: 400\n";
-  Harness h("pg_outage", options);
+  Harness h("pg_outage", mid_run_options(500));
   const int n = 4000;
   h.publish(kBackgroundTopic, numbered_requests("pg-", n));
   h.start_worker();
@@ -207,19 +219,7 @@ TEST(Spine, PostgresStoppedMidRunLosesNothingAndDuplicatesNothing) {
   ASSERT_TRUE(h.worker_running()) << h.worker_log();
   ASSERT_EQ(std::system((pg + " start").c_str()), 0);
 
-  TopicReader results(h.bootstrap(), kResultsTopic, 4);
-  ASSERT_TRUE(eventually([&] {
-    results.drain();
-    return results.distinct_keys().size() >= static_cast<std::size_t>(n) &&
-           h.count("SELECT count(*) FROM requests") >= n;
-  })) << "results: "
-      << results.distinct_keys().size() << "\n"
-      << h.worker_log();
-  EXPECT_EQ(h.count("SELECT count(*) FROM requests"), n);
-  EXPECT_EQ(h.count("SELECT count(*) FROM cost_ledger"), n);
-  EXPECT_EQ(h.count("SELECT count(*) FROM (SELECT request_id FROM cost_ledger GROUP BY 1 HAVING "
-                    "count(*) > 1) d"),
-            0);
+  expect_every_request_terminal_and_billed_once(h, n);
   EXPECT_NE(h.worker_log().find("intake paused"), std::string::npos) << h.worker_log();
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
   auto [committed, end] = h.committed_and_end(kBackgroundTopic);
@@ -267,10 +267,7 @@ TEST(Spine, EventsPublishedWithKcatComeBackAsResultsThatAgreeWithPostgres) {
         "(request_id)"
         " WHERE request_id = '" +
         id + "'");
-    auto cost =
-        parse_usd(r.value.substr(r.value.find("\"cost_usd\":") + 11,
-                                 r.value.find_first_of(",}", r.value.find("\"cost_usd\":") + 11) -
-                                     r.value.find("\"cost_usd\":") - 11));
+    auto cost = result_cost(r.value);
     ASSERT_TRUE(cost.has_value());
     std::string expected_cost = h.query("SELECT (" + format_usd(*cost) + "::numeric(30,12))::text");
     EXPECT_EQ(row, std::string(doc["status"].GetString()) + "|" +

@@ -320,6 +320,12 @@ TEST_F(HttpClientTest, RequestWaitingBehindTheCapTimesOut) {
   HttpRequest first = post_to(url(server));
   first.total_timeout_ms = 1000;
   auto first_future = send_async(*client, std::move(first));
+  // send() starts each request on its own strand: wait until the first one holds the only
+  // connection, or the second could take it first and the test would check nothing.
+  for (int i = 0; i < 5000 && server.accepted() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(server.accepted(), 1);
   HttpRequest second = post_to(url(server));
   second.total_timeout_ms = 100;
   HttpResponse second_response = send_sync(*client, std::move(second));
