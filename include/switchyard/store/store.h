@@ -41,6 +41,20 @@ struct WriteOutcome {
   std::string stored_result_json;  // when !inserted: the stored result, to re-emit instead
 };
 
+struct BudgetRequest {
+  std::string_view request_id;
+  std::string_view team;
+  Picodollars worst_case_cost = 0;  // reserved until the request is terminal
+  Picodollars budget = 0;           // the team's budget for the current period
+  std::string_view period_kind;     // day | week | month (UTC)
+};
+
+enum class BudgetVerdict {
+  kReserved,         // reserved now
+  kAlreadyReserved,  // a reservation exists for this request_id (a redelivery): go on
+  kExceeded,         // spent + reserved + worst case would pass the budget
+};
+
 class RequestStore {
  public:
   virtual ~RequestStore() = default;
@@ -50,9 +64,15 @@ class RequestStore {
                              std::unordered_map<std::string, std::string>& found,
                              std::string& error) = 0;
 
+  // Reserves each request's worst-case cost against its team's budget for the current period,
+  // in order, in one transaction. Safe across a fleet: the period row is locked per reservation.
+  virtual bool reserve_budgets(const std::vector<BudgetRequest>& requests,
+                               std::vector<BudgetVerdict>& verdicts, std::string& error) = 0;
+
   // Writes every record in one transaction: the requests row and its ledger rows, or nothing
-  // for a request that is already terminal. `outcomes[i]` answers `records[i]`.
-  // Record request_ids must be distinct within one call.
+  // for a request that is already terminal; the budget reservation of an inserted request is
+  // settled (actual cost spent, reservation released) in the same statement. `outcomes[i]` answers
+  // `records[i]`. Record request_ids must be distinct within one call.
   virtual bool write_terminal(const std::vector<TerminalRecord>& records,
                               std::vector<WriteOutcome>& outcomes, std::string& error) = 0;
 };

@@ -1,0 +1,115 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "support/pg.h"
+#include "switchyard/event/result.h"
+#include "switchyard/store/store.h"
+
+namespace switchyard {
+namespace {
+
+using testing::fresh_database;
+using testing::query_one;
+
+constexpr Picodollars kCent = 10'000'000'000;  // $0.01
+
+class BudgetStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    url_ =
+        fresh_database("sy_budget_" + std::to_string(std::hash<std::string>{}(name) % 1000000007));
+  }
+  std::vector<BudgetVerdict> reserve(RequestStore& store, const std::vector<std::string>& ids,
+                                     Picodollars each, Picodollars budget) {
+    std::vector<BudgetRequest> requests;
+    for (const auto& id : ids) requests.push_back({id, "search", each, budget, "month"});
+    std::vector<BudgetVerdict> verdicts;
+    std::string error;
+    EXPECT_TRUE(store.reserve_budgets(requests, verdicts, error)) << error;
+    return verdicts;
+  }
+  std::string status(const std::string& column) {
+    return query_one(url_,
+                     "SELECT " + column + "::text FROM team_budget_status WHERE team = 'search'");
+  }
+  void write_terminal(RequestStore& store, const std::string& id, Picodollars cost, bool ok) {
+    ResultEvent r;
+    r.request_id = id;
+    r.team = "search";
+    r.cost = cost;
+    if (!ok) r.error = ErrorCode::kProviderError;
+    std::string json = encode_result(r);
+    TerminalRecord rec;
+    rec.result = &r;
+    rec.result_json = json;
+    if (ok) rec.ledger.push_back({1, "d", "m", "economy", "openai", {}, cost});
+    std::vector<WriteOutcome> outcomes;
+    std::string error;
+    ASSERT_TRUE(store.write_terminal({rec}, outcomes, error)) << error;
+  }
+  std::string url_;
+};
+
+TEST_F(BudgetStoreTest, ReservationsStopAtTheBudget) {
+  auto store = make_postgres_store(url_);
+  auto v = reserve(*store, {"a", "b", "c"}, 40 * kCent, 100 * kCent);
+  EXPECT_EQ(v, (std::vector<BudgetVerdict>{BudgetVerdict::kReserved, BudgetVerdict::kReserved,
+                                           BudgetVerdict::kExceeded}));
+  EXPECT_EQ(status("reserved_usd"), "0.800000000000");
+  EXPECT_EQ(status("remaining_usd"), "0.200000000000");
+  EXPECT_EQ(status("period"),
+            query_one(url_, "SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date::text"));
+}
+
+TEST_F(BudgetStoreTest, ARedeliveredRequestKeepsItsReservation) {
+  auto store = make_postgres_store(url_);
+  reserve(*store, {"a"}, 40 * kCent, 100 * kCent);
+  auto v = reserve(*store, {"a"}, 40 * kCent, 100 * kCent);
+  EXPECT_EQ(v[0], BudgetVerdict::kAlreadyReserved);
+  EXPECT_EQ(status("reserved_usd"), "0.400000000000");
+}
+
+TEST_F(BudgetStoreTest, TerminalWriteSettlesActualCostAndReleasesTheReservation) {
+  auto store = make_postgres_store(url_);
+  reserve(*store, {"a", "b"}, 40 * kCent, 100 * kCent);
+  write_terminal(*store, "a", 3 * kCent, true);
+  EXPECT_EQ(status("spent_usd"), "0.030000000000");
+  EXPECT_EQ(status("reserved_usd"), "0.400000000000");
+  // A failed call releases its whole reservation and spends nothing.
+  write_terminal(*store, "b", 0, false);
+  EXPECT_EQ(status("spent_usd"), "0.030000000000");
+  EXPECT_EQ(status("reserved_usd"), "0.000000000000");
+  EXPECT_EQ(status("remaining_usd"), "0.970000000000");
+  // Writing the same terminal request again settles nothing twice.
+  write_terminal(*store, "a", 3 * kCent, true);
+  EXPECT_EQ(status("spent_usd"), "0.030000000000");
+  EXPECT_EQ(query_one(url_, "SELECT count(*) FROM budget_reservations"), "0");
+}
+
+TEST_F(BudgetStoreTest, ConcurrentWorkersNeverReserveMoreThanTheBudget) {
+  // 8 connections (as 8 workers would) race 1,000 reservations of $0.01 against $5.00.
+  std::atomic<int> reserved{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto store = make_postgres_store(url_);
+      for (int batch = 0; batch < 5; ++batch) {
+        std::vector<std::string> ids;
+        for (int i = 0; i < 25; ++i)
+          ids.push_back("w" + std::to_string(t) + "-" + std::to_string(batch * 25 + i));
+        for (auto v : reserve(*store, ids, kCent, 500 * kCent))
+          reserved += v == BudgetVerdict::kReserved;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(reserved.load(), 500);
+  EXPECT_EQ(status("reserved_usd"), "5.000000000000");
+  EXPECT_EQ(status("remaining_usd"), "0.000000000000");
+}
+
+}  // namespace
+}  // namespace switchyard
