@@ -1,0 +1,128 @@
+#include "switchyard/route/classifier.h"
+
+#include <string_view>
+
+#include "switchyard/route/router.h"
+
+namespace switchyard {
+namespace {
+
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool is_word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// True when `keyword` occurs in `text` case-insensitively with a word boundary on both sides.
+// No allocation: the scan compares characters in place.
+bool contains_word(std::string_view text, std::string_view keyword) {
+  if (keyword.empty() || keyword.size() > text.size()) return false;
+  for (std::size_t start = 0; start + keyword.size() <= text.size(); ++start) {
+    if (start > 0 && is_word_char(text[start - 1]) && is_word_char(keyword.front())) continue;
+    std::size_t i = 0;
+    while (i < keyword.size() && lower(text[start + i]) == lower(keyword[i])) ++i;
+    if (i != keyword.size()) continue;
+    const std::size_t end = start + keyword.size();
+    if (end < text.size() && is_word_char(text[end]) && is_word_char(keyword.back())) continue;
+    return true;
+  }
+  return false;
+}
+
+std::size_t count_fences(std::string_view text) {
+  std::size_t fences = 0;
+  for (std::size_t pos = text.find("```"); pos != std::string_view::npos;
+       pos = text.find("```", pos + 3)) {
+    ++fences;
+  }
+  return fences;
+}
+
+// Same 4-characters-a-token rule as estimate_input_tokens, over the system messages only.
+std::int64_t estimate_system_tokens(const RequestEvent& request) {
+  std::int64_t chars = 0;
+  for (const auto& m : request.messages) {
+    if (m.role == "system") chars += static_cast<std::int64_t>(m.content.size());
+  }
+  return (chars + 3) / 4;
+}
+
+TierChoice choose(const std::string& tier, std::string why) {
+  return TierChoice{tier, "auto: " + std::move(why) + " -> " + tier};
+}
+
+}  // namespace
+
+std::string with_thousands(std::int64_t value) {
+  // Magnitude in unsigned arithmetic, so INT64_MIN does not overflow.
+  const std::uint64_t magnitude =
+      value < 0 ? 0 - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
+  const std::string digits = std::to_string(magnitude);
+  std::string out;
+  out.reserve(digits.size() + digits.size() / 3 + 1);
+  if (value < 0) out.push_back('-');
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+TierChoice classify(const RequestEvent& request, const ClassifierConfig& config) {
+  // 1. task_type
+  if (!request.task_type.empty()) {
+    auto it = config.task_type_tiers.find(request.task_type);
+    if (it != config.task_type_tiers.end()) {
+      return choose(it->second, "task_type " + request.task_type);
+    }
+  }
+
+  // 2. long input
+  const std::int64_t tokens = estimate_input_tokens(request);
+  if (tokens >= config.long_input_tokens) {
+    return choose(config.frontier_tier, with_thousands(tokens) + " estimated input tokens >= " +
+                                            with_thousands(config.long_input_tokens));
+  }
+
+  // 3. reasoning keywords: keyword order decides which one the reason names.
+  for (const auto& keyword : config.reasoning_keywords) {
+    for (std::size_t i = 0; i < request.messages.size(); ++i) {
+      if (contains_word(request.messages[i].content, keyword)) {
+        return choose(config.frontier_tier, "reasoning keyword \"" + keyword + "\" in message " +
+                                                std::to_string(i + 1) + " (" +
+                                                request.messages[i].role + ")");
+      }
+    }
+  }
+
+  // 4. long system prompt
+  const std::int64_t system_tokens = estimate_system_tokens(request);
+  if (system_tokens >= config.long_system_prompt_tokens) {
+    return choose(config.frontier_tier, with_thousands(system_tokens) +
+                                            " estimated system prompt tokens >= " +
+                                            with_thousands(config.long_system_prompt_tokens));
+  }
+
+  // 5. fenced code blocks: a block is a pair of fences; an unclosed fence still counts as one.
+  std::size_t fences = 0;
+  for (const auto& m : request.messages) fences += count_fences(m.content);
+  if (fences > 0) {
+    const std::size_t blocks = (fences + 1) / 2;
+    return choose(config.code_tier,
+                  std::to_string(blocks) + " fenced code block" + (blocks == 1 ? "" : "s"));
+  }
+
+  // 6. short input
+  if (tokens <= config.short_input_tokens) {
+    return choose(config.economy_tier, with_thousands(tokens) + " estimated input tokens <= " +
+                                           with_thousands(config.short_input_tokens));
+  }
+
+  // 7. default
+  return choose(config.default_tier, "no rule matched (" + with_thousands(tokens) +
+                                         " estimated input tokens, no code, no reasoning keyword)");
+}
+
+}  // namespace switchyard
