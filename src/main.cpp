@@ -19,6 +19,7 @@ int usage() {
       "  publish [options] [FILE]   publish JSONL request events to a request topic\n"
       "  tail [options]             print result events as JSONL\n"
       "  spend --config FILE        spend per team from Postgres\n"
+      "  pricing show MODEL         prices and context window of a model from the pricing catalog\n"
       "\n"
       "Run `switchyard <command> --help` for a command's options.\n",
       stderr);
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   if (command == "publish") return switchyard::cmd_publish(args);
   if (command == "tail") return switchyard::cmd_tail(args);
   if (command == "spend") return switchyard::cmd_spend(args);
+  if (command == "pricing") return switchyard::cmd_pricing(args);
   if (command == "--help" || command == "-h" || command == "help") {
     usage();
     return 0;
