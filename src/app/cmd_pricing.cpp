@@ -43,7 +43,8 @@ std::string resolve_catalog_path(const Flags& flags) {
 void print_price(const char* label, Picodollars per_token) {
   Picodollars per_million = 0;
   bool overflow = __builtin_mul_overflow(per_token, kTokensPerMillion, &per_million);
-  std::printf("  %-26s %s per token, %s per 1M tokens\n", label, format_usd(per_token).c_str(),
+  std::printf("  %-26s %s USD per token, %s USD per 1M tokens\n", label,
+              format_usd(per_token).c_str(),
               overflow ? "(too large to show)" : format_usd(per_million).c_str());
 }
 
@@ -98,7 +99,7 @@ int cmd_pricing(const Args& args) {
   std::vector<std::string> catalog_problems;
   PricingCatalog catalog = PricingCatalog::load_file(path, catalog_problems);
   if (catalog.size() == 0) {
-    catalog_problems.push_back("no usable prices in " + path);
+    if (catalog_problems.empty()) catalog_problems.push_back("no token prices in " + path);
     return fail(catalog_problems);
   }
   for (const std::string& problem : catalog_problems)
@@ -122,8 +123,9 @@ int cmd_pricing(const Args& args) {
   print_optional_price("cached input", price->cached_input_per_token, "billed as input");
   print_optional_price("cache creation", price->cache_creation_per_token, "billed as input");
   print_optional_price("reasoning", price->reasoning_per_token, "billed as output");
-  print_optional_price("batch input", price->input_batch_per_token, "batch billed as input");
-  print_optional_price("batch output", price->output_batch_per_token, "batch billed as output");
+  print_optional_price("batch input", price->input_batch_per_token, "batch uses the input price");
+  print_optional_price("batch output", price->output_batch_per_token,
+                       "batch uses the output price");
   print_limit("max input tokens", price->max_input_tokens);
   print_limit("max output tokens", price->max_output_tokens);
   return 0;

@@ -4,7 +4,9 @@
 #include <rapidjson/error/en.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -251,7 +253,7 @@ PricingCatalog PricingCatalog::load_file(const std::string& path,
                                          std::vector<std::string>& problems) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    problems.push_back("pricing catalog: cannot read '" + path + "'");
+    problems.push_back("pricing catalog: cannot read '" + path + "': " + std::strerror(errno));
     return {};
   }
   std::ostringstream contents;
