@@ -139,8 +139,8 @@ void DeploymentLimiter::on_headers(std::optional<std::int64_t> remaining_request
     requests_.lower_available_to(scaled(std::max<std::int64_t>(*remaining_requests, 0)),
                                  release_at_ms, now_ms);
   if (remaining_tokens && tpm_limited())
-    tokens_.lower_available_to(scaled(std::max<std::int64_t>(*remaining_tokens, 0)),
-                               release_at_ms, now_ms);
+    tokens_.lower_available_to(scaled(std::max<std::int64_t>(*remaining_tokens, 0)), release_at_ms,
+                               now_ms);
 }
 
 bool DeploymentLimiter::has_headroom(PriorityClass cls, std::int64_t estimated_tokens,
@@ -148,8 +148,7 @@ bool DeploymentLimiter::has_headroom(PriorityClass cls, std::int64_t estimated_t
   return check(cls, estimated_tokens, now_ms).granted;
 }
 
-std::int64_t DeploymentLimiter::ms_until_headroom(PriorityClass cls,
-                                                  std::int64_t estimated_tokens,
+std::int64_t DeploymentLimiter::ms_until_headroom(PriorityClass cls, std::int64_t estimated_tokens,
                                                   std::int64_t now_ms) const {
   return check(cls, estimated_tokens, now_ms).retry_after_ms;
 }

@@ -126,6 +126,8 @@ void SlidingWindowLimit::lower_available_to(std::int64_t remaining,
   used_ += added;
 }
 
-void SlidingWindowLimit::set_limit(std::int64_t limit) { limit_ = clamp_amount(limit); }
+void SlidingWindowLimit::set_limit(std::int64_t limit) {
+  limit_ = clamp_amount(limit);
+}
 
 }  // namespace switchyard::limit

@@ -7,13 +7,17 @@ namespace {
 
 constexpr std::int64_t kMinLevelUnits = -kMaxAmount * TokenBucket::kUnitsPerToken;
 
-std::int64_t clamp_amount(std::int64_t amount) { return std::clamp<std::int64_t>(amount, 0, kMaxAmount); }
+std::int64_t clamp_amount(std::int64_t amount) {
+  return std::clamp<std::int64_t>(amount, 0, kMaxAmount);
+}
 
 std::int64_t to_units(std::int64_t amount) {
   return clamp_amount(amount) * TokenBucket::kUnitsPerToken;
 }
 
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }  // a >= 0, b > 0
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
+  return (a + b - 1) / b;
+}  // a >= 0, b > 0
 
 }  // namespace
 

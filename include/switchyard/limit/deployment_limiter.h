@@ -30,9 +30,9 @@
 namespace switchyard::limit {
 
 struct DeploymentLimits {
-  std::int64_t rpm = 0;               // requests per minute; 0 = unlimited
-  std::int64_t tpm = 0;               // tokens per minute; 0 = unlimited
-  double interactive_reserve = 0.0;   // share of both limits background may not use, 0..1
+  std::int64_t rpm = 0;                    // requests per minute; 0 = unlimited
+  std::int64_t tpm = 0;                    // tokens per minute; 0 = unlimited
+  double interactive_reserve = 0.0;        // share of both limits background may not use, 0..1
   std::int64_t default_backoff_ms = 1000;  // first wait after a 429 without Retry-After
   std::int64_t max_backoff_ms = 60000;     // cap of the doubling
 };
@@ -82,8 +82,8 @@ class DeploymentLimiter {
   // lowered part is released at now + reset_ms (at most a full window later), or after a full
   // window when reset_ms is absent. Unlimited dimensions ignore headers.
   void on_headers(std::optional<std::int64_t> remaining_requests,
-                  std::optional<std::int64_t> remaining_tokens, std::optional<std::int64_t> reset_ms,
-                  std::int64_t now_ms);
+                  std::optional<std::int64_t> remaining_tokens,
+                  std::optional<std::int64_t> reset_ms, std::int64_t now_ms);
 
   // Whether try_acquire() would grant now. No side effects.
   bool has_headroom(PriorityClass cls, std::int64_t estimated_tokens, std::int64_t now_ms) const;
@@ -114,8 +114,8 @@ class DeploymentLimiter {
 
   DeploymentLimits limits_;
   double share_ = 1.0;
-  SlidingWindowLimit requests_;  // used only when rpm_limited()
-  SlidingWindowLimit tokens_;    // used only when tpm_limited()
+  SlidingWindowLimit requests_;   // used only when rpm_limited()
+  SlidingWindowLimit tokens_;     // used only when tpm_limited()
   std::int64_t rpm_reserve_ = 0;  // requests background may not use
   std::int64_t tpm_reserve_ = 0;  // tokens background may not use
   std::int64_t cooldown_until_ms_;

@@ -55,7 +55,7 @@ class SlidingWindowLimit {
                           std::int64_t now_ms);
 
   // Changes the limit; recorded usage is kept (a lower limit may leave used above it).
-  void set_limit(std::int64_t limit) ;
+  void set_limit(std::int64_t limit);
 
   std::int64_t limit() const { return limit_; }
   std::int64_t used(std::int64_t now_ms) const;
@@ -68,7 +68,7 @@ class SlidingWindowLimit {
   void advance(std::int64_t now_ms);
 
   std::array<std::int64_t, kSlots> slots_{};  // by absolute slot number modulo kSlots
-  std::int64_t newest_slot_;                   // absolute slot number of the newest slot
+  std::int64_t newest_slot_;                  // absolute slot number of the newest slot
   std::int64_t used_ = 0;
   std::int64_t limit_;
 };
