@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -258,7 +259,7 @@ TEST(DeploymentLimiter, ShareIsClampedAndZeroShareGrantsNothing) {
   d.set_share(-1.0);
   EXPECT_EQ(d.effective_rpm(), 0);
   EXPECT_EQ(d.ms_until_headroom(kInteractive, 0, 0), kNeverMs);
-  d.set_share(0.0 / 0.0);
+  d.set_share(std::numeric_limits<double>::quiet_NaN());
   EXPECT_EQ(d.share(), 0.0);
 }
 
