@@ -95,13 +95,15 @@ void BM_WeightedSplit(benchmark::State& state) {
 }
 BENCHMARK(BM_WeightedSplit);
 
+// About 1,000 tokens of ordinary prose without a reasoning keyword: every rule is evaluated.
 void BM_Classify(benchmark::State& state) {
   ClassifierConfig config;
+  std::string prose;
+  while (prose.size() < 4000) prose += "The quick brown fox jumps over the lazy dog near a river. ";
   RequestEvent r;
   r.request_id = "req-1";
-  r.messages = {
-      {"system", std::string(800, 'x') + " You are a careful assistant."},
-      {"user", "Summarise the following text in three sentences. " + std::string(1200, 'y')}};
+  r.messages = {{"system", "You are a careful assistant. Answer in plain English."},
+                {"user", "Summarise the following text in three sentences. " + prose}};
   for (auto _ : state) {
     TierChoice c = classify(r, config);
     benchmark::DoNotOptimize(c);

@@ -1,5 +1,7 @@
 #include "switchyard/route/classifier.h"
 
+#include <array>
+#include <optional>
 #include <string_view>
 
 #include "switchyard/route/router.h"
@@ -7,28 +9,69 @@
 namespace switchyard {
 namespace {
 
-char lower(char c) {
+constexpr char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-bool is_word_char(char c) {
+constexpr bool is_word_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-// True when `keyword` occurs in `text` case-insensitively with a word boundary on both sides.
-// No allocation: the scan compares characters in place.
-bool contains_word(std::string_view text, std::string_view keyword) {
-  if (keyword.empty() || keyword.size() > text.size()) return false;
-  for (std::size_t start = 0; start + keyword.size() <= text.size(); ++start) {
-    if (start > 0 && is_word_char(text[start - 1]) && is_word_char(keyword.front())) continue;
-    std::size_t i = 0;
-    while (i < keyword.size() && lower(text[start + i]) == lower(keyword[i])) ++i;
-    if (i != keyword.size()) continue;
-    const std::size_t end = start + keyword.size();
-    if (end < text.size() && is_word_char(text[end]) && is_word_char(keyword.back())) continue;
-    return true;
+// True when `keyword` occurs at `start` of `text`, case-insensitively, with a word boundary on
+// each side (a boundary is only required where the keyword itself begins/ends with a word char).
+bool word_at(std::string_view text, std::size_t start, std::string_view keyword) {
+  if (keyword.empty() || keyword.size() > text.size() - start) return false;
+  if (start > 0 && is_word_char(text[start - 1]) && is_word_char(keyword.front())) return false;
+  for (std::size_t i = 0; i < keyword.size(); ++i) {
+    if (lower(text[start + i]) != lower(keyword[i])) return false;
   }
-  return false;
+  const std::size_t end = start + keyword.size();
+  return !(end < text.size() && is_word_char(text[end]) && is_word_char(keyword.back()));
+}
+
+struct KeywordHit {
+  std::size_t message;
+  const std::string* keyword;
+};
+
+// The first reasoning keyword in reading order (earliest message, earliest position; at one
+// position the keyword listed first). One pass over the text: a position is only compared against
+// keywords when it starts a word and its lower-cased character starts one of them, so the cost is
+// a couple of comparisons per character rather than one per character and keyword. No allocation.
+std::optional<KeywordHit> find_reasoning_keyword(const RequestEvent& request,
+                                                 const std::vector<std::string>& keywords) {
+  // Tables instead of branches: prose alternates word and non-word characters unpredictably, and
+  // a mispredicted branch per word cost more than the keyword compares themselves.
+  static constexpr std::array<bool, 256> kWord = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c)
+      t[static_cast<std::size_t>(c)] = is_word_char(static_cast<char>(c));
+    return t;
+  }();
+  std::array<bool, 256> starts{};  // both cases of every keyword's first character
+  bool boundary_needed = true;     // all keywords start with a word char: only word starts count
+  for (const auto& k : keywords) {
+    if (k.empty()) continue;
+    const char first = lower(k.front());
+    starts[static_cast<unsigned char>(first)] = true;
+    if (first >= 'a' && first <= 'z') starts[static_cast<unsigned char>(first - 'a' + 'A')] = true;
+    boundary_needed = boundary_needed && is_word_char(first);
+  }
+  for (std::size_t m = 0; m < request.messages.size(); ++m) {
+    const std::string_view text = request.messages[m].content;
+    unsigned char prev = ' ';
+    for (std::size_t pos = 0; pos < text.size(); ++pos) {
+      const auto ch = static_cast<unsigned char>(text[pos]);
+      const bool look = starts[ch] & !(boundary_needed & kWord[prev]);
+      prev = ch;
+      if (!look) continue;
+      const char c = lower(static_cast<char>(ch));
+      for (const auto& k : keywords) {
+        if (!k.empty() && lower(k.front()) == c && word_at(text, pos, k)) return KeywordHit{m, &k};
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 std::size_t count_fences(std::string_view text) {
@@ -86,15 +129,11 @@ TierChoice classify(const RequestEvent& request, const ClassifierConfig& config)
                                             with_thousands(config.long_input_tokens));
   }
 
-  // 3. reasoning keywords: keyword order decides which one the reason names.
-  for (const auto& keyword : config.reasoning_keywords) {
-    for (std::size_t i = 0; i < request.messages.size(); ++i) {
-      if (contains_word(request.messages[i].content, keyword)) {
-        return choose(config.frontier_tier, "reasoning keyword \"" + keyword + "\" in message " +
-                                                std::to_string(i + 1) + " (" +
-                                                request.messages[i].role + ")");
-      }
-    }
+  // 3. reasoning keywords
+  if (auto hit = find_reasoning_keyword(request, config.reasoning_keywords)) {
+    const ChatMessage& m = request.messages[hit->message];
+    return choose(config.frontier_tier, "reasoning keyword \"" + *hit->keyword + "\" in message " +
+                                            std::to_string(hit->message + 1) + " (" + m.role + ")");
   }
 
   // 4. long system prompt

@@ -78,6 +78,13 @@ TEST(Classifier, ReasoningKeywordsMatchWholeWordsOnly) {
   EXPECT_EQ(classify(r, config).tier, "economy");
 }
 
+TEST(Classifier, ReasonNamesTheFirstKeywordInReadingOrder) {
+  ClassifierConfig config;
+  auto r = auto_request({{"system", "Plan carefully."}, {"user", "Prove it."}});
+  EXPECT_EQ(classify(r, config).reason,
+            "auto: reasoning keyword \"plan\" in message 1 (system) -> frontier");
+}
+
 TEST(Classifier, LongSystemPromptGoesToFrontier) {
   ClassifierConfig config;
   auto r = auto_request({{"system", prose(2500)}, {"user", "hello"}});

@@ -46,6 +46,7 @@ struct ClassifierConfig {
   std::int64_t long_system_prompt_tokens = 2000;
   // Rule 3: matched case-insensitively as whole words or phrases ("plan" does not match
   // "explanation"; "reason" does not match "reasonable"), in every message, system included.
+  // The reason names the first one in reading order (message, then position).
   std::vector<std::string> reasoning_keywords = {
       "prove",  "step by step", "derive",    "analyze",  "analyse",
       "reason", "why does",     "trade-off", "tradeoff", "plan"};
