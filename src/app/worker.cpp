@@ -152,6 +152,7 @@ struct Worker::Impl : RebalanceListener {
         health(config.deployments.size()),
         io(config.worker.io_threads) {
     for (const auto& d : config.deployments) api_keys.push_back(d.api_key());
+    for (const auto& t : config.teams) teams_by_name.emplace(t.name, &t);
   }
 
   const Config& config;
@@ -160,6 +161,7 @@ struct Worker::Impl : RebalanceListener {
   Router router;
   std::vector<DeploymentHealth> health;
   std::vector<std::string> api_keys;  // read once at start; never logged
+  std::unordered_map<std::string, const TeamConfig*> teams_by_name;
 
   // Declared before the clients that use it so it is destroyed after them.
   IoPool io;
@@ -424,6 +426,7 @@ struct Worker::Impl : RebalanceListener {
     std::vector<Job*> jobs;
     std::vector<std::string> ids;
     std::unordered_map<std::string, std::string> found;
+    std::vector<Job*> budgeted;
     while (!threads_stop.load()) {
       jobs.clear();
       to_lookup.take(jobs, kLookupBatchMax, std::chrono::milliseconds(100));
@@ -440,6 +443,7 @@ struct Worker::Impl : RebalanceListener {
         error.clear();
       }
       stats.lookup_query.record_us(micros_between(started, Clock::now()));
+      budgeted.clear();
       for (Job* j : jobs) {
         auto it = found.find(j->decoded.request.request_id);
         if (it != found.end()) {
@@ -448,11 +452,81 @@ struct Worker::Impl : RebalanceListener {
           j->result_json = std::move(it->second);
           j->responded = Clock::now();
           produce_result(j);
+          continue;
+        }
+        if (!route(j)) continue;
+        if (team_budget(j)) {
+          budgeted.push_back(j);
         } else {
-          boost::asio::post(io.context(), [this, j] { dispatch(j); });
+          boost::asio::post(io.context(), [this, j] { attempt(j); });
         }
       }
+      if (!budgeted.empty() && !reserve_budgets(*store, budgeted)) return;
     }
+  }
+
+  // Routes a job that will be served; a job no deployment fits goes to the writer as an error.
+  bool route(Job* job) {
+    job->route = router.route(job->decoded.request, cooling_snapshot());
+    job->result.route.priority_class = to_string(job->priority_class);
+    job->result.route.reason = job->route.reason;
+    if (job->route.error.empty()) return true;
+    set_error(job, ErrorCode::kNoDeployment, job->route.error);
+    finish_to_writer(job);
+    return false;
+  }
+
+  const TeamConfig* team_budget(const Job* job) const {
+    auto it = teams_by_name.find(job->decoded.request.team);
+    return it != teams_by_name.end() && it->second->budget ? it->second : nullptr;
+  }
+
+  // The most the request can cost on any deployment its route may try: estimated input tokens
+  // plus max_tokens (or worker.budget_max_output_tokens) at each candidate's prices.
+  Picodollars worst_case_cost(const Job* job) const {
+    const auto& req = job->decoded.request;
+    std::int64_t input = estimate_input_tokens(req);
+    std::int64_t output = req.max_tokens.value_or(config.worker.budget_max_output_tokens);
+    Picodollars worst = 0;
+    for (const DeploymentConfig* d : job->route.candidates)
+      worst = std::max(worst, cost_of(*d, input, output));
+    return worst;
+  }
+
+  // Reserves the worst case of every budgeted job in one statement; over-budget jobs end as
+  // budget_exceeded, the others are dispatched. Returns false only when stopping.
+  bool reserve_budgets(RequestStore& store, const std::vector<Job*>& jobs) {
+    std::vector<BudgetRequest> requests;
+    requests.reserve(jobs.size());
+    for (Job* j : jobs) {
+      const TeamConfig* team = team_budget(j);
+      requests.push_back({j->decoded.request.request_id, team->name, worst_case_cost(j),
+                          *team->budget, team->budget_period});
+    }
+    std::vector<BudgetVerdict> verdicts;
+    std::string error;
+    while (!store.reserve_budgets(requests, verdicts, error)) {
+      note_store_failure("budget reservation", error);
+      if (threads_stop.load()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(config.postgres.retry_backoff_ms));
+      error.clear();
+    }
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      Job* j = jobs[i];
+      if (verdicts[i] == BudgetVerdict::kExceeded) {
+        stats.budget_rejections.fetch_add(1, std::memory_order_relaxed);
+        const TeamConfig* team = team_budget(j);
+        set_error(j, ErrorCode::kBudgetExceeded,
+                  "team '" + team->name + "' has no " + team->budget_period +
+                      "ly budget left for this request (budget $" + format_usd(*team->budget) +
+                      ", worst case of this request $" + format_usd(requests[i].worst_case_cost) +
+                      ")");
+        finish_to_writer(j);
+      } else {
+        boost::asio::post(io.context(), [this, j] { attempt(j); });
+      }
+    }
+    return true;
   }
 
   void note_store_failure(const char* what, const std::string& error) {
@@ -473,18 +547,6 @@ struct Worker::Impl : RebalanceListener {
     return cooling;
   }
 
-  void dispatch(Job* job) {
-    const auto& req = job->decoded.request;
-    job->route = router.route(req, cooling_snapshot());
-    job->result.route.priority_class = to_string(job->priority_class);
-    job->result.route.reason = job->route.reason;
-    if (!job->route.error.empty()) {
-      set_error(job, ErrorCode::kNoDeployment, job->route.error);
-      return to_writer_from_io(job);
-    }
-    attempt(job);
-  }
-
   bool past_deadline(const Job* job) const {
     const auto& d = job->decoded.request.deadline_unix_ms;
     return d && wall_ms() >= *d;
@@ -494,7 +556,7 @@ struct Worker::Impl : RebalanceListener {
     if (past_deadline(job)) {
       set_error(job, ErrorCode::kDeadlineExceeded,
                 "the request's deadline passed before it could be served");
-      return to_writer_from_io(job);
+      return finish_to_writer(job);
     }
     const auto& candidates = job->route.candidates;
     const DeploymentConfig* d = candidates[job->candidate % candidates.size()];
@@ -547,7 +609,7 @@ struct Worker::Impl : RebalanceListener {
         set_error(job, ErrorCode::kContentFiltered,
                   "the provider's content filter stopped the completion");
       }
-      return to_writer_from_io(job);
+      return finish_to_writer(job);
     }
     if (outcome.kind == OutcomeKind::kRetryable || outcome.kind == OutcomeKind::kRateLimited ||
         outcome.kind == OutcomeKind::kAuth) {
@@ -576,7 +638,7 @@ struct Worker::Impl : RebalanceListener {
         (outcome.error_message.empty() ? "HTTP " + std::to_string(outcome.http_status)
                                        : outcome.error_message);
     set_error(job, code, message + " (after " + std::to_string(job->attempt) + " attempts)");
-    to_writer_from_io(job);
+    finish_to_writer(job);
   }
 
   std::int64_t backoff_ms(int attempt_number, std::int64_t retry_after_ms) {
@@ -596,7 +658,7 @@ struct Worker::Impl : RebalanceListener {
     job->result.finish_reason.clear();
   }
 
-  void to_writer_from_io(Job* job) {
+  void finish_to_writer(Job* job) {
     if (job->responded == Clock::time_point{}) job->responded = Clock::now();
     to_writer.push(job);
   }
@@ -746,6 +808,7 @@ std::string WorkerStats::to_json() const {
   return "{\"consumed\":" + n(consumed) + ",\"completed\":" + n(completed) + ",\"dlq\":" + n(dlq) +
          ",\"invalid\":" + n(invalid) + ",\"redelivered_terminal\":" + n(redelivered_terminal) +
          ",\"in_flight_duplicates\":" + n(in_flight_duplicates) +
+         ",\"budget_rejections\":" + n(budget_rejections) +
          ",\"provider_calls\":" + n(provider_calls) +
          ",\"provider_retries\":" + n(provider_retries) + ",\"results_ok\":" + n(results_ok) +
          ",\"results_error\":" + n(results_error) + ",\"write_conflicts\":" + n(write_conflicts) +
@@ -753,8 +816,9 @@ std::string WorkerStats::to_json() const {
          ",\"produce_failures\":" + n(produce_failures) + ",\"offset_resets\":" + n(offset_resets) +
          ",\"pauses\":" + n(pauses) + ",\"commits\":" + n(commits) +
          ",\"dispatch_overhead\":" + h(dispatch_overhead) +
-         ",\"result_overhead\":" + h(result_overhead) + ",\"end_to_end\":" + h(end_to_end) + ",\"lookup_query\":" + h(lookup_query) +
-         ",\"write_transaction\":" + h(write_transaction) + ",\"write_batch_rows\":" + h(write_batch_rows) + "}";
+         ",\"result_overhead\":" + h(result_overhead) + ",\"end_to_end\":" + h(end_to_end) +
+         ",\"lookup_query\":" + h(lookup_query) + ",\"write_transaction\":" + h(write_transaction) +
+         ",\"write_batch_rows\":" + h(write_batch_rows) + "}";
 }
 
 }  // namespace switchyard

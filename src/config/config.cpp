@@ -180,6 +180,11 @@ const std::vector<Key<Config>>& top_keys() {
        }},
       {"worker.default_tier", "workhorse", "tier used for model \"auto\"",
        [](const YAML::Node& n, Config& c) { return read_string(n, c.worker.default_tier, false); }},
+      {"worker.budget_max_output_tokens", "4096",
+       "output tokens assumed for a budget's worst case when a request sets no max_tokens",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 10000000)(n, c.worker.budget_max_output_tokens);
+       }},
       {"http.connect_timeout_ms", "5000", "connect + TLS handshake timeout per provider call",
        [](const YAML::Node& n, Config& c) {
          return int_in(1, 600000)(n, c.http.connect_timeout_ms);
@@ -264,10 +269,22 @@ const std::vector<Key<TeamConfig>>& team_keys() {
   static const std::vector<Key<TeamConfig>> keys = {
       {"name", "(required)", "team name as it appears in request events",
        [](const YAML::Node& n, TeamConfig& t) { return read_string(n, t.name, false); }},
-      {"budget_usd", "", "budget per period in USD (enforced by the budget feature)",
+      {"budget_usd", "",
+       "hard budget per period in USD; the worst-case cost is reserved before every call",
+       [](const YAML::Node& n, TeamConfig& t) { return read_usd(n, t.budget.emplace()); }},
+      {"budget_period", "month", "day, week (ISO, from Monday) or month, all in UTC",
        [](const YAML::Node& n, TeamConfig& t) -> std::string {
-         if (!n.IsScalar() || !parse_usd(n.Scalar())) return "must be a decimal USD amount";
-         t.budget_usd = n.Scalar();
+         if (auto e = read_string(n, t.budget_period); !e.empty()) return e;
+         if (t.budget_period != "day" && t.budget_period != "week" && t.budget_period != "month")
+           return "must be day, week or month, got '" + t.budget_period + "'";
+         return {};
+       }},
+      {"budget_policy", "reject", "past the budget: reject (budget_exceeded result)",
+       [](const YAML::Node& n, TeamConfig& t) -> std::string {
+         if (auto e = read_string(n, t.budget_policy); !e.empty()) return e;
+         if (t.budget_policy == "downgrade" || t.budget_policy == "defer")
+           return "'" + t.budget_policy + "' is not supported by this version yet; use reject";
+         if (t.budget_policy != "reject") return "must be reject, got '" + t.budget_policy + "'";
          return {};
        }},
   };

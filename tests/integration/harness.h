@@ -116,6 +116,7 @@ struct HarnessOptions {
   int partitions = 4;
   SimOptions sim;
   std::string extra_worker_yaml;  // appended under `worker:`
+  std::string teams_yaml = "teams:\n  - name: search\n  - name: ads\n";
 };
 
 class Harness {
@@ -168,7 +169,7 @@ class Harness {
         << "    model: gpt-4o-mini\n    tier: economy\n"
         << "    input_cost_per_token: " << kInputPrice
         << "\n    output_cost_per_token: " << kOutputPrice << "\n"
-        << "teams:\n  - name: search\n  - name: ads\n";
+        << options_.teams_yaml;
   }
 
   void start_worker() {

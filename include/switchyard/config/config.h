@@ -3,6 +3,7 @@
 // src/config/config.cpp (name, default, validator, one doc line); this header is the typed view.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,8 @@ struct WorkerConfig {
   int io_threads = 1;
   int commit_interval_ms = 200;
   std::string default_tier = "workhorse";
+  // Output tokens assumed for a budget's worst case when a request sets no max_tokens.
+  int budget_max_output_tokens = 4096;
 };
 
 struct HttpConfig {
@@ -75,7 +78,9 @@ struct DeploymentConfig {
 
 struct TeamConfig {
   std::string name;
-  std::string budget_usd;  // informational until the budget issue; empty = none
+  std::optional<Picodollars> budget;     // hard budget per period; unset = no budget
+  std::string budget_period = "month";   // day | week | month, UTC
+  std::string budget_policy = "reject";  // what happens past the budget
 };
 
 struct Config {

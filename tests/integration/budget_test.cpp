@@ -1,0 +1,85 @@
+// Team budgets end to end: real worker, real Postgres reservations, the simulator.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include "harness.h"
+#include "switchyard/common/money.h"
+
+namespace switchyard::testing {
+namespace {
+
+TEST(Budget, AThousandConcurrentRequestsNeverOverspendAndTheRestGetBudgetExceeded) {
+  HarnessOptions options;
+  options.teams_yaml =
+      "teams:\n  - name: search\n    budget_usd: 0.005\n    budget_period: month\n";
+  Harness h("budget", options);
+  const int n = 1000;
+  std::vector<std::pair<std::string, std::string>> events;
+  for (int i = 0; i < n; ++i) {
+    std::string id = "b-" + std::to_string(i);
+    events.emplace_back(
+        id, request_json(id, "search", "count to " + std::to_string(i), R"(,"max_tokens":16)"));
+  }
+  h.publish(kBackgroundTopic, events);
+  h.start_worker();
+  TopicReader results(h.bootstrap(), kResultsTopic, 4);
+  ASSERT_TRUE(eventually([&] {
+    results.drain();
+    return results.distinct_keys().size() >= static_cast<std::size_t>(n);
+  })) << h.worker_log();
+
+  int ok = 0, exceeded = 0;
+  for (const auto& r : results.records) {
+    rapidjson::Document doc;
+    doc.Parse(r.value.c_str());
+    if (std::string(doc["status"].GetString()) == "ok") {
+      ++ok;
+    } else {
+      EXPECT_STREQ(doc["error"]["code"].GetString(), "budget_exceeded") << r.value;
+      EXPECT_NE(std::string(doc["error"]["message"].GetString()).find("team 'search'"),
+                std::string::npos);
+      ++exceeded;
+    }
+  }
+  EXPECT_EQ(ok + exceeded, n);
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(exceeded, 0);
+  // Worst case of one request: its estimated input (about 10 tokens) plus 16 output tokens at
+  // gpt-4o-mini prices is well under $0.0001; settled spend may pass the budget by at most that.
+  EXPECT_EQ(
+      h.query("SELECT sum(cost_usd) <= 0.005 + 0.0001 FROM cost_ledger WHERE team = 'search'"),
+      "t");
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE error_code = 'budget_exceeded'"),
+            exceeded);
+  EXPECT_EQ(h.count("SELECT count(*) FROM cost_ledger"), ok);
+  EXPECT_EQ(h.sim().stats().requests, static_cast<std::uint64_t>(ok))
+      << "rejected requests never reach a provider";
+  // Everything settled: nothing left reserved, and the period's spend is exactly the ledger's.
+  EXPECT_EQ(h.query("SELECT reserved_usd::text FROM team_budget_status WHERE team = 'search'"),
+            "0.000000000000");
+  EXPECT_EQ(h.query("SELECT (SELECT spent_usd FROM team_budget_status WHERE team = 'search') = "
+                    "(SELECT sum(cost_usd) FROM cost_ledger WHERE team = 'search')"),
+            "t");
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+}
+
+TEST(Budget, TeamsWithoutABudgetAreNotLimited) {
+  HarnessOptions options;
+  options.teams_yaml = "teams:\n  - name: search\n    budget_usd: 0\n  - name: ads\n";
+  Harness h("budget_free", options);
+  h.publish(kBackgroundTopic, {{"free-1", request_json("free-1", "ads", "hello")},
+                               {"paid-1", request_json("paid-1", "search", "hello")}});
+  h.start_worker();
+  TopicReader results(h.bootstrap(), kResultsTopic, 4);
+  ASSERT_TRUE(eventually([&] {
+    results.drain();
+    return results.distinct_keys().size() >= 2;
+  })) << h.worker_log();
+  EXPECT_EQ(h.query("SELECT status FROM requests WHERE request_id = 'free-1'"), "ok");
+  EXPECT_EQ(h.query("SELECT error_code FROM requests WHERE request_id = 'paid-1'"),
+            "budget_exceeded");
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace switchyard::testing
