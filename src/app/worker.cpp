@@ -85,6 +85,12 @@ class HandOff {
   bool closed_ = false;
 };
 
+ClassifierConfig classifier_for(const Config& config) {
+  ClassifierConfig c;
+  c.default_tier = config.worker.default_tier;
+  return c;
+}
+
 // Per-deployment health for the spine: consecutive failures open a short cooldown.
 struct DeploymentHealth {
   std::atomic<int> consecutive_failures{0};
@@ -148,7 +154,7 @@ struct Worker::Impl : RebalanceListener {
       : config(c),
         stats(s),
         stop_requested(stop),
-        router(config.deployments, config.worker.default_tier),
+        router(config.deployments, classifier_for(config)),
         health(config.deployments.size()),
         io(config.worker.io_threads) {
     for (const auto& d : config.deployments) api_keys.push_back(d.api_key());

@@ -1,5 +1,7 @@
 #include "switchyard/route/router.h"
 
+#include <algorithm>
+
 namespace switchyard {
 
 std::int64_t estimate_input_tokens(const RequestEvent& request) {
@@ -13,8 +15,8 @@ Picodollars cost_of(const DeploymentConfig& d, std::int64_t input_tokens,
   return input_tokens * d.input_cost_per_token + output_tokens * d.output_cost_per_token;
 }
 
-Router::Router(const std::vector<DeploymentConfig>& deployments, std::string default_tier)
-    : deployments_(deployments), default_tier_(std::move(default_tier)) {}
+Router::Router(const std::vector<DeploymentConfig>& deployments, ClassifierConfig classifier)
+    : deployments_(deployments), classifier_(std::move(classifier)) {}
 
 std::size_t Router::index_of(const DeploymentConfig* deployment) const {
   return static_cast<std::size_t>(deployment - deployments_.data());
@@ -28,8 +30,18 @@ RouteDecision Router::route(const RequestEvent& request,
   std::string target;
   if (request.model == "auto") {
     by_tier = true;
-    target = default_tier_;
-    decision.reason = "model auto -> default tier " + target;
+    TierChoice choice = classify(request, classifier_);
+    bool served =
+        std::any_of(deployments_.begin(), deployments_.end(),
+                    [&choice](const DeploymentConfig& d) { return d.tier == choice.tier; });
+    if (served) {
+      target = std::move(choice.tier);
+      decision.reason = std::move(choice.reason);
+    } else {
+      target = classifier_.default_tier;
+      decision.reason =
+          choice.reason + " (no deployment in that tier: default tier " + target + ")";
+    }
   } else {
     for (const auto& d : deployments_) {
       if (d.tier == request.model) {

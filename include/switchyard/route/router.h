@@ -8,6 +8,7 @@
 
 #include "switchyard/config/config.h"
 #include "switchyard/event/request.h"
+#include "switchyard/route/classifier.h"
 
 namespace switchyard {
 
@@ -24,7 +25,9 @@ std::int64_t estimate_input_tokens(const RequestEvent& request);
 
 class Router {
  public:
-  Router(const std::vector<DeploymentConfig>& deployments, std::string default_tier);
+  // Model "auto" is classified into a tier (route/classifier.h); a tier without deployments
+  // falls back to the classifier's default tier.
+  Router(const std::vector<DeploymentConfig>& deployments, ClassifierConfig classifier);
 
   // `cooling_down[i]` is true when deployments[i] is in cooldown; such deployments are moved
   // to the end of the candidate list instead of being dropped (better a tired one than none).
@@ -34,7 +37,7 @@ class Router {
 
  private:
   const std::vector<DeploymentConfig>& deployments_;
-  std::string default_tier_;
+  ClassifierConfig classifier_;
 };
 
 // Integer cost of one call in picodollars: usage x the deployment's per-token prices.
