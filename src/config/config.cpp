@@ -3,7 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -44,6 +46,11 @@ std::vector<std::string> Config::request_topics() const {
   return topics;
 }
 
+int Config::tier_rank(const std::string& tier) const {
+  auto it = std::find(tiers.begin(), tiers.end(), tier);
+  return it == tiers.end() ? -1 : static_cast<int>(it - tiers.begin());
+}
+
 namespace {
 
 // One declared key: where it lives, what it means, and how to read + validate it into the
@@ -66,8 +73,9 @@ std::string read_scalar(const YAML::Node& node, T& out) {
   }
 }
 
-std::function<std::string(const YAML::Node&, int&)> int_in(int lo, int hi) {
-  return [lo, hi](const YAML::Node& node, int& out) -> std::string {
+template <typename T>
+std::function<std::string(const YAML::Node&, T&)> int_in(T lo, T hi) {
+  return [lo, hi](const YAML::Node& node, T& out) -> std::string {
     if (auto err = read_scalar(node, out); !err.empty()) return "must be an integer";
     if (out < lo || out > hi) {
       return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
@@ -96,6 +104,11 @@ std::string read_string_list(const YAML::Node& node, std::vector<std::string>& o
       return "must be a list of non-empty strings";
     out.push_back(item.as<std::string>());
   }
+  return {};
+}
+
+std::string read_bool(const YAML::Node& node, bool& out) {
+  if (!read_scalar(node, out).empty()) return "must be true or false";
   return {};
 }
 
@@ -204,6 +217,50 @@ const std::vector<Key<Config>>& top_keys() {
        [](const YAML::Node& n, Config& c) { return int_in(0, 60000)(n, c.http.retry_base_ms); }},
       {"http.retry_max_ms", "10000", "cap of one backoff wait",
        [](const YAML::Node& n, Config& c) { return int_in(0, 600000)(n, c.http.retry_max_ms); }},
+      {"pricing.catalog_file", "",
+       "price map in LiteLLM's model_prices_and_context_window.json format, relative to the "
+       "config file; $SWITCHYARD_PRICING_CATALOG when absent; empty = no catalog",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.pricing.catalog_file); }},
+      {"tiers", "[economy, workhorse, frontier]",
+       "tier names from the cheapest / lowest quality to the best; every deployment has one",
+       [](const YAML::Node& n, Config& c) -> std::string {
+         if (auto e = read_string_list(n, c.tiers); !e.empty()) return e;
+         if (c.tiers.empty()) return "must name at least one tier";
+         std::set<std::string> seen;
+         for (const auto& t : c.tiers) {
+           if (!seen.insert(t).second) return "lists tier '" + t + "' twice";
+         }
+         return {};
+       }},
+      {"routing.task_type_tiers", "{}",
+       "task_type -> tier for model \"auto\", checked before any other classifier rule",
+       [](const YAML::Node& n, Config& c) -> std::string {
+         if (!n.IsMap()) return "must be a map of task_type to tier";
+         for (const auto& kv : n) {
+           if (!kv.second.IsScalar() || kv.second.Scalar().empty())
+             return "'" + kv.first.as<std::string>() + "' must map to a tier name";
+           c.routing.task_type_tiers[kv.first.as<std::string>()] = kv.second.Scalar();
+         }
+         return {};
+       }},
+      {"routing.interactive_reserve", "0.2",
+       "share (0..1) of every deployment's rpm/tpm that only interactive work may use",
+       [](const YAML::Node& n, Config& c) -> std::string {
+         double& v = c.routing.interactive_reserve;
+         if (!read_scalar(n, v).empty() || !std::isfinite(v)) return "must be a number";
+         if (v < 0 || v > 1) return "must be between 0 and 1, got " + n.Scalar();
+         return {};
+       }},
+      {"routing.long_input_tokens", "8000",
+       "model \"auto\": at or above this many estimated input tokens -> the best tier",
+       [](const YAML::Node& n, Config& c) {
+         return int_in<std::int64_t>(1, 100'000'000)(n, c.routing.long_input_tokens);
+       }},
+      {"routing.short_input_tokens", "500",
+       "model \"auto\": at or below this many estimated input tokens -> the cheapest tier",
+       [](const YAML::Node& n, Config& c) {
+         return int_in<std::int64_t>(0, 100'000'000)(n, c.routing.short_input_tokens);
+       }},
   };
   return keys;
 }
@@ -241,15 +298,25 @@ const std::vector<Key<DeploymentConfig>>& deployment_keys() {
        [](const YAML::Node& n, DeploymentConfig& d) { return read_string(n, d.tier, false); }},
       {"region", "", "data-residency region",
        [](const YAML::Node& n, DeploymentConfig& d) { return read_string(n, d.region); }},
-      {"input_cost_per_token", "(required)", "USD per input token, exact decimal",
+      {"input_cost_per_token", "catalog",
+       "USD per input token, exact decimal; overrides the catalog (required without an entry)",
        [](const YAML::Node& n, DeploymentConfig& d) {
-         return read_usd(n, d.input_cost_per_token);
+         return read_usd(n, d.price_override.input_per_token.emplace());
        }},
-      {"output_cost_per_token", "(required)", "USD per output token, exact decimal",
+      {"output_cost_per_token", "catalog",
+       "USD per output token, exact decimal; overrides the catalog (required without an entry)",
        [](const YAML::Node& n, DeploymentConfig& d) {
-         return read_usd(n, d.output_cost_per_token);
+         return read_usd(n, d.price_override.output_per_token.emplace());
        }},
-      {"context_window", "128000", "input + output token limit",
+      {"cached_input_cost_per_token", "catalog, else input price",
+       "USD per prompt token read from the provider's cache; overrides the catalog",
+       [](const YAML::Node& n, DeploymentConfig& d) {
+         return read_usd(n, d.price_override.cached_input_per_token.emplace());
+       }},
+      {"batch_pricing", "false",
+       "billed at the provider's Batch API prices (catalog *_batches, where it has them)",
+       [](const YAML::Node& n, DeploymentConfig& d) { return read_bool(n, d.batch_pricing); }},
+      {"context_window", "catalog max_input_tokens, else 128000", "input + output token limit",
        [](const YAML::Node& n, DeploymentConfig& d) -> std::string {
          if (!read_scalar(n, d.context_window).empty() || d.context_window < 1)
            return "must be a positive integer";
@@ -261,6 +328,12 @@ const std::vector<Key<DeploymentConfig>>& deployment_keys() {
       {"tpm", "0",
        "tokens per minute (0 = unlimited); enforced once the scheduler lands, recorded now",
        [](const YAML::Node& n, DeploymentConfig& d) { return int_in(0, 2000000000)(n, d.tpm); }},
+      {"latency_target_ms", "", "interactive latency goal in ms; unset = none",
+       [](const YAML::Node& n, DeploymentConfig& d) {
+         return int_in(1, 3600000)(n, d.latency_target_ms.emplace());
+       }},
+      {"weight", "0", "A/B split weight among otherwise equal deployments (0 = no split)",
+       [](const YAML::Node& n, DeploymentConfig& d) { return int_in(0, 1000000)(n, d.weight); }},
   };
   return keys;
 }
@@ -305,13 +378,18 @@ YAML::Node find_path(const YAML::Node& root, const std::string& path) {
   return node;
 }
 
+// Keys whose value is a map of free-form names; their entries are not keys of their own.
+bool is_map_valued_key(const std::string& path) {
+  return path == "kafka.properties" || path == "routing.task_type_tiers";
+}
+
 // Every leaf path present in a map, so unknown keys (typos) can be reported.
 void collect_paths(const YAML::Node& node, const std::string& prefix,
                    std::vector<std::string>& out) {
   for (const auto& kv : node) {
     std::string path =
         prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
-    if (kv.second.IsMap() && path != "kafka.properties") {
+    if (kv.second.IsMap() && !is_map_valued_key(path)) {
       collect_paths(kv.second, path, out);
     } else {
       out.push_back(path);
@@ -344,6 +422,111 @@ void read_item(const YAML::Node& item, const std::vector<Key<Target>>& keys,
   }
 }
 
+std::string tier_list(const Config& c) {
+  std::string out = "[";
+  for (const auto& t : c.tiers) out += (out.size() > 1 ? ", " : "") + t;
+  return out + "]";
+}
+
+// "deployments[2] (mini-x)": how a problem about a whole deployment names it.
+std::string deployment_label(const DeploymentConfig& d, std::size_t i) {
+  std::string label = "deployments[" + std::to_string(i) + "]";
+  return d.name.empty() ? label : label + " (" + d.name + ")";
+}
+
+std::string bare_model_name(std::string_view model) {
+  auto slash = model.rfind('/');
+  return std::string(slash == std::string_view::npos ? model : model.substr(slash + 1));
+}
+
+// The catalog a config names, and the problems with it that matter: the file cannot be read or
+// parsed at all, or an entry is malformed for a model some deployment uses (compared by the name
+// after the last '/', which is how PricingCatalog::find matches prefixed names). Problems with
+// the other ~2,000 entries are none of this config's business.
+struct LoadedCatalog {
+  std::optional<PricingCatalog> catalog;  // nullopt = no catalog configured
+  std::string path;
+};
+
+LoadedCatalog load_catalog(const YAML::Node& root, const std::string& base_dir, Config& c,
+                           std::vector<std::string>& problems) {
+  LoadedCatalog out;
+  std::string key = "pricing.catalog_file";
+  if (YAML::Node n = find_path(root, key); !n.IsDefined() || n.IsNull()) {
+    if (const char* env = std::getenv("SWITCHYARD_PRICING_CATALOG"); env && *env) {
+      c.pricing.catalog_file = env;  // relative to the working directory, like any variable
+      key += " (from $SWITCHYARD_PRICING_CATALOG)";
+    }
+  } else if (!c.pricing.catalog_file.empty() && !base_dir.empty() &&
+             std::filesystem::path(c.pricing.catalog_file).is_relative()) {
+    c.pricing.catalog_file =
+        (std::filesystem::path(base_dir) / c.pricing.catalog_file).lexically_normal().string();
+  }
+  if (c.pricing.catalog_file.empty()) return out;
+  out.path = c.pricing.catalog_file;
+  std::vector<std::string> catalog_problems;
+  out.catalog = PricingCatalog::load_file(out.path, catalog_problems);
+  std::set<std::string> used;
+  for (const auto& d : c.deployments) used.insert(bare_model_name(d.model));
+  const std::string entry_prefix = "pricing catalog: model '";
+  for (const auto& p : catalog_problems) {
+    if (p.rfind(entry_prefix, 0) == 0) {
+      auto end = p.find('\'', entry_prefix.size());
+      auto model = p.substr(entry_prefix.size(), end - entry_prefix.size());
+      if (!used.count(bare_model_name(model))) continue;
+    }
+    problems.push_back(key + ": " + p);
+  }
+  return out;
+}
+
+// Fills a deployment's prices: the catalog entry of its model with the explicit keys on top, or
+// the explicit keys alone. A model neither the catalog nor the file prices is a problem; a
+// price is never guessed. `context_window_set`: whether the file gave context_window.
+void resolve_price(DeploymentConfig& d, std::size_t i, bool context_window_set,
+                   const LoadedCatalog& loaded, std::vector<std::string>& problems) {
+  PriceOverride o = d.price_override;
+  if (d.batch_pricing) {
+    // An explicit price is the price billed, batch or not; catalog batch prices only fill in
+    // what the file does not say.
+    if (o.input_per_token && !o.input_batch_per_token) o.input_batch_per_token = o.input_per_token;
+    if (o.output_per_token && !o.output_batch_per_token)
+      o.output_batch_per_token = o.output_per_token;
+  }
+  const ModelPrice* entry = loaded.catalog && !d.model.empty()
+                                ? loaded.catalog->find(d.model, to_string(d.provider))
+                                : nullptr;
+  if (entry) {
+    d.price = apply(*entry, o);
+    bool overridden = o.input_per_token || o.output_per_token || o.cached_input_per_token;
+    d.price_source = "catalog '" + entry->name + "'" + (overridden ? " + overrides" : "");
+  } else if (auto own = price_from_override(d.model, o)) {
+    d.price = std::move(own);
+    d.price_source = "config";
+  } else if (o.input_per_token || o.output_per_token) {
+    problems.push_back("deployments[" + std::to_string(i) + "]." +
+                       (o.input_per_token ? "output_cost_per_token" : "input_cost_per_token") +
+                       ": is required when the catalog has no price for model '" + d.model + "'");
+    return;
+  } else {
+    if (d.model.empty()) return;  // "model: is required" already says what is wrong
+    problems.push_back(deployment_label(d, i) + ": no price for model '" + d.model + "' " +
+                       (loaded.catalog ? "in the catalog " + loaded.path
+                                       : std::string("(no pricing.catalog_file configured)")) +
+                       " and no input_cost_per_token/output_cost_per_token; prices are never "
+                       "guessed");
+    return;
+  }
+  d.input_cost_per_token = d.batch_pricing
+                               ? d.price->input_batch_per_token.value_or(d.price->input_per_token)
+                               : d.price->input_per_token;
+  d.output_cost_per_token =
+      d.batch_pricing ? d.price->output_batch_per_token.value_or(d.price->output_per_token)
+                      : d.price->output_per_token;
+  if (!context_window_set && d.price->max_input_tokens > 0)
+    d.context_window = d.price->max_input_tokens;
+}
+
 void validate(Config& c, std::vector<std::string>& problems) {
   if (c.kafka.interactive_topics.empty() && c.kafka.background_topics.empty())
     problems.push_back("kafka.topics: at least one request topic is required");
@@ -365,6 +548,9 @@ void validate(Config& c, std::vector<std::string>& problems) {
     auto& d = c.deployments[i];
     if (d.group.empty()) d.group = d.model;
     tiers.insert(d.tier);
+    if (!d.tier.empty() && c.tier_rank(d.tier) < 0)
+      problems.push_back("deployments[" + std::to_string(i) + "].tier: '" + d.tier +
+                         "' is not one of tiers " + tier_list(c));
     if (!d.name.empty() && !names.insert(d.name).second)
       problems.push_back("deployments[" + std::to_string(i) + "].name: '" + d.name +
                          "' is used twice");
@@ -377,9 +563,22 @@ void validate(Config& c, std::vector<std::string>& problems) {
       problems.push_back("deployments[" + std::to_string(i) +
                          "].api_key_env: environment variable " + d.api_key_env + " is not set");
   }
-  if (!c.deployments.empty() && !tiers.count(c.worker.default_tier))
+  if (c.tier_rank(c.worker.default_tier) < 0)
+    problems.push_back("worker.default_tier: '" + c.worker.default_tier + "' is not one of tiers " +
+                       tier_list(c));
+  else if (!c.deployments.empty() && !tiers.count(c.worker.default_tier))
     problems.push_back("worker.default_tier: no deployment has tier '" + c.worker.default_tier +
                        "'");
+  for (const auto& [task_type, tier] : c.routing.task_type_tiers) {
+    const std::string where = "routing.task_type_tiers." + task_type;
+    if (c.tier_rank(tier) < 0)
+      problems.push_back(where + ": '" + tier + "' is not one of tiers " + tier_list(c));
+    else if (!c.deployments.empty() && !tiers.count(tier))
+      problems.push_back(where + ": no deployment has tier '" + tier + "'");
+  }
+  if (c.routing.short_input_tokens >= c.routing.long_input_tokens)
+    problems.push_back("routing.short_input_tokens: must be below routing.long_input_tokens (" +
+                       std::to_string(c.routing.long_input_tokens) + ")");
   std::set<std::string> teams;
   for (const auto& t : c.teams) {
     if (!t.name.empty() && !teams.insert(t.name).second)
@@ -389,7 +588,7 @@ void validate(Config& c, std::vector<std::string>& problems) {
 
 }  // namespace
 
-ConfigLoad load_config_text(const std::string& yaml_text) {
+ConfigLoad load_config_text(const std::string& yaml_text, const std::string& base_dir) {
   ConfigLoad load;
   YAML::Node root;
   try {
@@ -404,6 +603,7 @@ ConfigLoad load_config_text(const std::string& yaml_text) {
     return load;
   }
   std::set<std::string> known = {"deployments", "teams"};
+  std::vector<bool> context_window_set;
   for (const auto& key : top_keys()) {
     known.insert(key.name);
     YAML::Node value = find_path(root, key.name);
@@ -425,6 +625,8 @@ ConfigLoad load_config_text(const std::string& yaml_text) {
         read_item(list[i], deployment_keys(), "deployments[" + std::to_string(i) + "]", d,
                   load.problems);
         load.config.deployments.push_back(std::move(d));
+        context_window_set.push_back(list[i].IsMap() && list[i]["context_window"].IsDefined() &&
+                                     !list[i]["context_window"].IsNull());
       }
     }
   }
@@ -439,6 +641,9 @@ ConfigLoad load_config_text(const std::string& yaml_text) {
       }
     }
   }
+  LoadedCatalog catalog = load_catalog(root, base_dir, load.config, load.problems);
+  for (std::size_t i = 0; i < load.config.deployments.size(); ++i)
+    resolve_price(load.config.deployments[i], i, context_window_set[i], catalog, load.problems);
   validate(load.config, load.problems);
   return load;
 }
@@ -452,7 +657,7 @@ ConfigLoad load_config_file(const std::string& path) {
   }
   std::stringstream text;
   text << in.rdbuf();
-  return load_config_text(text.str());
+  return load_config_text(text.str(), std::filesystem::path(path).parent_path().string());
 }
 
 std::string describe_config_keys() {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "switchyard/common/money.h"
+#include "switchyard/pricing/catalog.h"
 
 namespace switchyard {
 
@@ -58,6 +59,22 @@ struct HttpConfig {
   int retry_max_ms = 10000;
 };
 
+struct PricingConfig {
+  // LiteLLM-format price map, as resolved at load: a relative `pricing.catalog_file` is made
+  // relative to the config file's directory; $SWITCHYARD_PRICING_CATALOG is used when the key is
+  // absent. Empty = no catalog: every deployment then needs explicit prices.
+  std::string catalog_file;
+};
+
+struct RoutingConfig {
+  // task_type -> tier for model "auto" (classifier rule 1); every tier is one of Config::tiers.
+  std::map<std::string, std::string> task_type_tiers;
+  // Share (0..1) of every deployment's rpm/tpm that background work may not use.
+  double interactive_reserve = 0.2;
+  std::int64_t long_input_tokens = 8000;  // at or above: the best tier (classifier rule 2)
+  std::int64_t short_input_tokens = 500;  // at or below: the cheapest tier (classifier rule 6)
+};
+
 struct DeploymentConfig {
   std::string name;
   ProviderKind provider = ProviderKind::kOpenAI;
@@ -65,12 +82,28 @@ struct DeploymentConfig {
   std::string api_key_env;  // the key itself is read from this variable, never from the file
   std::string model;        // the provider's model name
   std::string group;        // model group; defaults to `model`
-  std::string tier;         // frontier | workhorse | economy | ...
+  std::string tier;         // one of Config::tiers
   std::string region;
+  // The per-token prices this deployment is billed at, resolved at load from the catalog entry
+  // of `model` with the explicit *_cost_per_token keys applied on top (or from those keys alone
+  // when the catalog does not list the model). With batch_pricing, the batch prices where the
+  // catalog has them. Never guessed: a deployment without a price fails to load.
   Picodollars input_cost_per_token = 0;
   Picodollars output_cost_per_token = 0;
+  // The full resolved price (cached input, cache creation, reasoning, batch prices, limits) for
+  // call_cost(); set for every deployment of a config that loaded without problems.
+  std::optional<ModelPrice> price;
+  // What the file said: the explicit price keys, each overriding the catalog's value.
+  PriceOverride price_override;
+  // Where the price came from, for operators: "catalog 'gpt-4o-mini'",
+  // "catalog 'gpt-4o-mini' + overrides", or "config".
+  std::string price_source;
+  bool batch_pricing = false;  // billed through the provider's Batch API prices
+  // Input + output token limit; from the catalog's max_input_tokens unless set.
   std::int64_t context_window = 128000;
-  int rpm = 0;  // 0 = unlimited
+  std::optional<int> latency_target_ms;  // interactive latency goal; unset = none
+  int weight = 0;                        // A/B split weight among equal candidates; 0 = none
+  int rpm = 0;                           // 0 = unlimited
   int tpm = 0;
 
   std::string api_key() const;  // reads the environment; empty when unset
@@ -88,12 +121,18 @@ struct Config {
   PostgresConfig postgres;
   WorkerConfig worker;
   HttpConfig http;
+  PricingConfig pricing;
+  RoutingConfig routing;
+  // Tier names from the cheapest / lowest quality to the best; every deployment's tier is one.
+  std::vector<std::string> tiers = {"economy", "workhorse", "frontier"};
   std::vector<DeploymentConfig> deployments;
   std::vector<TeamConfig> teams;
 
   std::string postgres_url() const;  // resolves url_env
   PriorityClass class_of_topic(const std::string& topic) const;
   std::vector<std::string> request_topics() const;  // interactive first
+  // Position of `tier` in `tiers` (0 = cheapest), or -1 when it is not listed.
+  int tier_rank(const std::string& tier) const;
 };
 
 struct ConfigLoad {
@@ -102,8 +141,12 @@ struct ConfigLoad {
   bool ok() const { return problems.empty(); }
 };
 
+// Both read the pricing catalog (pricing.catalog_file) once, resolve every deployment's price
+// and return every problem found. Catalog problems count only when they concern a model a
+// deployment uses. load_config_file resolves a relative catalog path against the config file's
+// directory; load_config_text against `base_dir` (empty = the working directory).
 ConfigLoad load_config_file(const std::string& path);
-ConfigLoad load_config_text(const std::string& yaml_text);
+ConfigLoad load_config_text(const std::string& yaml_text, const std::string& base_dir = "");
 
 // One line per key: name, default and what it does. Used by `switchyard check-config --keys`.
 std::string describe_config_keys();
