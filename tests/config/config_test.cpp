@@ -1,8 +1,13 @@
 #include "switchyard/config/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "switchyard/config/classifier_config.h"
 
 namespace switchyard {
 namespace {
@@ -126,6 +131,425 @@ TEST(Config, EveryKeyIsDocumented) {
   std::string doc = describe_config_keys();
   EXPECT_NE(doc.find("kafka.bootstrap_servers (default 127.0.0.1:9092)"), std::string::npos);
   EXPECT_NE(doc.find("deployments[].api_key_env"), std::string::npos);
+}
+
+// ---- pricing catalog, tiers and routing -------------------------------------------------------
+
+const std::string kCatalog =
+    SWITCHYARD_SOURCE_DIR "/../shared/data/litellm-prices/model_prices_and_context_window.json";
+
+// A minimal valid config with the real catalog and the given deployments block.
+std::string with_catalog(const std::string& deployments, const std::string& extra = "") {
+  return "pricing:\n  catalog_file: " + kCatalog + "\nworker:\n  default_tier: economy\n" + extra +
+         "deployments:\n" + deployments;
+}
+
+// The environment must not pick a catalog for configs that do not name one.
+class ConfigPricing : public ::testing::Test {
+ protected:
+  void SetUp() override { ::unsetenv("SWITCHYARD_PRICING_CATALOG"); }
+  void TearDown() override { ::unsetenv("SWITCHYARD_PRICING_CATALOG"); }
+};
+
+TEST_F(ConfigPricing, CatalogPricesFillADeploymentExactly) {
+  auto load = load_config_text(with_catalog(R"(
+  - name: mini
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+)"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  const auto& d = load.config.deployments[0];
+  EXPECT_EQ(d.input_cost_per_token, 150'000);   // 1.5e-07 USD
+  EXPECT_EQ(d.output_cost_per_token, 600'000);  // 6e-07 USD
+  ASSERT_TRUE(d.price.has_value());
+  EXPECT_EQ(d.price->input_per_token, 150'000);
+  EXPECT_EQ(d.price->cached_input_per_token, 75'000);  // 7.5e-08 USD
+  EXPECT_EQ(d.context_window, 128000);                 // the catalog's max_input_tokens
+  EXPECT_EQ(d.price_source, "catalog 'gpt-4o-mini'");
+  EXPECT_EQ(load.config.pricing.catalog_file, kCatalog);
+}
+
+TEST_F(ConfigPricing, ContextWindowComesFromTheCatalogUnlessSet) {
+  auto load = load_config_text(with_catalog(R"(
+  - name: big
+    api_base: http://x/v1
+    model: gpt-4.1-mini
+    tier: economy
+  - name: capped
+    api_base: http://x/v1
+    model: gpt-4.1-mini
+    tier: economy
+    context_window: 32000
+)"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  EXPECT_EQ(load.config.deployments[0].context_window, 1047576);
+  EXPECT_EQ(load.config.deployments[1].context_window, 32000);
+}
+
+TEST_F(ConfigPricing, ExplicitPriceOverridesTheCatalog) {
+  auto load = load_config_text(with_catalog(R"(
+  - name: negotiated
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+    input_cost_per_token: 1e-07
+    cached_input_cost_per_token: 2e-08
+)"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  const auto& d = load.config.deployments[0];
+  EXPECT_EQ(d.input_cost_per_token, 100'000);   // the file's price
+  EXPECT_EQ(d.output_cost_per_token, 600'000);  // the catalog's, not overridden
+  EXPECT_EQ(d.price->cached_input_per_token, 20'000);
+  EXPECT_EQ(d.price_source, "catalog 'gpt-4o-mini' + overrides");
+}
+
+TEST_F(ConfigPricing, UnknownModelWithoutPricesIsAConfigError) {
+  auto load = load_config_text(with_catalog(R"(
+  - name: mini
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+  - name: mini-y
+    api_base: http://x/v1
+    model: gpt-9
+    tier: economy
+    input_cost_per_token: 1e-06
+  - name: mini-x
+    api_base: http://x/v1
+    model: gpt-9
+    tier: economy
+)"));
+  ASSERT_FALSE(load.ok());
+  EXPECT_TRUE(has_problem(
+      load, "deployments[2] (mini-x): no price for model 'gpt-9' in the catalog " + kCatalog +
+                " and no input_cost_per_token/output_cost_per_token; prices "
+                "are never guessed"));
+  EXPECT_TRUE(has_problem(load,
+                          "deployments[1].output_cost_per_token: is required when the catalog has "
+                          "no price for model 'gpt-9'"));
+  EXPECT_EQ(load.problems.size(), 2u);
+}
+
+TEST_F(ConfigPricing, WithoutACatalogExplicitPricesAreRequired) {
+  auto load = load_config_text(R"(
+worker:
+  default_tier: economy
+deployments:
+  - name: mini
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+)");
+  ASSERT_FALSE(load.ok());
+  EXPECT_TRUE(has_problem(load,
+                          "deployments[0] (mini): no price for model 'gpt-4o-mini' (no "
+                          "pricing.catalog_file configured)"));
+}
+
+TEST_F(ConfigPricing, ModelWithoutCatalogEntryUsesItsExplicitPrices) {
+  auto load = load_config_text(with_catalog(R"(
+  - name: self-hosted
+    api_base: http://x/v1
+    model: my-llama-finetune
+    tier: economy
+    input_cost_per_token: 0
+    output_cost_per_token: 1e-09
+)"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  const auto& d = load.config.deployments[0];
+  EXPECT_EQ(d.input_cost_per_token, 0);
+  EXPECT_EQ(d.output_cost_per_token, 1'000);
+  EXPECT_EQ(d.price_source, "config");
+  EXPECT_EQ(d.context_window, 128000);  // the default: nothing else knows it
+}
+
+TEST_F(ConfigPricing, ProviderPrefixedModelNamesResolve) {
+  auto load = load_config_text(with_catalog(R"(
+  - name: a
+    api_base: http://x/v1
+    model: openai/gpt-4o-mini
+    tier: economy
+  - name: b
+    api_base: http://x/v1
+    model: openrouter/openai/gpt-4o-mini
+    tier: economy
+)"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  for (const auto& d : load.config.deployments) {
+    EXPECT_EQ(d.input_cost_per_token, 150'000) << d.name;
+    EXPECT_EQ(d.output_cost_per_token, 600'000) << d.name;
+  }
+}
+
+TEST_F(ConfigPricing, BatchPricingBillsTheCatalogBatchPrices) {
+  auto load = load_config_text(with_catalog(R"(
+  - name: batch
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+    batch_pricing: true
+  - name: batch-negotiated
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+    batch_pricing: true
+    input_cost_per_token: 5e-08
+)"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  const auto& d = load.config.deployments[0];
+  EXPECT_TRUE(d.batch_pricing);
+  EXPECT_EQ(d.input_cost_per_token, 75'000);  // input_cost_per_token_batches 7.5e-08
+  EXPECT_EQ(d.output_cost_per_token, 300'000);
+  EXPECT_EQ(load.config.deployments[1].input_cost_per_token, 50'000);  // explicit wins
+  EXPECT_EQ(load.config.deployments[1].output_cost_per_token, 300'000);
+}
+
+TEST_F(ConfigPricing, RelativeCatalogPathIsResolvedAgainstTheConfigFile) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("switchyard-config-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "prices");
+  {
+    std::ofstream(dir / "prices" / "catalog.json")
+        << R"({"house-model": {"input_cost_per_token": 2e-07, "output_cost_per_token": 4e-07,
+              "max_input_tokens": 64000}, "broken": {"input_cost_per_token": "cheap",
+              "output_cost_per_token": 1}})";
+    std::ofstream(dir / "config.yaml") << "pricing:\n  catalog_file: prices/catalog.json\n"
+                                       << "worker:\n  default_tier: economy\n"
+                                       << "deployments:\n  - name: h\n    api_base: http://x/v1\n"
+                                       << "    model: house-model\n    tier: economy\n";
+  }
+  auto load = load_config_file((dir / "config.yaml").string());
+  // The malformed "broken" entry is no deployment's model, so it is not this config's problem.
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  EXPECT_EQ(load.config.pricing.catalog_file, (dir / "prices" / "catalog.json").string());
+  EXPECT_EQ(load.config.deployments[0].input_cost_per_token, 200'000);
+  EXPECT_EQ(load.config.deployments[0].context_window, 64000);
+
+  // Once a deployment uses it, the catalog's complaint about that entry is reported.
+  {
+    std::ofstream(dir / "config.yaml", std::ios::app)
+        << "  - name: b\n    api_base: http://x/v1\n    model: broken\n    tier: economy\n";
+  }
+  load = load_config_file((dir / "config.yaml").string());
+  EXPECT_TRUE(has_problem(load, "pricing.catalog_file: pricing catalog: model 'broken'"));
+  EXPECT_TRUE(has_problem(load, "deployments[1] (b): no price for model 'broken'"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(ConfigPricing, CatalogComesFromTheEnvironmentWhenTheKeyIsAbsent) {
+  ::setenv("SWITCHYARD_PRICING_CATALOG", kCatalog.c_str(), 1);
+  const std::string deployments = R"(
+deployments:
+  - name: mini
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+)";
+  auto load = load_config_text("worker:\n  default_tier: economy\n" + deployments);
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  EXPECT_EQ(load.config.deployments[0].input_cost_per_token, 150'000);
+  // An explicit empty key means "no catalog", whatever the environment says.
+  load = load_config_text("pricing:\n  catalog_file: ''\nworker:\n  default_tier: economy\n" +
+                          deployments);
+  EXPECT_TRUE(has_problem(load, "no price for model 'gpt-4o-mini'"));
+}
+
+TEST_F(ConfigPricing, UnreadableCatalogIsAProblem) {
+  auto load = load_config_text(R"(
+pricing:
+  catalog_file: /nonexistent/prices.json
+worker:
+  default_tier: economy
+deployments:
+  - name: mini
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+    input_cost_per_token: 1e-07
+    output_cost_per_token: 1e-07
+)");
+  EXPECT_TRUE(
+      has_problem(load, "pricing.catalog_file: pricing catalog: cannot read '/nonexistent/prices"));
+}
+
+const char* kTwoTiers = R"(
+  - name: cheap
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+  - name: best
+    api_base: http://x/v1
+    model: gpt-4.1
+    tier: frontier
+)";
+
+TEST_F(ConfigPricing, TiersAreOrderedCheapestFirst) {
+  auto load = load_config_text(with_catalog(kTwoTiers));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  const Config& c = load.config;
+  EXPECT_EQ(c.tiers, (std::vector<std::string>{"economy", "workhorse", "frontier"}));
+  EXPECT_EQ(c.tier_rank("economy"), 0);
+  EXPECT_EQ(c.tier_rank("workhorse"), 1);
+  EXPECT_EQ(c.tier_rank("frontier"), 2);
+  EXPECT_EQ(c.tier_rank("premium"), -1);
+
+  load = load_config_text(with_catalog(kTwoTiers, "tiers: [economy, frontier, premium]\n"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  EXPECT_EQ(load.config.tier_rank("premium"), 2);
+}
+
+TEST_F(ConfigPricing, UnknownTierIsAProblem) {
+  auto load = load_config_text(with_catalog(kTwoTiers, "tiers: [economy, workhorse]\n"));
+  EXPECT_TRUE(has_problem(load,
+                          "deployments[1].tier: 'frontier' is not one of tiers [economy, "
+                          "workhorse]"));
+  load = load_config_text(with_catalog(kTwoTiers, "tiers: [economy, economy, frontier]\n"));
+  EXPECT_TRUE(has_problem(load, "tiers: lists tier 'economy' twice"));
+  load = load_config_text(with_catalog(kTwoTiers, "tiers: []\n"));
+  EXPECT_TRUE(has_problem(load, "tiers: must name at least one tier"));
+  std::string text = with_catalog(kTwoTiers);
+  text.replace(text.find("default_tier: economy"), 21, "default_tier: premium");
+  load = load_config_text(text);
+  EXPECT_TRUE(has_problem(load, "worker.default_tier: 'premium' is not one of tiers"));
+}
+
+TEST_F(ConfigPricing, TaskTypeTiersMustNameServedTiers) {
+  auto load = load_config_text(with_catalog(kTwoTiers, R"(routing:
+  task_type_tiers: {classification: economy, reasoning: frontier}
+)"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  EXPECT_EQ(load.config.routing.task_type_tiers.at("reasoning"), "frontier");
+
+  load = load_config_text(with_catalog(kTwoTiers, R"(routing:
+  task_type_tiers: {code: genius, summarization: workhorse, extraction: [economy]}
+)"));
+  EXPECT_TRUE(has_problem(load, "routing.task_type_tiers.code: 'genius' is not one of tiers"));
+  EXPECT_TRUE(has_problem(
+      load, "routing.task_type_tiers.summarization: no deployment has tier 'workhorse'"));
+  EXPECT_TRUE(has_problem(load, "routing.task_type_tiers: 'extraction' must map to a tier name"));
+  EXPECT_FALSE(has_problem(load, "unknown key"));  // task types are not keys
+}
+
+TEST_F(ConfigPricing, InteractiveReserveIsAShareBetweenZeroAndOne) {
+  auto reserve = [](const std::string& value) {
+    return load_config_text(
+        with_catalog(kTwoTiers, "routing:\n  interactive_reserve: " + value + "\n"));
+  };
+  EXPECT_DOUBLE_EQ(load_config_text(with_catalog(kTwoTiers)).config.routing.interactive_reserve,
+                   0.2);
+  EXPECT_TRUE(reserve("0").ok());
+  EXPECT_TRUE(reserve("1").ok());
+  EXPECT_DOUBLE_EQ(reserve("0.35").config.routing.interactive_reserve, 0.35);
+  EXPECT_TRUE(has_problem(reserve("1.5"), "routing.interactive_reserve: must be between 0 and 1"));
+  EXPECT_TRUE(has_problem(reserve("-0.1"), "routing.interactive_reserve: must be between 0 and 1"));
+  EXPECT_TRUE(has_problem(reserve("lots"), "routing.interactive_reserve: must be a number"));
+  EXPECT_TRUE(has_problem(reserve(".nan"), "routing.interactive_reserve: must be a number"));
+}
+
+TEST_F(ConfigPricing, InputTokenThresholdsMustBeOrdered) {
+  auto load = load_config_text(with_catalog(kTwoTiers, R"(routing:
+  long_input_tokens: 400
+  short_input_tokens: 500
+)"));
+  EXPECT_TRUE(has_problem(load,
+                          "routing.short_input_tokens: must be below "
+                          "routing.long_input_tokens (400)"));
+}
+
+TEST_F(ConfigPricing, DeploymentRoutingKeysAreReadAndValidated) {
+  auto load = load_config_text(with_catalog(R"(
+  - name: a
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+    latency_target_ms: 800
+    weight: 3
+  - name: b
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+)"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  EXPECT_EQ(load.config.deployments[0].latency_target_ms, 800);
+  EXPECT_EQ(load.config.deployments[0].weight, 3);
+  EXPECT_FALSE(load.config.deployments[1].latency_target_ms.has_value());
+  EXPECT_EQ(load.config.deployments[1].weight, 0);
+  EXPECT_FALSE(load.config.deployments[1].batch_pricing);
+
+  load = load_config_text(with_catalog(R"(
+  - name: a
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+    latency_target_ms: 0
+    weight: -1
+    batch_pricing: sometimes
+)"));
+  EXPECT_TRUE(has_problem(load, "deployments[0].latency_target_ms: must be between 1 and"));
+  EXPECT_TRUE(has_problem(load, "deployments[0].weight: must be between 0 and"));
+  EXPECT_TRUE(has_problem(load, "deployments[0].batch_pricing: must be true or false"));
+}
+
+TEST_F(ConfigPricing, ClassifierConfigMapsTheRoutingSettings) {
+  auto load = load_config_text(with_catalog(R"(
+  - name: cheap
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+  - name: mid
+    api_base: http://x/v1
+    model: gpt-4.1-mini
+    tier: workhorse
+  - name: best
+    api_base: http://x/v1
+    model: gpt-4.1
+    tier: frontier
+)",
+                                            R"(routing:
+  task_type_tiers: {code: frontier}
+  long_input_tokens: 12000
+  short_input_tokens: 300
+)"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  ClassifierConfig cc = classifier_config(load.config);
+  EXPECT_EQ(cc.task_type_tiers, (std::map<std::string, std::string>{{"code", "frontier"}}));
+  EXPECT_EQ(cc.default_tier, "economy");  // worker.default_tier
+  EXPECT_EQ(cc.code_tier, "economy");
+  EXPECT_EQ(cc.economy_tier, "economy");
+  EXPECT_EQ(cc.frontier_tier, "frontier");
+  EXPECT_EQ(cc.long_input_tokens, 12000);
+  EXPECT_EQ(cc.short_input_tokens, 300);
+  EXPECT_EQ(cc.long_system_prompt_tokens, ClassifierConfig{}.long_system_prompt_tokens);
+}
+
+TEST_F(ConfigPricing, ClassifierConfigNeverPicksATierNobodyServes) {
+  auto load = load_config_text(with_catalog(R"(
+  - name: mid
+    api_base: http://x/v1
+    model: gpt-4.1-mini
+    tier: workhorse
+  - name: cheap
+    api_base: http://x/v1
+    model: gpt-4o-mini
+    tier: economy
+)"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  ClassifierConfig cc = classifier_config(load.config);
+  EXPECT_EQ(cc.economy_tier, "economy");
+  EXPECT_EQ(cc.frontier_tier, "workhorse");  // the best tier that has a deployment
+}
+
+TEST_F(ConfigPricing, NewKeysAreDocumented) {
+  std::string doc = describe_config_keys();
+  for (const char* key :
+       {"pricing.catalog_file", "tiers (default [economy, workhorse, frontier])",
+        "routing.task_type_tiers", "routing.interactive_reserve (default 0.2)",
+        "routing.long_input_tokens (default 8000)", "routing.short_input_tokens (default 500)",
+        "deployments[].cached_input_cost_per_token", "deployments[].latency_target_ms",
+        "deployments[].weight (default 0)", "deployments[].batch_pricing (default false)"}) {
+    EXPECT_NE(doc.find(key), std::string::npos) << key;
+  }
 }
 
 }  // namespace
