@@ -40,7 +40,9 @@ BOOTSTRAP="$(cat "$RUN/bootstrap")"
 SIM_PORT="$(grep -o 'listening on http://[^ ]*' "$RUN/sim.log" | sed 's/.*://')"
 echo "broker $BOOTSTRAP, simulator 127.0.0.1:$SIM_PORT, postgres $PG_URL"
 
-sed -e "s#SIM_PORT#$SIM_PORT#g" -e "s#POSTGRES_URL#$PG_URL#g" deploy/config/demo.yaml >"$RUN/config.yaml"
+CATALOG="$(cd "$ROOT/.." && pwd)/shared/data/litellm-prices/model_prices_and_context_window.json"
+sed -e "s#SIM_PORT#$SIM_PORT#g" -e "s#POSTGRES_URL#$PG_URL#g" -e "s#CATALOG_FILE#$CATALOG#g" \
+  deploy/config/demo.yaml >"$RUN/config.yaml"
 "$SY" check-config "$RUN/config.yaml"
 "$SY" migrate --config "$RUN/config.yaml"
 
