@@ -13,6 +13,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "app/scheduler.h"
 #include "switchyard/common/io_pool.h"
 #include "switchyard/common/log.h"
 #include "switchyard/event/request.h"
@@ -37,6 +38,11 @@ std::shared_ptr<spdlog::logger> log() {
 
 std::int64_t micros_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::microseconds>(b - a).count();
+}
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 
 std::int64_t wall_ms() {
@@ -85,22 +91,15 @@ class HandOff {
   bool closed_ = false;
 };
 
+// Dedupe lookups per Postgres round trip: big enough to amortise the round trip, small enough
+// that a burst of fetched events reaches providers in steps, not all at once.
+constexpr std::size_t kLookupBatchMax = 1000;
+
 ClassifierConfig classifier_for(const Config& config) {
   ClassifierConfig c;
   c.default_tier = config.worker.default_tier;
   return c;
 }
-
-// Per-deployment health for the spine: consecutive failures open a short cooldown.
-struct DeploymentHealth {
-  std::atomic<int> consecutive_failures{0};
-  std::atomic<std::int64_t> cooldown_until_ms{0};
-};
-constexpr int kFailuresBeforeCooldown = 5;
-// Dedupe lookups per Postgres round trip: big enough to amortise the round trip, small enough
-// that a burst of fetched events reaches providers in steps, not all at once.
-constexpr std::size_t kLookupBatchMax = 1000;
-constexpr std::int64_t kCooldownMs = 10'000;
 
 }  // namespace
 
@@ -126,7 +125,9 @@ struct Job {
   std::vector<LedgerEntry> ledger;
 
   RouteDecision route;
-  std::size_t candidate = 0;
+  std::size_t deployment_index = 0;  // the deployment of the current attempt
+  limit::Admission admission;        // its rate-limit grant, settled with the actual usage
+  std::int64_t waiting_since_ms = -1;
   int attempt = 0;
   bool dlq_pending = false;
   bool filled = false;  // result fields and result_json are final
@@ -155,8 +156,10 @@ struct Worker::Impl : RebalanceListener {
         stats(s),
         stop_requested(stop),
         router(config.deployments, classifier_for(config)),
-        health(config.deployments.size()),
-        io(config.worker.io_threads) {
+        scheduler(config, steady_ms()),
+        io(config.worker.io_threads),
+        waiting(static_cast<std::size_t>(config.worker.max_in_flight) + 1),
+        wake_timer(io.context()) {
     for (const auto& d : config.deployments) api_keys.push_back(d.api_key());
     for (const auto& t : config.teams) teams_by_name.emplace(t.name, &t);
   }
@@ -165,7 +168,7 @@ struct Worker::Impl : RebalanceListener {
   WorkerStats& stats;
   std::atomic<bool>& stop_requested;
   Router router;
-  std::vector<DeploymentHealth> health;
+  Scheduler scheduler;
   std::vector<std::string> api_keys;  // read once at start; never logged
   std::unordered_map<std::string, const TeamConfig*> teams_by_name;
 
@@ -174,6 +177,11 @@ struct Worker::Impl : RebalanceListener {
   std::unique_ptr<HttpClient> http;
   std::unique_ptr<KafkaProducer> producer;
   std::unique_ptr<KafkaConsumer> consumer;
+
+  std::mutex waiting_mutex;
+  AgingQueue<Job*> waiting;              // parked until a deployment has headroom
+  boost::asio::steady_timer wake_timer;  // guarded by waiting_mutex
+  std::int64_t wake_at_ms = 0;           // 0 = not armed; guarded by waiting_mutex
 
   OffsetTracker tracker;                                  // poll thread only
   std::unordered_map<std::string, Job*> in_flight_by_id;  // poll thread only
@@ -464,7 +472,7 @@ struct Worker::Impl : RebalanceListener {
         if (team_budget(j)) {
           budgeted.push_back(j);
         } else {
-          boost::asio::post(io.context(), [this, j] { attempt(j); });
+          boost::asio::post(io.context(), [this, j] { schedule(j); });
         }
       }
       if (!budgeted.empty() && !reserve_budgets(*store, budgeted)) return;
@@ -473,7 +481,7 @@ struct Worker::Impl : RebalanceListener {
 
   // Routes a job that will be served; a job no deployment fits goes to the writer as an error.
   bool route(Job* job) {
-    job->route = router.route(job->decoded.request, cooling_snapshot());
+    job->route = router.route(job->decoded.request, scheduler.cooling_snapshot(steady_ms()));
     job->result.route.priority_class = to_string(job->priority_class);
     job->result.route.reason = job->route.reason;
     if (job->route.error.empty()) return true;
@@ -529,7 +537,7 @@ struct Worker::Impl : RebalanceListener {
                       ")");
         finish_to_writer(j);
       } else {
-        boost::asio::post(io.context(), [this, j] { attempt(j); });
+        boost::asio::post(io.context(), [this, j] { schedule(j); });
       }
     }
     return true;
@@ -545,27 +553,72 @@ struct Worker::Impl : RebalanceListener {
 
   // ---------------- io threads ----------------
 
-  std::vector<bool> cooling_snapshot() const {
-    std::vector<bool> cooling(health.size());
-    std::int64_t now = wall_ms();
-    for (std::size_t i = 0; i < health.size(); ++i)
-      cooling[i] = health[i].cooldown_until_ms.load() > now;
-    return cooling;
-  }
-
   bool past_deadline(const Job* job) const {
     const auto& d = job->decoded.request.deadline_unix_ms;
     return d && wall_ms() >= *d;
   }
 
-  void attempt(Job* job) {
+  // Picks a deployment for the job now (policy + rate limits), or parks it until one has
+  // headroom. Runs on io threads.
+  void schedule(Job* job) {
     if (past_deadline(job)) {
       set_error(job, ErrorCode::kDeadlineExceeded,
                 "the request's deadline passed before it could be served");
       return finish_to_writer(job);
     }
-    const auto& candidates = job->route.candidates;
-    const DeploymentConfig* d = candidates[job->candidate % candidates.size()];
+    ScheduleChoice choice = scheduler.choose(job->decoded.request, job->priority_class, job->route,
+                                             steady_ms(), wall_ms());
+    using Kind = PolicyDecision::Kind;
+    switch (choice.decision.kind) {
+      case Kind::kDispatch:
+      case Kind::kEscalate:
+        job->deployment_index = choice.decision.index;
+        job->admission = choice.admission;
+        job->result.route.reason = job->route.reason + "; " + choice.decision.reason;
+        return attempt(job);
+      case Kind::kWait:
+        return park(job, choice.decision.wait_ms);
+      case Kind::kDeadlineExceeded:
+        set_error(job, ErrorCode::kDeadlineExceeded, choice.decision.reason);
+        return finish_to_writer(job);
+      case Kind::kNoCandidate:
+        set_error(job, ErrorCode::kNoDeployment, choice.decision.reason);
+        return finish_to_writer(job);
+    }
+  }
+
+  // Waiting work is re-examined in priority order (interactive first, background by age) when
+  // the earliest wait ends, so an old background request is never overtaken forever.
+  void park(Job* job, std::int64_t wait_ms) {
+    stats.waits.fetch_add(1, std::memory_order_relaxed);
+    std::int64_t now = steady_ms();
+    if (job->waiting_since_ms < 0) job->waiting_since_ms = now;
+    std::lock_guard lock(waiting_mutex);
+    PriorityClass cls = job->priority_class;
+    std::int64_t since = job->waiting_since_ms;
+    waiting.push(std::move(job), cls, since, 0);
+    std::int64_t due = now + std::max<std::int64_t>(wait_ms, 1);
+    if (wake_at_ms == 0 || due < wake_at_ms) {
+      wake_at_ms = due;
+      wake_timer.expires_after(std::chrono::milliseconds(due - now));
+      wake_timer.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) wake_parked();
+      });
+    }
+  }
+
+  void wake_parked() {
+    std::vector<Job*> ready;
+    {
+      std::lock_guard lock(waiting_mutex);
+      wake_at_ms = 0;
+      while (!waiting.empty()) ready.push_back(waiting.pop());
+    }
+    for (Job* j : ready) schedule(j);
+  }
+
+  void attempt(Job* job) {
+    const DeploymentConfig* d = &config.deployments[job->deployment_index];
     HttpRequest http_request =
         build_openai_request(job->decoded.request, *d, api_keys[router.index_of(d)]);
     http_request.connect_timeout_ms = config.http.connect_timeout_ms;
@@ -590,7 +643,9 @@ struct Worker::Impl : RebalanceListener {
     job->responded = Clock::now();
     job->provider_ms += micros_between(job->provider_started, job->responded) / 1000;
     ProviderOutcome outcome = parse_openai_response(response);
-    auto& h = health[router.index_of(d)];
+    scheduler.on_response(job->deployment_index, job->admission, outcome, response,
+                          micros_between(job->provider_started, job->responded) / 1000,
+                          steady_ms());
     auto& r = job->result;
     r.route.tier = d->tier;
     r.route.deployment = d->name;
@@ -598,7 +653,6 @@ struct Worker::Impl : RebalanceListener {
     r.route.provider = to_string(d->provider);
     r.attempts = job->attempt;
     if (outcome.kind == OutcomeKind::kOk || outcome.kind == OutcomeKind::kContentFiltered) {
-      h.consecutive_failures.store(0);
       // A billed call: the provider returned usage, whatever the outcome.
       Picodollars cost = cost_of(*d, outcome.usage.input_tokens, outcome.usage.output_tokens);
       job->ledger.push_back(
@@ -617,24 +671,16 @@ struct Worker::Impl : RebalanceListener {
       }
       return finish_to_writer(job);
     }
-    if (outcome.kind == OutcomeKind::kRetryable || outcome.kind == OutcomeKind::kRateLimited ||
-        outcome.kind == OutcomeKind::kAuth) {
-      if (h.consecutive_failures.fetch_add(1) + 1 >= kFailuresBeforeCooldown) {
-        if (h.cooldown_until_ms.exchange(wall_ms() + kCooldownMs) < wall_ms())
-          log()->warn("deployment {} cooling down for {} ms after {} consecutive failures", d->name,
-                      kCooldownMs, kFailuresBeforeCooldown);
-      }
-    }
     bool retryable =
         outcome.kind == OutcomeKind::kRetryable || outcome.kind == OutcomeKind::kRateLimited ||
         outcome.kind == OutcomeKind::kAuth || outcome.kind == OutcomeKind::kContextTooLong;
     if (retryable && job->attempt < config.http.max_attempts && !stop_requested.load()) {
       stats.provider_retries.fetch_add(1, std::memory_order_relaxed);
-      ++job->candidate;  // the next attempt prefers another deployment of the route
+      // The scheduler has seen this deployment's 429 or failure and may pick another one.
       std::int64_t delay_ms = backoff_ms(job->attempt, outcome.retry_after_ms);
       auto timer = std::make_shared<boost::asio::steady_timer>(io.context(),
                                                                std::chrono::milliseconds(delay_ms));
-      timer->async_wait([this, job, timer](const boost::system::error_code&) { attempt(job); });
+      timer->async_wait([this, job, timer](const boost::system::error_code&) { schedule(job); });
       return;
     }
     ErrorCode code = outcome.kind == OutcomeKind::kRateLimited ? ErrorCode::kRateLimited
@@ -814,7 +860,7 @@ std::string WorkerStats::to_json() const {
   return "{\"consumed\":" + n(consumed) + ",\"completed\":" + n(completed) + ",\"dlq\":" + n(dlq) +
          ",\"invalid\":" + n(invalid) + ",\"redelivered_terminal\":" + n(redelivered_terminal) +
          ",\"in_flight_duplicates\":" + n(in_flight_duplicates) +
-         ",\"budget_rejections\":" + n(budget_rejections) +
+         ",\"budget_rejections\":" + n(budget_rejections) + ",\"waits\":" + n(waits) +
          ",\"provider_calls\":" + n(provider_calls) +
          ",\"provider_retries\":" + n(provider_retries) + ",\"results_ok\":" + n(results_ok) +
          ",\"results_error\":" + n(results_error) + ",\"write_conflicts\":" + n(write_conflicts) +
