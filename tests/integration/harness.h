@@ -117,6 +117,8 @@ struct HarnessOptions {
   SimOptions sim;
   std::string extra_worker_yaml;  // appended under `worker:`
   std::string teams_yaml = "teams:\n  - name: search\n  - name: ads\n";
+  // Replaces the single default deployment; SIM_PORT is replaced by the simulator's port.
+  std::string deployments_yaml;
 };
 
 class Harness {
@@ -164,12 +166,20 @@ class Harness {
         << "postgres:\n  url: " << db_url << "\n  retry_backoff_ms: 200\n"
         << "worker:\n  default_tier: economy\n  commit_interval_ms: 50\n"
         << options_.extra_worker_yaml << "http:\n  retry_base_ms: 10\n  retry_max_ms: 200\n"
-        << "deployments:\n"
-        << "  - name: mini-a\n    api_base: http://127.0.0.1:" << sim_->port() << "/v1\n"
-        << "    model: gpt-4o-mini\n    tier: economy\n"
-        << "    input_cost_per_token: " << kInputPrice
-        << "\n    output_cost_per_token: " << kOutputPrice << "\n"
-        << options_.teams_yaml;
+        << deployments_yaml() << options_.teams_yaml;
+  }
+
+  std::string deployments_yaml() const {
+    std::string yaml = options_.deployments_yaml;
+    if (yaml.empty()) {
+      yaml = std::string(
+                 "deployments:\n  - name: mini-a\n    api_base: http://127.0.0.1:SIM_PORT/v1\n") +
+             "    model: gpt-4o-mini\n    tier: economy\n    input_cost_per_token: " + kInputPrice +
+             "\n    output_cost_per_token: " + kOutputPrice + "\n";
+    }
+    for (auto pos = yaml.find("SIM_PORT"); pos != std::string::npos; pos = yaml.find("SIM_PORT"))
+      yaml.replace(pos, 8, std::to_string(sim_->port()));
+    return yaml;
   }
 
   void start_worker() {

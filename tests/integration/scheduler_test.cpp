@@ -1,0 +1,107 @@
+// The scheduler end to end: rate limits per deployment and interactive priority.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include "harness.h"
+
+namespace switchyard::testing {
+namespace {
+
+const char* kTwoEconomyDeployments = R"(deployments:
+  - name: cheap-limited
+    api_base: http://127.0.0.1:SIM_PORT/v1
+    model: gpt-4o-mini
+    tier: economy
+    input_cost_per_token: 1.5e-07
+    output_cost_per_token: 6e-07
+    rpm: 30
+  - name: pricier-open
+    api_base: http://127.0.0.1:SIM_PORT/v1
+    model: gpt-4.1-mini
+    tier: economy
+    input_cost_per_token: 4e-07
+    output_cost_per_token: 1.6e-06
+)";
+
+TEST(Scheduler, ADeploymentNeverGetsMoreThanItsRpmAndTheBacklogGoesToTheNextCheapest) {
+  HarnessOptions options;
+  options.deployments_yaml = kTwoEconomyDeployments;
+  Harness h("rpm", options);
+  const int n = 200;
+  std::vector<std::pair<std::string, std::string>> events;
+  for (int i = 0; i < n; ++i) {
+    std::string id = "rl-" + std::to_string(i);
+    events.emplace_back(
+        id, request_json(id, "search", "item " + std::to_string(i), R"(,"model":"economy")"));
+  }
+  h.publish(kBackgroundTopic, events);
+  h.start_worker();
+  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= n; }))
+      << h.worker_log();
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE status = 'ok'"), n);
+  long long cheap = h.count("SELECT count(*) FROM requests WHERE deployment = 'cheap-limited'");
+  // Background may use rpm x (1 - interactive_reserve 0.2) = 24 of the cheap deployment's 30.
+  EXPECT_GT(cheap, 0);
+  EXPECT_LE(cheap, 24);
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE deployment = 'pricier-open'"), n - cheap);
+  // No 60-second window holds more than the deployment's rpm.
+  EXPECT_LE(h.count("SELECT coalesce(max(c), 0) FROM (SELECT (SELECT count(*) FROM requests r2 "
+                    "WHERE r2.deployment = 'cheap-limited' AND r2.finished_at >= r1.finished_at "
+                    "AND r2.finished_at < r1.finished_at + interval '60 seconds') AS c "
+                    "FROM requests r1 WHERE r1.deployment = 'cheap-limited') w"),
+            30);
+  // The cheapest deployment is preferred while it has headroom.
+  EXPECT_NE(h.query("SELECT route_reason FROM requests WHERE deployment = 'cheap-limited' LIMIT 1"),
+            "");
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+}
+
+TEST(Scheduler, InteractiveWorkIsDispatchedAheadOfQueuedBackgroundWork) {
+  HarnessOptions options;
+  options.deployments_yaml = R"(deployments:
+  - name: only
+    api_base: http://127.0.0.1:SIM_PORT/v1
+    model: gpt-4o-mini
+    tier: economy
+    input_cost_per_token: 1.5e-07
+    output_cost_per_token: 6e-07
+    rpm: 50
+)";
+  options.extra_worker_yaml = "  shutdown_drain_ms: 1000\n";
+  Harness h("priority", options);
+  std::vector<std::pair<std::string, std::string>> flood;
+  for (int i = 0; i < 100; ++i) {
+    std::string id = "bg-" + std::to_string(i);
+    flood.emplace_back(id, request_json(id, "search", "background " + std::to_string(i)));
+  }
+  h.publish(kBackgroundTopic, flood);
+  h.start_worker();
+  // Background may use 40 of the 50 requests per minute; the other 60 wait in the queue.
+  ASSERT_TRUE(eventually([&] {
+    return h.count("SELECT count(*) FROM requests WHERE request_id LIKE 'bg-%'") >= 40;
+  })) << h.worker_log();
+  auto first_done = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, std::string>> urgent;
+  for (int i = 0; i < 5; ++i) {
+    std::string id = "ia-" + std::to_string(i);
+    urgent.emplace_back(id, request_json(id, "ads", "urgent " + std::to_string(i)));
+  }
+  h.publish(kInteractiveTopic, urgent);
+  ASSERT_TRUE(eventually([&] {
+    return h.count("SELECT count(*) FROM requests WHERE request_id LIKE 'ia-%'") >= 5;
+  })) << h.worker_log();
+  long long background_done = h.count("SELECT count(*) FROM requests WHERE request_id LIKE 'bg-%'");
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE request_id LIKE 'ia-%' AND status = 'ok'"),
+            5);
+  if (std::chrono::steady_clock::now() - first_done < std::chrono::seconds(50)) {
+    // Still inside the first minute: every queued background request is still waiting.
+    EXPECT_EQ(background_done, 40);
+  }
+  EXPECT_LT(background_done, 100);
+  EXPECT_EQ(h.query("SELECT priority_class FROM requests WHERE request_id = 'ia-0'"),
+            "interactive");
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace switchyard::testing
