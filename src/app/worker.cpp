@@ -16,6 +16,7 @@
 #include "app/scheduler.h"
 #include "switchyard/common/io_pool.h"
 #include "switchyard/common/log.h"
+#include "switchyard/config/classifier_config.h"
 #include "switchyard/event/request.h"
 #include "switchyard/event/result.h"
 #include "switchyard/kafka/client.h"
@@ -95,12 +96,6 @@ class HandOff {
 // that a burst of fetched events reaches providers in steps, not all at once.
 constexpr std::size_t kLookupBatchMax = 1000;
 
-ClassifierConfig classifier_for(const Config& config) {
-  ClassifierConfig c;
-  c.default_tier = config.worker.default_tier;
-  return c;
-}
-
 }  // namespace
 
 // One consumed event from fetch to commit. Owned by the poll thread except while handed to
@@ -155,7 +150,7 @@ struct Worker::Impl : RebalanceListener {
       : config(c),
         stats(s),
         stop_requested(stop),
-        router(config.deployments, classifier_for(config)),
+        router(config.deployments, classifier_config(config)),
         scheduler(config, steady_ms()),
         io(config.worker.io_threads),
         waiting(static_cast<std::size_t>(config.worker.max_in_flight) + 1),
@@ -654,7 +649,7 @@ struct Worker::Impl : RebalanceListener {
     r.attempts = job->attempt;
     if (outcome.kind == OutcomeKind::kOk || outcome.kind == OutcomeKind::kContentFiltered) {
       // A billed call: the provider returned usage, whatever the outcome.
-      Picodollars cost = cost_of(*d, outcome.usage.input_tokens, outcome.usage.output_tokens);
+      Picodollars cost = billed_cost(*d, outcome.usage);
       job->ledger.push_back(
           {job->attempt, d->name, d->model, d->tier, to_string(d->provider), outcome.usage, cost});
       r.usage.input_tokens += outcome.usage.input_tokens;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "switchyard/pricing/catalog.h"
+
 namespace switchyard {
 
 std::int64_t estimate_input_tokens(const RequestEvent& request) {
@@ -13,6 +15,15 @@ std::int64_t estimate_input_tokens(const RequestEvent& request) {
 Picodollars cost_of(const DeploymentConfig& d, std::int64_t input_tokens,
                     std::int64_t output_tokens) {
   return input_tokens * d.input_cost_per_token + output_tokens * d.output_cost_per_token;
+}
+
+Picodollars billed_cost(const DeploymentConfig& d, const Usage& usage) {
+  if (!d.price) return cost_of(d, usage.input_tokens, usage.output_tokens);
+  // The catalog price knows every token class: cached input at its own price.
+  return call_cost(
+      *d.price,
+      usage_from_openai(usage.input_tokens, usage.cached_input_tokens, usage.output_tokens),
+      d.batch_pricing ? PriceTier::batch : PriceTier::standard);
 }
 
 Router::Router(const std::vector<DeploymentConfig>& deployments, ClassifierConfig classifier)

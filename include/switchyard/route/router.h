@@ -8,6 +8,7 @@
 
 #include "switchyard/config/config.h"
 #include "switchyard/event/request.h"
+#include "switchyard/event/result.h"
 #include "switchyard/route/classifier.h"
 
 namespace switchyard {
@@ -43,5 +44,10 @@ class Router {
 // Integer cost of one call in picodollars: usage x the deployment's per-token prices.
 Picodollars cost_of(const DeploymentConfig& deployment, std::int64_t input_tokens,
                     std::int64_t output_tokens);
+
+// Cost of one answered call from its reported usage (input_tokens include cached ones, as
+// OpenAI reports them): the deployment's full catalog price when it has one, so cached input
+// is billed at its own price; otherwise input and output prices.
+Picodollars billed_cost(const DeploymentConfig& deployment, const Usage& usage);
 
 }  // namespace switchyard
