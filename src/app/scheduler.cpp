@@ -38,6 +38,12 @@ std::int64_t Scheduler::estimated_tokens(const RequestEvent& request) const {
   return estimate_input_tokens(request) + request.max_tokens.value_or(kDefaultOutputEstimate);
 }
 
+void Scheduler::set_fleet_size(int workers) {
+  std::lock_guard lock(mutex_);
+  double share = 1.0 / static_cast<double>(std::max(workers, 1));
+  for (auto& s : states_) s.limiter.set_share(share);
+}
+
 bool Scheduler::cooling_down(std::size_t i, std::int64_t now) const {
   std::lock_guard lock(mutex_);
   return states_[i].cooldown_until_ms > now;

@@ -44,6 +44,10 @@ class Scheduler {
 
   std::int64_t estimated_tokens(const RequestEvent& request) const;
 
+  // A fleet of `workers` shares every deployment's limits: this worker takes 1/workers of each
+  // (rounded down, see limit::DeploymentLimiter::set_share).
+  void set_fleet_size(int workers);
+
  private:
   struct DeploymentState {
     limit::DeploymentLimiter limiter;

@@ -1,6 +1,7 @@
 #include "switchyard/app/worker.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -95,6 +96,15 @@ class HandOff {
 // Dedupe lookups per Postgres round trip: big enough to amortise the round trip, small enough
 // that a burst of fetched events reaches providers in steps, not all at once.
 constexpr std::size_t kLookupBatchMax = 1000;
+// Fleet heartbeat period; a worker unseen for three periods no longer counts.
+constexpr int kHeartbeatMs = 2000;
+
+std::string make_worker_id() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" +
+         std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000007);
+}
 
 }  // namespace
 
@@ -166,6 +176,8 @@ struct Worker::Impl : RebalanceListener {
   Scheduler scheduler;
   std::vector<std::string> api_keys;  // read once at start; never logged
   std::unordered_map<std::string, const TeamConfig*> teams_by_name;
+  const std::string worker_id = make_worker_id();
+  int fleet_size = 0;  // lookup thread only
 
   // Declared before the clients that use it so it is destroyed after them.
   IoPool io;
@@ -436,7 +448,12 @@ struct Worker::Impl : RebalanceListener {
     std::vector<std::string> ids;
     std::unordered_map<std::string, std::string> found;
     std::vector<Job*> budgeted;
+    auto next_beat = Clock::now();
     while (!threads_stop.load()) {
+      if (Clock::now() >= next_beat) {
+        beat(*store, false);
+        next_beat = Clock::now() + std::chrono::milliseconds(kHeartbeatMs);
+      }
       jobs.clear();
       to_lookup.take(jobs, kLookupBatchMax, std::chrono::milliseconds(100));
       if (jobs.empty()) continue;
@@ -471,6 +488,27 @@ struct Worker::Impl : RebalanceListener {
         }
       }
       if (!budgeted.empty() && !reserve_budgets(*store, budgeted)) return;
+    }
+    beat(*store, true);
+  }
+
+  // Fleet membership: refreshes this worker's heartbeat and takes its share of every
+  // deployment's rate limits (1 / live workers of the group).
+  void beat(RequestStore& store, bool leaving) {
+    int live = 0;
+    std::string error;
+    if (!store.heartbeat(worker_id, config.kafka.group_id, kHeartbeatMs * 3, leaving, live,
+                         error)) {
+      log()->warn("fleet heartbeat failed ({}); keeping a share of 1/{}", error, fleet_size);
+      return;
+    }
+    if (!leaving && live != fleet_size) {
+      fleet_size = live;
+      scheduler.set_fleet_size(live);
+      log()->info(
+          "fleet of {} worker(s) in group {}: this worker uses 1/{} of every deployment's rate "
+          "limits",
+          live, config.kafka.group_id, live);
     }
   }
 

@@ -73,6 +73,15 @@ FROM rows LEFT JOIN ins ON ins.request_id = rows.request_id
 // estimates ANY() as a big share of the table and picks a sequential scan that grows with the
 // table (73 ms for 5,000 ids over 84k rows); unnest() is estimated at 100 rows, so this stays a
 // nested loop over the primary key whatever the batch size.
+constexpr const char* kHeartbeatSql = R"SQL(
+WITH beat AS (
+  INSERT INTO worker_heartbeats (worker_id, group_id) VALUES ($1, $2)
+  ON CONFLICT (worker_id) DO UPDATE SET seen_at = now(), group_id = EXCLUDED.group_id
+)
+SELECT 1 + count(*) FROM worker_heartbeats
+WHERE group_id = $2 AND worker_id <> $1 AND seen_at > now() - $3::int * interval '1 millisecond'
+)SQL";
+
 constexpr const char* kReserveBudgetSql =
     "SELECT request_id, verdict FROM switchyard_reserve_budget($1::json)";
 
@@ -195,6 +204,23 @@ class PostgresStore final : public RequestStore {
     });
   }
 
+  bool heartbeat(std::string_view worker_id, std::string_view group_id, int live_within_ms,
+                 bool leaving, int& live_workers, std::string& error) override {
+    return with_connection(error, [&](pqxx::connection& conn) {
+      pqxx::work tx(conn);
+      if (leaving) {
+        tx.exec_params("DELETE FROM worker_heartbeats WHERE worker_id = $1",
+                       std::string(worker_id));
+        live_workers = 0;
+      } else {
+        pqxx::result r = tx.exec_prepared("heartbeat", std::string(worker_id),
+                                          std::string(group_id), live_within_ms);
+        live_workers = r[0][0].as<int>();
+      }
+      tx.commit();
+    });
+  }
+
   bool reserve_budgets(const std::vector<BudgetRequest>& requests,
                        std::vector<BudgetVerdict>& verdicts, std::string& error) override {
     verdicts.assign(requests.size(), BudgetVerdict::kExceeded);
@@ -266,6 +292,7 @@ class PostgresStore final : public RequestStore {
         conn->prepare("write_batch", kWriteBatchSql);
         conn->prepare("find_terminal", kFindTerminalSql);
         conn->prepare("reserve_budget", kReserveBudgetSql);
+        conn->prepare("heartbeat", kHeartbeatSql);
         conn_ = std::move(conn);
       }
       fn(*conn_);

@@ -140,6 +140,7 @@ class Harness {
   }
 
   ~Harness() {
+    stop_extra_workers(SIGKILL);
     stop_worker(SIGKILL);
     sim_->stop();
   }
@@ -199,6 +200,35 @@ class Harness {
       _exit(127);
     }
     worker_ = pid;
+  }
+
+  // A second worker of the same group (a fleet of two); its log is worker-extra.log.
+  pid_t start_extra_worker() {
+    std::string log = (dir_ / "worker-extra.log").string();
+    pid_t pid = fork();
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::string config = config_path();
+      execl(SWITCHYARD_BINARY, SWITCHYARD_BINARY, "run", "--config", config.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    extra_workers_.push_back(pid);
+    return pid;
+  }
+  std::string extra_worker_log() const {
+    std::ifstream in(dir_ / "worker-extra.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  void stop_extra_workers(int sig = SIGTERM) {
+    for (pid_t pid : extra_workers_) {
+      kill(pid, sig);
+      int status = 0;
+      waitpid(pid, &status, 0);
+    }
+    extra_workers_.clear();
   }
 
   // Sends `sig` and waits for the worker to exit; returns its exit status (or -signal).
@@ -285,6 +315,7 @@ class Harness {
   std::unique_ptr<MockBroker> broker_;
   std::unique_ptr<ProviderSimulator> sim_;
   pid_t worker_ = -1;
+  std::vector<pid_t> extra_workers_;
   int starts_ = 0;
 
  public:

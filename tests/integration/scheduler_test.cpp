@@ -105,3 +105,54 @@ TEST(Scheduler, InteractiveWorkIsDispatchedAheadOfQueuedBackgroundWork) {
 
 }  // namespace
 }  // namespace switchyard::testing
+
+namespace switchyard::testing {
+namespace {
+
+TEST(Scheduler, TwoWorkersTogetherRespectOneDeploymentsRpm) {
+  HarnessOptions options;
+  options.deployments_yaml = R"(deployments:
+  - name: only
+    api_base: http://127.0.0.1:SIM_PORT/v1
+    model: gpt-4o-mini
+    tier: economy
+    input_cost_per_token: 1.5e-07
+    output_cost_per_token: 6e-07
+    rpm: 30
+)";
+  options.extra_worker_yaml = "  shutdown_drain_ms: 1000\n";
+  Harness h("fleet", options);
+  h.start_worker();
+  h.start_extra_worker();
+  // Both heartbeats seen: each worker now takes half of the deployment's limits.
+  ASSERT_TRUE(eventually([&] {
+    return h.worker_log().find("fleet of 2 worker(s)") != std::string::npos &&
+           h.extra_worker_log().find("fleet of 2 worker(s)") != std::string::npos;
+  })) << h.worker_log()
+      << h.extra_worker_log();
+  std::vector<std::pair<std::string, std::string>> flood;
+  for (int i = 0; i < 100; ++i) {
+    std::string id = "fl-" + std::to_string(i);
+    flood.emplace_back(id, request_json(id, "search", "fleet " + std::to_string(i)));
+  }
+  h.publish(kBackgroundTopic, flood);
+  // Background may use 80% of 30 per minute across the fleet: 12 per worker, 24 in all.
+  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= 24; }))
+      << h.worker_log() << h.extra_worker_log();
+  auto reached = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(
+      std::chrono::seconds(3));  // give an over-granting fleet time to show it
+  long long served = h.count("SELECT count(*) FROM requests");
+  if (std::chrono::steady_clock::now() - reached < std::chrono::seconds(40)) {
+    EXPECT_EQ(served, 24);
+  }
+  EXPECT_LE(h.count("SELECT coalesce(max(c), 0) FROM (SELECT (SELECT count(*) FROM requests r2 "
+                    "WHERE r2.finished_at >= r1.finished_at AND r2.finished_at < r1.finished_at + "
+                    "interval '60 seconds') AS c FROM requests r1) w"),
+            30);
+  h.stop_extra_workers();
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace switchyard::testing
