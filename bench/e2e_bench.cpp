@@ -2,11 +2,14 @@
 // fresh Postgres database per scenario, and the real `switchyard run` binary as a child process.
 // Prints figures; asserts nothing. scripts/bench.sh builds, starts Postgres and runs this.
 //
-// Scenarios (--scenarios 1,2,3,4):
+// Scenarios (--scenarios 1,2,3,4 by default; 5 on request):
 //   1 throughput     N events pre-published, simulator answering at once, one worker
 //   2 paced          a publisher at --rate events/s for --seconds while the worker runs
 //   3 in-flight      simulator holds every request --hold-ms; peak open requests and worker RSS
 //   4 bare loop      make_http_client against the same kind of simulator, C requests outstanding
+//   5 mixed          three catalog-priced tiers with rpm limits, a background flood then an
+//                    interactive trickle: cost vs all-workhorse, tier mix, interactive wait,
+//                    deadline misses, scheduler waits, policy_bench ns per decision
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -15,6 +18,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <ctime>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -38,7 +43,9 @@
 #include "switchyard/common/io_pool.h"
 #include "switchyard/config/config.h"
 #include "switchyard/event/request.h"
+#include "switchyard/common/money.h"
 #include "switchyard/kafka/mock_broker.h"
+#include "switchyard/pricing/catalog.h"
 #include "switchyard/provider/http_client.h"
 #include "switchyard/provider/openai.h"
 #include "switchyard/sim/provider_sim.h"
@@ -70,6 +77,13 @@ struct Options {
   int bare_concurrency = 256;
   int sim_threads = 1;
   int io_threads = 1;
+  // scenario 5
+  long long mixed_events = 10'000;
+  int interactive_rate = 20;
+  int interactive_seconds = 20;
+  int mixed_latency_ms = 50;
+  int mixed_jitter_ms = 20;
+  std::string catalog;
 };
 
 double seconds_between(SteadyClock::time_point a, SteadyClock::time_point b) {
@@ -140,6 +154,19 @@ class Producer {
       return;
     }
   }
+  void produce_to(const char* topic, const std::string& key, const std::string& value) {
+    for (;;) {
+      auto e = rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key.data(), key.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(rk_, 10);
+        continue;
+      }
+      if (e) throw std::runtime_error(std::string("produce: ") + rd_kafka_err2str(e));
+      return;
+    }
+  }
   void poll() { rd_kafka_poll(rk_, 0); }
   void flush() { rd_kafka_flush(rk_, 60'000); }
 
@@ -179,7 +206,7 @@ class WatermarkReader {
 struct WorkerStatsFile {
   bool read = false;
   long long consumed = 0, completed = 0, provider_calls = 0, provider_retries = 0, results_ok = 0,
-            results_error = 0, pauses = 0, peak_rss_kb = 0;
+            results_error = 0, pauses = 0, peak_rss_kb = 0, waits = 0;
   struct Hist {
     long long count = 0, p50_us = 0, p99_us = 0, max_us = 0;
   } dispatch, result, end_to_end;
@@ -214,6 +241,7 @@ WorkerStatsFile read_stats(const std::filesystem::path& path) {
   s.results_ok = num(doc, "results_ok");
   s.results_error = num(doc, "results_error");
   s.pauses = num(doc, "pauses");
+  s.waits = num(doc, "waits");
   s.peak_rss_kb = num(doc, "peak_rss_kb");
   s.dispatch = hist("dispatch_overhead");
   s.result = hist("result_overhead");
@@ -234,8 +262,11 @@ long long proc_status_kb(pid_t pid, const char* field) {
 // One scenario's world: broker, simulator, database, config, and the worker child process.
 class Stage {
  public:
+  // `fleet_yaml`, when given, replaces the default fleet (one economy deployment `mini-a` with
+  // explicit prices, teams search/ads): it gets the simulator's port and returns top-level YAML
+  // (deployments, teams and anything else such as pricing/tiers/routing).
   Stage(const Options& o, const std::string& name, sy::SimOptions sim_options, const std::string& worker_yaml,
-        const std::string& http_yaml = "")
+        const std::string& http_yaml = "", std::function<std::string(std::uint16_t)> fleet_yaml = {})
       : options_(o), name_(name), dir_(o.work_dir / name) {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
@@ -254,8 +285,12 @@ class Stage {
         << "  topics:\n    interactive: [" << kInteractiveTopic << "]\n    background: [" << kRequestTopic << "]\n"
         << "  results_topic: " << kResultsTopic << "\n  dlq_topic: " << kDlqTopic << "\n"
         << "postgres:\n  url: " << db_url_ << "\n"
-        << "worker:\n  default_tier: economy\n  io_threads: " << o.io_threads << "\n" << worker_yaml << http_yaml
-        << "deployments:\n"
+        << "worker:\n  default_tier: economy\n  io_threads: " << o.io_threads << "\n" << worker_yaml << http_yaml;
+    if (fleet_yaml) {
+      out << fleet_yaml(sim_->port());
+      return;
+    }
+    out << "deployments:\n"
         << "  - name: mini-a\n    api_base: http://127.0.0.1:" << sim_->port() << "/v1\n"
         << "    model: gpt-4o-mini\n    tier: economy\n"
         << "    input_cost_per_token: 0.00000015\n    output_cost_per_token: 0.0000006\n"
@@ -318,6 +353,10 @@ class Stage {
     return read_stats(stats_path());
   }
 
+  pqxx::connection& db() {
+    if (!db_) db_ = std::make_unique<pqxx::connection>(db_url_);
+    return *db_;
+  }
   long long rows() {
     if (!db_) db_ = std::make_unique<pqxx::connection>(db_url_);
     pqxx::nontransaction tx(*db_);
@@ -675,6 +714,317 @@ void scenario_bare(const Options& o) {
   }
 }
 
+// ---------------------------------------------------------------- scenario 5: mixed workload
+
+// Three tiers priced from the LiteLLM catalog (no prices in the config), all served by the one
+// simulator. The rpm are 5x the ones in the issue (600/300 for economy) so that a 10,000-event
+// flood needs a bit more than one 60 s window of economy capacity: the scheduler has to wait,
+// escalate for deadlines and keep the interactive reserve, and the run still ends in ~1-2 minutes.
+struct MixedDeployment {
+  const char* name;
+  const char* model;
+  const char* tier;
+  int rpm;
+};
+constexpr MixedDeployment kMixedFleet[] = {
+    {"eco-gpt41mini", "gpt-4.1-mini", "economy", 3000},
+    {"eco-gpt4omini", "gpt-4o-mini", "economy", 1500},
+    {"wh-sonnet4", "claude-sonnet-4-20250514", "workhorse", 1500},
+    {"fr-opus4", "claude-opus-4-20250514", "frontier", 600},
+};
+constexpr const char* kWorkhorseModel = "claude-sonnet-4-20250514";  // the counterfactual's price
+constexpr const char* kMixedInteractiveTopic = kInteractiveTopic;
+
+std::string default_catalog() {
+#ifdef SWITCHYARD_SOURCE_DIR
+  std::filesystem::path p =
+      std::filesystem::path(SWITCHYARD_SOURCE_DIR) / ".." / "shared" / "data" / "litellm-prices" /
+      "model_prices_and_context_window.json";
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(p, ec);
+  return (ec ? p : canonical).string();
+#else
+  return "";
+#endif
+}
+
+std::string filler(int words, long long seed) {
+  static const char* kWords[] = {"the",   "order", "arrived", "late",    "and",     "customer", "asked",  "for",
+                                 "refund", "our",  "service", "quality", "invoice", "shipping", "account", "report"};
+  std::string s;
+  for (int w = 0; w < words; ++w) {
+    if (w) s += ' ';
+    s += kWords[static_cast<std::size_t>((seed * 31 + w * 7) % 16)];
+  }
+  return s;
+}
+
+struct MixedTask {
+  const char* task_type;
+  const char* prompt;
+  int words;
+  int max_tokens;
+};
+// Flood mix by i % 20: 7 classification, 4 extraction, 3 summarization (no task_type mapping: the
+// classifier decides), 4 code, 2 reasoning.
+const MixedTask& flood_task(long long i) {
+  static const MixedTask kTasks[] = {
+      {"classification", "Classify the sentiment of this review as positive, negative or neutral: ", 40, 5},
+      {"extraction", "Extract the order number, date and amount as JSON from: ", 150, 100},
+      {"summarization", "Summarise this support thread in three sentences: ", 350, 200},
+      {"code", "Write a Python function that parses this log format:\n```python\ndef parse(line):\n    pass\n```\n", 200, 400},
+      {"reasoning", "Think step by step and prove which refund policy minimises cost given: ", 150, 600},
+  };
+  int k = static_cast<int>(i % 20);
+  return kTasks[k < 7 ? 0 : k < 11 ? 1 : k < 14 ? 2 : k < 18 ? 3 : 4];
+}
+// Interactive mix: classification, extraction, code, summarization in turn.
+const MixedTask& interactive_task(long long i) {
+  static const long long kSlots[] = {0, 7, 14, 11};
+  return flood_task(kSlots[i % 4]);
+}
+
+std::string json_escape_simple(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n') out += "\\n";
+    else if (c == '"') out += "\\\"";
+    else out += c;
+  }
+  return out;
+}
+
+std::string mixed_event(const std::string& id, const std::string& team, const MixedTask& t, long long seed,
+                        std::optional<std::int64_t> deadline_ms) {
+  std::string json = R"({"request_id":")" + id + R"(","team":")" + team + R"(","model":"auto","task_type":")" +
+                     t.task_type + R"(","max_tokens":)" + std::to_string(t.max_tokens) +
+                     R"(,"messages":[{"role":"user","content":")" + json_escape_simple(t.prompt + filler(t.words, seed)) +
+                     R"("}])";
+  if (deadline_ms) {
+    std::time_t secs = static_cast<std::time_t>(*deadline_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(*deadline_ms % 1000));
+    json += R"(,"deadline":")" + std::string(buf) + "\"";
+  }
+  return json + "}";
+}
+
+// Runs switchyard_policy_bench (next to this binary) briefly and adds ns per decision.
+void policy_bench_figures() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  auto bin = self.parent_path() / "switchyard_policy_bench";
+  if (ec || !std::filesystem::exists(bin)) {
+    add("scheduler decision cost", "", "not measured", "switchyard_policy_bench not built next to this binary");
+    return;
+  }
+  std::string cmd = bin.string() + " --benchmark_min_time=0.2s --benchmark_format=csv 2>/dev/null";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return;
+  char line[1024];
+  while (std::fgets(line, sizeof line, pipe)) {
+    // "BM_Name",iterations,real_time,cpu_time,time_unit,...
+    if (line[0] != '"') continue;
+    std::string l(line);
+    auto close = l.find('"', 1);
+    if (close == std::string::npos) continue;
+    std::string name = l.substr(1, close - 1);
+    std::vector<std::string> cols;
+    std::stringstream rest(l.substr(close + 2));
+    std::string c;
+    while (std::getline(rest, c, ',')) cols.push_back(c);
+    if (cols.size() < 4) continue;
+    add("scheduler decision: " + name, "", fmt("%.0f ", std::atof(cols[2].c_str())) + cols[3],
+        "switchyard_policy_bench (Google Benchmark, 8 candidates), cpu time per iteration, --benchmark_min_time=0.2s");
+  }
+  pclose(pipe);
+}
+
+void scenario_mixed(const Options& o) {
+  const long long flood = o.mixed_events;
+  const long long interactive = static_cast<long long>(o.interactive_rate) * o.interactive_seconds;
+  std::printf("\n[5] mixed workload: %lld background events (model auto, mixed task types, 30%% with deadlines "
+              "5-60 s out), then %d interactive ev/s for %d s; simulator %d ms + exp(%d ms); catalog %s\n",
+              flood, o.interactive_rate, o.interactive_seconds, o.mixed_latency_ms, o.mixed_jitter_ms,
+              o.catalog.c_str());
+  std::vector<std::string> problems;
+  auto catalog = sy::PricingCatalog::load_file(o.catalog, problems);
+  const sy::ModelPrice* workhorse = catalog.find(kWorkhorseModel);
+  if (!workhorse) {
+    add("mixed workload", "", "not run", "catalog " + o.catalog + " has no " + kWorkhorseModel);
+    return;
+  }
+  sy::SimOptions sim;
+  sim.latency_ms = o.mixed_latency_ms;
+  sim.latency_jitter_ms = o.mixed_jitter_ms;
+  sim.output_tokens = 1000;  // every event sets max_tokens; the reply is that long
+  // The x-ratelimit headers feed the worker's limiter: keep the simulator's (shared by all four
+  // deployments) out of the way so the configured rpm are what limits.
+  sim.requests_per_minute = 100'000'000;
+  sim.tokens_per_minute = 10'000'000'000ULL;
+  auto fleet = [&](std::uint16_t port) {
+    std::string y = "pricing:\n  catalog_file: " + o.catalog + "\n" + "tiers: [economy, workhorse, frontier]\n" +
+                    "routing:\n  task_type_tiers: {classification: economy, extraction: economy, code: workhorse, "
+                    "reasoning: frontier}\n" +
+                    "deployments:\n";
+    for (const auto& d : kMixedFleet) {
+      y += std::string("  - name: ") + d.name + "\n    api_base: http://127.0.0.1:" + std::to_string(port) +
+           "/v1\n    model: " + d.model + "\n    tier: " + d.tier + "\n    rpm: " + std::to_string(d.rpm) + "\n";
+    }
+    return y + "teams:\n  - name: search\n  - name: ads\n";
+  };
+  Stage stage(o, "mixed", sim, "", "", fleet);
+
+  // The flood, published before the worker starts.
+  std::vector<std::pair<std::string, std::int64_t>> deadlines;
+  {
+    Producer producer(stage.bootstrap());
+    std::int64_t base = wall_ms_now();
+    for (long long i = 0; i < flood; ++i) {
+      std::string id = "mix-bg-" + std::to_string(i);
+      std::optional<std::int64_t> deadline;
+      if (i % 10 < 3) deadline = base + 5'000 + (i * 7919 % 56) * 1'000;  // 5..60 s after publishing
+      if (deadline) deadlines.emplace_back(id, *deadline);
+      producer.produce_to(kRequestTopic, id, mixed_event(id, i % 3 == 0 ? "ads" : "search", flood_task(i), i, deadline));
+    }
+    producer.flush();
+  }
+  {
+    // The deadlines, for "finished after its deadline" (requests has no deadline column).
+    pqxx::work tx(stage.db());
+    tx.exec("CREATE TABLE bench_deadlines (request_id text PRIMARY KEY, deadline timestamptz NOT NULL)");
+    for (std::size_t at = 0; at < deadlines.size(); at += 1000) {
+      std::string sql = "INSERT INTO bench_deadlines VALUES ";
+      for (std::size_t k = at; k < std::min(deadlines.size(), at + 1000); ++k)
+        sql += (k == at ? "" : ",") + std::string("('") + deadlines[k].first + "', to_timestamp(" +
+               std::to_string(deadlines[k].second) + " / 1000.0))";
+      tx.exec(sql);
+    }
+    tx.commit();
+  }
+
+  stage.start_worker();
+  // The trickle starts once the flood is being served (first row in Postgres).
+  auto serving_by = SteadyClock::now() + 60s;
+  while (stage.rows() == 0 && SteadyClock::now() < serving_by && stage.worker_alive()) std::this_thread::sleep_for(20ms);
+  double first_row_s = seconds_between(stage.started, SteadyClock::now());
+  long long rows_at_trickle = stage.rows();
+  {
+    Producer producer(stage.bootstrap());
+    auto begin = SteadyClock::now();
+    long long sent = 0;
+    while (sent < interactive) {
+      long long due = std::min(interactive, static_cast<long long>(seconds_between(begin, SteadyClock::now()) *
+                                                                   o.interactive_rate));
+      for (; sent < due; ++sent) {
+        std::string id = "mix-ia-" + std::to_string(sent);
+        producer.produce_to(kMixedInteractiveTopic, id, mixed_event(id, "search", interactive_task(sent), sent, {}));
+      }
+      producer.poll();
+      std::this_thread::sleep_for(5ms);
+    }
+    producer.flush();
+  }
+  long long rows_after_trickle = stage.rows();
+  auto done = stage.wait_for(flood + interactive, 300s);
+  double done_s = done ? seconds_between(stage.started, *done) : 0;
+  auto stats = stage.stop_worker();
+  std::printf("  first row %.1f s after worker start; %lld rows when the trickle started, %lld when it ended; "
+              "all done %.1f s after start\n",
+              first_row_s, rows_at_trickle, rows_after_trickle, done_s);
+  if (!done) return;
+
+  pqxx::nontransaction tx(stage.db());
+  std::string wh_in = sy::format_usd(workhorse->input_per_token), wh_out = sy::format_usd(workhorse->output_per_token);
+  auto money = tx.exec(
+      "SELECT (SELECT coalesce(sum(cost_usd), 0) FROM cost_ledger)::text, "
+      "(SELECT coalesce(sum(cost_usd), 0) FROM requests)::text, "
+      "(coalesce(sum(input_tokens), 0) * " + wh_in + "::numeric + coalesce(sum(output_tokens), 0) * " + wh_out +
+      "::numeric)::text, coalesce(sum(cached_input_tokens), 0), coalesce(sum(input_tokens), 0), "
+      "coalesce(sum(output_tokens), 0) FROM requests");
+  double ledger = std::atof(money[0][0].c_str()), on_workhorse = std::atof(money[0][2].c_str());
+  add("mixed: total cost (sum of cost_ledger)", "", "$" + money[0][0].as<std::string>(),
+      fmt("%.0f requests; ", static_cast<double>(flood + interactive)) + "requests.cost_usd sums to $" +
+          money[0][1].as<std::string>() + fmt("; %.0f input / ", money[0][4].as<double>()) +
+          fmt("%.0f output tokens", money[0][5].as<double>()));
+  add("mixed: same requests on the workhorse tier", "", "$" + money[0][2].as<std::string>(),
+      std::string("sum(input_tokens) x ") + wh_in + " + sum(output_tokens) x " + wh_out + " (" + kWorkhorseModel +
+          ", catalog prices via PricingCatalog); " + fmt("cached input tokens %.0f", money[0][3].as<double>()));
+  if (on_workhorse > 0)
+    add("mixed: savings vs all-workhorse", "", fmt("%.1f%%", 100.0 * (1.0 - ledger / on_workhorse)),
+        fmt("cost ratio %.3f (actual / all-workhorse)", ledger / on_workhorse));
+
+  for (const auto& row : tx.exec("SELECT coalesce(tier, '(none)'), count(*), "
+                                 "count(*) FILTER (WHERE priority_class = 'interactive'), "
+                                 "coalesce(sum(cost_usd), 0)::text, "
+                                 "count(*) FILTER (WHERE route_reason LIKE '%escalat%'), "
+                                 "string_agg(DISTINCT deployment, ',') "
+                                 "FROM requests GROUP BY 1 ORDER BY min(array_position("
+                                 "ARRAY['economy','workhorse','frontier'], tier)) NULLS LAST")) {
+    double cost = std::atof(row[3].c_str());
+    add("mixed: tier " + row[0].as<std::string>(), "",
+        fmt("%.0f requests, ", row[1].as<double>()) + "$" + row[3].as<std::string>(),
+        fmt("%.0f interactive; ", row[2].as<double>()) + fmt("%.0f escalated for a deadline; ", row[4].as<double>()) +
+            fmt("%.1f%% of the cost; ", ledger > 0 ? 100.0 * cost / ledger : 0) + "deployments " +
+            (row[5].is_null() ? std::string("-") : row[5].as<std::string>()));
+  }
+  for (const auto& row : tx.exec("SELECT deployment, count(*), coalesce(sum(cost_usd),0)::text FROM requests "
+                                 "WHERE deployment IS NOT NULL GROUP BY 1 ORDER BY 1"))
+    std::printf("  deployment %-16s %6lld requests  $%s\n", row[0].c_str(), row[1].as<long long>(), row[2].c_str());
+
+  auto pct = [&](const std::string& expr, const std::string& where) {
+    auto r = tx.exec("SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY " + expr + "), percentile_disc(0.99) "
+                     "WITHIN GROUP (ORDER BY " + expr + "), max(" + expr + "), count(*) FROM requests WHERE " + where);
+    return std::array<long long, 4>{r[0][0].as<long long>(0), r[0][1].as<long long>(0), r[0][2].as<long long>(0),
+                                    r[0][3].as<long long>(0)};
+  };
+  auto ia_wait = pct("total_ms - provider_ms", "priority_class = 'interactive'");
+  auto ia_queued = pct("queued_ms", "priority_class = 'interactive'");
+  auto ia_total = pct("total_ms", "priority_class = 'interactive'");
+  add("mixed: interactive wait p50 / p99 under the flood", "",
+      fmt("%.0f ms / ", static_cast<double>(ia_wait[0])) + fmt("%.0f ms", static_cast<double>(ia_wait[1])),
+      fmt("total_ms - provider_ms of the %.0f interactive results ", static_cast<double>(ia_wait[3])) +
+          "(produce -> result ready, minus the provider call: Kafka, dedupe lookup, scheduler wait); " +
+          fmt("max %.0f ms; ", static_cast<double>(ia_wait[2])) +
+          fmt("timing.queued_ms (produce -> fetch only) p50 %.0f / ", static_cast<double>(ia_queued[0])) +
+          fmt("p99 %.0f ms; ", static_cast<double>(ia_queued[1])) +
+          fmt("total_ms p50 %.0f / ", static_cast<double>(ia_total[0])) +
+          fmt("p99 %.0f ms", static_cast<double>(ia_total[1])));
+  auto bg_wait = pct("total_ms - provider_ms", "priority_class = 'background' AND status = 'ok'");
+  add("mixed: background wait p50 / p99", "",
+      fmt("%.0f ms / ", static_cast<double>(bg_wait[0])) + fmt("%.0f ms", static_cast<double>(bg_wait[1])),
+      "total_ms - provider_ms of answered background requests, from publish (before the worker started)");
+
+  auto dl = tx.exec(
+      "SELECT count(*), count(*) FILTER (WHERE r.error_code = 'deadline_exceeded'), "
+      "count(*) FILTER (WHERE r.status = 'ok' AND r.finished_at > d.deadline), "
+      "count(*) FILTER (WHERE r.route_reason LIKE '%escalat%') "
+      "FROM bench_deadlines d JOIN requests r USING (request_id)");
+  add("mixed: background deadline misses", "",
+      fmt("%.0f deadline_exceeded, ", dl[0][1].as<double>()) + fmt("%.0f answered late", dl[0][2].as<double>()),
+      fmt("of %.0f background requests with a deadline (5-60 s after publishing, worker started after); ",
+          dl[0][0].as<double>()) +
+          fmt("%.0f of them escalated; ", dl[0][3].as<double>()) +
+          "late = finished_at (the batch's transaction start) after the deadline");
+  std::string errors;
+  for (const auto& row : tx.exec("SELECT error_code, count(*) FROM requests WHERE status = 'error' GROUP BY 1 ORDER BY 1"))
+    errors += std::string(errors.empty() ? "" : ", ") + row[0].c_str() + " " + row[1].c_str();
+  auto late_bg = tx.exec("SELECT count(*) FROM requests WHERE priority_class = 'background' "
+                         "AND total_ms - provider_ms - queued_ms >= 1000")[0][0].as<long long>();
+  add("mixed: scheduler waits (stats 'waits')", "", fmt("%.0f", static_cast<double>(stats.waits)),
+      "times a request was parked for lack of headroom (one request can park more than once); " +
+          fmt("%.0f background requests spent >= 1 s between fetch and result; ", static_cast<double>(late_bg)) +
+          "errors: " + (errors.empty() ? std::string("none") : errors));
+  add("mixed: whole run", "", fmt("%.1f s", done_s),
+      fmt("worker start -> all %.0f rows and results", static_cast<double>(flood + interactive)) +
+          fmt("; first row after %.1f s", first_row_s));
+  print_worker_counters(stats);
+  policy_bench_figures();
+}
+
 std::string default_binary() {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -699,7 +1049,8 @@ int main(int argc, char** argv) {
   sy::Flags flags(args,
                   {"switchyard", "pg", "work-dir", "scenarios", "events", "partitions", "rate", "seconds",
                    "inflight-events", "hold-ms", "max-in-flight", "bare-concurrency", "sim-threads", "io-threads",
-                   "markdown"},
+                   "markdown", "mixed-events", "interactive-rate", "interactive-seconds", "mixed-latency-ms",
+                   "mixed-jitter-ms", "catalog"},
                   {"help"});
   Options o;
   o.binary = flags.get("switchyard", default_binary());
@@ -716,13 +1067,21 @@ int main(int argc, char** argv) {
   o.bare_concurrency = static_cast<int>(flags.get_int("bare-concurrency", o.bare_concurrency));
   o.sim_threads = static_cast<int>(flags.get_int("sim-threads", o.sim_threads));
   o.io_threads = static_cast<int>(flags.get_int("io-threads", o.io_threads));
+  o.mixed_events = flags.get_int("mixed-events", o.mixed_events);
+  o.interactive_rate = static_cast<int>(flags.get_int("interactive-rate", o.interactive_rate));
+  o.interactive_seconds = static_cast<int>(flags.get_int("interactive-seconds", o.interactive_seconds));
+  o.mixed_latency_ms = static_cast<int>(flags.get_int("mixed-latency-ms", o.mixed_latency_ms));
+  o.mixed_jitter_ms = static_cast<int>(flags.get_int("mixed-jitter-ms", o.mixed_jitter_ms));
+  o.catalog = flags.get("catalog", default_catalog());
   if (!flags.ok() || flags.has("help")) {
     for (const auto& e : flags.errors()) std::fprintf(stderr, "error: %s\n", e.c_str());
     std::fprintf(stderr,
                  "usage: switchyard_e2e_bench [--switchyard PATH] [--pg SERVER_URL] [--scenarios 1,2,3,4]\n"
                  "  [--events N=100000] [--partitions 32] [--rate 5000] [--seconds 20] [--inflight-events 20000]\n"
                  "  [--hold-ms 2000] [--max-in-flight 12000] [--bare-concurrency 256] [--sim-threads 1]\n"
-                 "  [--io-threads 1] [--work-dir DIR] [--markdown FILE]\n");
+                 "  [--io-threads 1] [--work-dir DIR] [--markdown FILE]\n"
+                 "  scenario 5 (opt-in, --scenarios 5): [--mixed-events 10000] [--interactive-rate 20]\n"
+                 "  [--interactive-seconds 20] [--mixed-latency-ms 50] [--mixed-jitter-ms 20] [--catalog FILE]\n");
     return flags.has("help") ? 0 : 2;
   }
   raise_fd_limit();
@@ -736,6 +1095,7 @@ int main(int argc, char** argv) {
     if (wants('2')) scenario_paced(o);
     if (wants('3')) scenario_in_flight(o);
     if (wants('4')) scenario_bare(o);
+    if (wants('5')) scenario_mixed(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());
     return 1;
