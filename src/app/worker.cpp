@@ -133,6 +133,7 @@ struct Job {
   std::size_t deployment_index = 0;  // the deployment of the current attempt
   limit::Admission admission;        // its rate-limit grant, settled with the actual usage
   std::int64_t waiting_since_ms = -1;
+  bool downgraded = false;  // moved to the cheapest tier by its team's budget policy
   int attempt = 0;
   bool dlq_pending = false;
   bool filled = false;  // result fields and result_json are final
@@ -543,14 +544,35 @@ struct Worker::Impl : RebalanceListener {
   // Reserves the worst case of every budgeted job in one statement; over-budget jobs end as
   // budget_exceeded, the others are dispatched. Returns false only when stopping.
   bool reserve_budgets(RequestStore& store, const std::vector<Job*>& jobs) {
+    std::vector<BudgetVerdict> verdicts;
+    std::vector<Picodollars> worst;
+    if (!reserve_all(store, jobs, verdicts, worst)) return false;
+    std::vector<Job*> downgraded;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      Job* j = jobs[i];
+      if (verdicts[i] != BudgetVerdict::kExceeded) {
+        boost::asio::post(io.context(), [this, j] { schedule(j); });
+      } else if (!j->downgraded && team_budget(j)->budget_policy == "downgrade" && downgrade(j)) {
+        downgraded.push_back(j);
+      } else {
+        reject_over_budget(j, worst[i]);
+      }
+    }
+    // One more reservation round for the requests moved to the cheapest tier.
+    return downgraded.empty() || reserve_budgets(store, downgraded);
+  }
+
+  bool reserve_all(RequestStore& store, const std::vector<Job*>& jobs,
+                   std::vector<BudgetVerdict>& verdicts, std::vector<Picodollars>& worst) {
     std::vector<BudgetRequest> requests;
     requests.reserve(jobs.size());
+    worst.clear();
     for (Job* j : jobs) {
       const TeamConfig* team = team_budget(j);
-      requests.push_back({j->decoded.request.request_id, team->name, worst_case_cost(j),
-                          *team->budget, team->budget_period});
+      worst.push_back(worst_case_cost(j));
+      requests.push_back({j->decoded.request.request_id, team->name, worst.back(), *team->budget,
+                          team->budget_period});
     }
-    std::vector<BudgetVerdict> verdicts;
     std::string error;
     while (!store.reserve_budgets(requests, verdicts, error)) {
       note_store_failure("budget reservation", error);
@@ -558,22 +580,39 @@ struct Worker::Impl : RebalanceListener {
       std::this_thread::sleep_for(std::chrono::milliseconds(config.postgres.retry_backoff_ms));
       error.clear();
     }
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      Job* j = jobs[i];
-      if (verdicts[i] == BudgetVerdict::kExceeded) {
-        stats.budget_rejections.fetch_add(1, std::memory_order_relaxed);
-        const TeamConfig* team = team_budget(j);
-        set_error(j, ErrorCode::kBudgetExceeded,
-                  "team '" + team->name + "' has no " + team->budget_period +
-                      "ly budget left for this request (budget $" + format_usd(*team->budget) +
-                      ", worst case of this request $" + format_usd(requests[i].worst_case_cost) +
-                      ")");
-        finish_to_writer(j);
-      } else {
-        boost::asio::post(io.context(), [this, j] { schedule(j); });
-      }
-    }
     return true;
+  }
+
+  // Re-routes an over-budget request to the cheapest tier that has a deployment; false when it
+  // is already there (nothing cheaper to try).
+  bool downgrade(Job* job) {
+    for (const std::string& tier : config.tiers) {
+      bool served = std::any_of(config.deployments.begin(), config.deployments.end(),
+                                [&tier](const DeploymentConfig& d) { return d.tier == tier; });
+      if (!served) continue;
+      if (tier == job->route.tier) return false;
+      RouteDecision cheaper = router.route_to(
+          job->decoded.request, tier, true,
+          job->route.reason + "; budget: downgraded from " + job->route.tier + " to " + tier,
+          scheduler.cooling_snapshot(steady_ms()));
+      if (!cheaper.error.empty()) return false;
+      job->route = std::move(cheaper);
+      job->result.route.reason = job->route.reason;
+      job->downgraded = true;
+      stats.budget_downgrades.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    return false;
+  }
+
+  void reject_over_budget(Job* job, Picodollars worst_case) {
+    stats.budget_rejections.fetch_add(1, std::memory_order_relaxed);
+    const TeamConfig* team = team_budget(job);
+    set_error(job, ErrorCode::kBudgetExceeded,
+              "team '" + team->name + "' has no " + team->budget_period +
+                  "ly budget left for this request (budget $" + format_usd(*team->budget) +
+                  ", worst case of this request $" + format_usd(worst_case) + ")");
+    finish_to_writer(job);
   }
 
   void note_store_failure(const char* what, const std::string& error) {
@@ -893,7 +932,8 @@ std::string WorkerStats::to_json() const {
   return "{\"consumed\":" + n(consumed) + ",\"completed\":" + n(completed) + ",\"dlq\":" + n(dlq) +
          ",\"invalid\":" + n(invalid) + ",\"redelivered_terminal\":" + n(redelivered_terminal) +
          ",\"in_flight_duplicates\":" + n(in_flight_duplicates) +
-         ",\"budget_rejections\":" + n(budget_rejections) + ",\"waits\":" + n(waits) +
+         ",\"budget_rejections\":" + n(budget_rejections) +
+         ",\"budget_downgrades\":" + n(budget_downgrades) + ",\"waits\":" + n(waits) +
          ",\"provider_calls\":" + n(provider_calls) +
          ",\"provider_retries\":" + n(provider_retries) + ",\"results_ok\":" + n(results_ok) +
          ",\"results_error\":" + n(results_error) + ",\"write_conflicts\":" + n(write_conflicts) +

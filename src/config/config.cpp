@@ -352,12 +352,15 @@ const std::vector<Key<TeamConfig>>& team_keys() {
            return "must be day, week or month, got '" + t.budget_period + "'";
          return {};
        }},
-      {"budget_policy", "reject", "past the budget: reject (budget_exceeded result)",
+      {"budget_policy", "reject",
+       "past the budget: reject (budget_exceeded result) or downgrade (retry the reservation on "
+       "the cheapest tier, then reject)",
        [](const YAML::Node& n, TeamConfig& t) -> std::string {
          if (auto e = read_string(n, t.budget_policy); !e.empty()) return e;
-         if (t.budget_policy == "downgrade" || t.budget_policy == "defer")
-           return "'" + t.budget_policy + "' is not supported by this version yet; use reject";
-         if (t.budget_policy != "reject") return "must be reject, got '" + t.budget_policy + "'";
+         if (t.budget_policy == "defer")
+           return "'defer' is not supported by this version yet; use reject or downgrade";
+         if (t.budget_policy != "reject" && t.budget_policy != "downgrade")
+           return "must be reject or downgrade, got '" + t.budget_policy + "'";
          return {};
        }},
   };

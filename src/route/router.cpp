@@ -63,7 +63,13 @@ RouteDecision Router::route(const RequestEvent& request,
     target = request.model;
     decision.reason = by_tier ? "requested tier " + target : "requested model group " + target;
   }
+  return route_to(request, target, by_tier, std::move(decision.reason), cooling_down);
+}
 
+RouteDecision Router::route_to(const RequestEvent& request, const std::string& target, bool by_tier,
+                               std::string reason, const std::vector<bool>& cooling_down) const {
+  RouteDecision decision;
+  decision.reason = std::move(reason);
   const std::int64_t needed = estimate_input_tokens(request) + request.max_tokens.value_or(0);
   std::vector<const DeploymentConfig*> healthy;
   std::vector<const DeploymentConfig*> cooling;

@@ -115,6 +115,24 @@ TEST(Config, AnthropicDeploymentsAreRejectedUntilTheAdapterExists) {
       has_problem(load, "deployments[0].provider: the Anthropic Messages API is not supported"));
 }
 
+TEST(Config, BudgetKeysAreValidated) {
+  std::string text = kGood;
+  text.replace(text.find("    budget_usd: 100"), std::string("    budget_usd: 100").size(),
+               "    budget_usd: 100\n    budget_period: year\n    budget_policy: defer");
+  auto load = load_config_text(text);
+  EXPECT_TRUE(has_problem(load, "teams[0].budget_period: must be day, week or month, got 'year'"));
+  EXPECT_TRUE(
+      has_problem(load, "teams[0].budget_policy: 'defer' is not supported by this version yet"));
+  std::string ok = kGood;
+  ok.replace(ok.find("    budget_usd: 100"), std::string("    budget_usd: 100").size(),
+             "    budget_usd: 100.5\n    budget_period: week\n    budget_policy: downgrade");
+  auto good = load_config_text(ok);
+  ASSERT_TRUE(good.ok()) << good.problems.front();
+  EXPECT_EQ(good.config.teams[0].budget, 100'500'000'000'000);
+  EXPECT_EQ(good.config.teams[0].budget_period, "week");
+  EXPECT_EQ(good.config.teams[0].budget_policy, "downgrade");
+}
+
 TEST(Config, InvalidYamlIsReportedNotThrown) {
   auto load = load_config_text("kafka: [unclosed");
   ASSERT_FALSE(load.ok());

@@ -83,3 +83,53 @@ TEST(Budget, TeamsWithoutABudgetAreNotLimited) {
 
 }  // namespace
 }  // namespace switchyard::testing
+
+namespace switchyard::testing {
+namespace {
+
+TEST(Budget, DowngradePolicyMovesOverBudgetRequestsToTheCheapestTierBeforeRejecting) {
+  HarnessOptions options;
+  options.deployments_yaml = R"(deployments:
+  - name: big
+    api_base: http://127.0.0.1:SIM_PORT/v1
+    model: gpt-4.1
+    tier: frontier
+    input_cost_per_token: 2e-06
+    output_cost_per_token: 8e-06
+  - name: small
+    api_base: http://127.0.0.1:SIM_PORT/v1
+    model: gpt-4o-mini
+    tier: economy
+    input_cost_per_token: 1.5e-07
+    output_cost_per_token: 6e-07
+)";
+  options.teams_yaml =
+      "teams:\n  - name: search\n    budget_usd: 0.002\n    budget_policy: downgrade\n";
+  Harness h("budget_downgrade", options);
+  std::vector<std::pair<std::string, std::string>> events;
+  for (int i = 0; i < 100; ++i) {
+    std::string id = "dg-" + std::to_string(i);
+    events.emplace_back(id, request_json(id, "search", "question " + std::to_string(i),
+                                         R"(,"model":"frontier","max_tokens":16)"));
+  }
+  h.publish(kBackgroundTopic, events);
+  h.start_worker();
+  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= 100; }))
+      << h.worker_log();
+  long long frontier = h.count("SELECT count(*) FROM requests WHERE deployment = 'big'");
+  long long downgraded = h.count(
+      "SELECT count(*) FROM requests WHERE deployment = 'small' AND "
+      "route_reason LIKE '%budget: downgraded from frontier to economy%'");
+  long long rejected =
+      h.count("SELECT count(*) FROM requests WHERE error_code = 'budget_exceeded'");
+  EXPECT_GT(frontier, 0);
+  EXPECT_GT(downgraded, 0);
+  EXPECT_GT(rejected, 0);
+  EXPECT_EQ(frontier + downgraded + rejected, 100);
+  // Within one frontier worst case (~$0.00016) of the budget.
+  EXPECT_EQ(h.query("SELECT sum(cost_usd) <= 0.002 + 0.0002 FROM cost_ledger"), "t");
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace switchyard::testing

@@ -34,6 +34,11 @@ class Router {
   // to the end of the candidate list instead of being dropped (better a tired one than none).
   RouteDecision route(const RequestEvent& request, const std::vector<bool>& cooling_down) const;
 
+  // Routes to an explicit tier (`by_tier`) or model group, e.g. a cheaper tier when a budget
+  // downgrades a request; `reason` becomes the decision's reason.
+  RouteDecision route_to(const RequestEvent& request, const std::string& target, bool by_tier,
+                         std::string reason, const std::vector<bool>& cooling_down) const;
+
   std::size_t index_of(const DeploymentConfig* deployment) const;
 
  private:
