@@ -65,7 +65,19 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
   const std::int64_t output = tokens - input;
   std::lock_guard lock(mutex_);
   views_.clear();
-  for (const DeploymentConfig* d : route.candidates) {
+  // Background work with a deadline may escalate: deployments of higher tiers that pass the
+  // same filters join as candidates the policy uses only when waiting would miss the deadline.
+  escalation_.assign(route.candidates.begin(), route.candidates.end());
+  if (cls == PriorityClass::kBackground && request.deadline_unix_ms && !route.tier.empty()) {
+    const int floor = rank_of(route.tier);
+    const std::int64_t needed = input + request.max_tokens.value_or(0);
+    for (const DeploymentConfig& d : config_.deployments) {
+      if (rank_of(d.tier) <= floor || d.context_window < needed) continue;
+      if (!request.region.empty() && d.region != request.region) continue;
+      escalation_.push_back(&d);
+    }
+  }
+  for (const DeploymentConfig* d : escalation_) {
     std::size_t i = static_cast<std::size_t>(d - config_.deployments.data());
     const DeploymentState& s = states_[i];
     CandidateView v;

@@ -62,8 +62,9 @@ class Scheduler {
   const Config& config_;
   std::vector<std::string> tier_order_;
   mutable std::mutex mutex_;
-  std::vector<DeploymentState> states_;  // parallel to config_.deployments
-  std::vector<CandidateView> views_;     // scratch, reused under the mutex
+  std::vector<DeploymentState> states_;              // parallel to config_.deployments
+  std::vector<CandidateView> views_;                 // scratch, reused under the mutex
+  std::vector<const DeploymentConfig*> escalation_;  // scratch: route candidates + higher tiers
 };
 
 }  // namespace switchyard

@@ -156,3 +156,55 @@ TEST(Scheduler, TwoWorkersTogetherRespectOneDeploymentsRpm) {
 
 }  // namespace
 }  // namespace switchyard::testing
+
+namespace switchyard::testing {
+namespace {
+
+TEST(Scheduler, BackgroundWorkEscalatesToAHigherTierOnlyWhenItsDeadlineWouldBeMissed) {
+  HarnessOptions options;
+  options.deployments_yaml = R"(deployments:
+  - name: cheap
+    api_base: http://127.0.0.1:SIM_PORT/v1
+    model: gpt-4o-mini
+    tier: economy
+    input_cost_per_token: 1.5e-07
+    output_cost_per_token: 6e-07
+    rpm: 10
+  - name: dear
+    api_base: http://127.0.0.1:SIM_PORT/v1
+    model: gpt-4.1
+    tier: frontier
+    input_cost_per_token: 2e-06
+    output_cost_per_token: 8e-06
+)";
+  options.extra_worker_yaml = "  shutdown_drain_ms: 1000\n";
+  Harness h("escalation", options);
+  // Deadlines 30 s out: far beyond a call, far below the 60 s the cheap deployment's rpm imposes.
+  auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(30);
+  std::time_t t = std::chrono::system_clock::to_time_t(deadline);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  std::vector<std::pair<std::string, std::string>> events;
+  for (int i = 0; i < 40; ++i) {
+    std::string id = "esc-" + std::to_string(i);
+    events.emplace_back(
+        id, request_json(id, "search", "job " + std::to_string(i),
+                         std::string(R"(,"model":"economy","deadline":")") + text + "\""));
+  }
+  h.publish(kBackgroundTopic, events);
+  h.start_worker();
+  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= 40; }))
+      << h.worker_log();
+  long long cheap = h.count("SELECT count(*) FROM requests WHERE deployment = 'cheap'");
+  long long escalated = h.count(
+      "SELECT count(*) FROM requests WHERE deployment = 'dear' AND route_reason LIKE "
+      "'%escalated%'");
+  EXPECT_GT(cheap, 0);
+  EXPECT_LE(cheap, 8);  // background share of rpm 10
+  EXPECT_EQ(cheap + escalated, 40);
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE error_code = 'deadline_exceeded'"), 0);
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace switchyard::testing
