@@ -133,7 +133,8 @@ struct Job {
   std::size_t deployment_index = 0;  // the deployment of the current attempt
   limit::Admission admission;        // its rate-limit grant, settled with the actual usage
   std::int64_t waiting_since_ms = -1;
-  bool downgraded = false;  // moved to the cheapest tier by its team's budget policy
+  bool downgraded = false;              // moved to the cheapest tier by its team's budget policy
+  std::int64_t deferred_since_ms = -1;  // first deferral by budget policy defer
   int attempt = 0;
   bool dlq_pending = false;
   bool filled = false;  // result fields and result_json are final
@@ -544,16 +545,21 @@ struct Worker::Impl : RebalanceListener {
   // Reserves the worst case of every budgeted job in one statement; over-budget jobs end as
   // budget_exceeded, the others are dispatched. Returns false only when stopping.
   bool reserve_budgets(RequestStore& store, const std::vector<Job*>& jobs) {
-    std::vector<BudgetVerdict> verdicts;
+    std::vector<BudgetAnswer> answers;
     std::vector<Picodollars> worst;
-    if (!reserve_all(store, jobs, verdicts, worst)) return false;
+    if (!reserve_all(store, jobs, answers, worst)) return false;
     std::vector<Job*> downgraded;
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       Job* j = jobs[i];
-      if (verdicts[i] != BudgetVerdict::kExceeded) {
+      const TeamConfig* team = team_budget(j);
+      note_soft_budget(*team, answers[i], worst[i]);
+      if (answers[i].verdict != BudgetVerdict::kExceeded) {
         boost::asio::post(io.context(), [this, j] { schedule(j); });
-      } else if (!j->downgraded && team_budget(j)->budget_policy == "downgrade" && downgrade(j)) {
+      } else if (!j->downgraded && team->budget_policy == "downgrade" && downgrade(j)) {
         downgraded.push_back(j);
+      } else if (team->budget_policy == "defer" &&
+                 j->priority_class == PriorityClass::kBackground && defer(j)) {
+        continue;
       } else {
         reject_over_budget(j, worst[i]);
       }
@@ -563,7 +569,7 @@ struct Worker::Impl : RebalanceListener {
   }
 
   bool reserve_all(RequestStore& store, const std::vector<Job*>& jobs,
-                   std::vector<BudgetVerdict>& verdicts, std::vector<Picodollars>& worst) {
+                   std::vector<BudgetAnswer>& answers, std::vector<Picodollars>& worst) {
     std::vector<BudgetRequest> requests;
     requests.reserve(jobs.size());
     worst.clear();
@@ -574,12 +580,39 @@ struct Worker::Impl : RebalanceListener {
                           team->budget_period});
     }
     std::string error;
-    while (!store.reserve_budgets(requests, verdicts, error)) {
+    while (!store.reserve_budgets(requests, answers, error)) {
       note_store_failure("budget reservation", error);
       if (threads_stop.load()) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(config.postgres.retry_backoff_ms));
       error.clear();
     }
+    return true;
+  }
+
+  // A soft budget refuses nothing: crossing it is logged once per crossing and counted.
+  void note_soft_budget(const TeamConfig& team, const BudgetAnswer& answer, Picodollars worst) {
+    if (!team.soft_budget || answer.verdict != BudgetVerdict::kReserved) return;
+    if (answer.committed >= *team.soft_budget && answer.committed - worst < *team.soft_budget) {
+      stats.budget_soft_crossings.fetch_add(1, std::memory_order_relaxed);
+      log()->warn(
+          "team {} crossed its soft budget of ${} for this {} (${} spent or reserved of ${})",
+          team.name, format_usd(*team.soft_budget), team.budget_period,
+          format_usd(answer.committed), format_usd(*team.budget));
+    }
+  }
+
+  // Budget policy defer: background work waits for budget (released reservations, refunds, the
+  // next period) and retries its reservation through the lookup stage; false once it has waited
+  // worker.budget_max_defer_ms in all.
+  bool defer(Job* job) {
+    std::int64_t now = steady_ms();
+    if (job->deferred_since_ms < 0) job->deferred_since_ms = now;
+    if (now - job->deferred_since_ms >= config.worker.budget_max_defer_ms) return false;
+    stats.budget_deferrals.fetch_add(1, std::memory_order_relaxed);
+    auto timer = std::make_shared<boost::asio::steady_timer>(
+        io.context(), std::chrono::milliseconds(config.worker.budget_defer_retry_ms));
+    timer->async_wait(
+        [this, job, timer](const boost::system::error_code&) { to_lookup.push(job); });
     return true;
   }
 
@@ -933,7 +966,9 @@ std::string WorkerStats::to_json() const {
          ",\"invalid\":" + n(invalid) + ",\"redelivered_terminal\":" + n(redelivered_terminal) +
          ",\"in_flight_duplicates\":" + n(in_flight_duplicates) +
          ",\"budget_rejections\":" + n(budget_rejections) +
-         ",\"budget_downgrades\":" + n(budget_downgrades) + ",\"waits\":" + n(waits) +
+         ",\"budget_downgrades\":" + n(budget_downgrades) +
+         ",\"budget_deferrals\":" + n(budget_deferrals) +
+         ",\"budget_soft_crossings\":" + n(budget_soft_crossings) + ",\"waits\":" + n(waits) +
          ",\"provider_calls\":" + n(provider_calls) +
          ",\"provider_retries\":" + n(provider_retries) + ",\"results_ok\":" + n(results_ok) +
          ",\"results_error\":" + n(results_error) + ",\"write_conflicts\":" + n(write_conflicts) +

@@ -193,6 +193,16 @@ const std::vector<Key<Config>>& top_keys() {
        }},
       {"worker.default_tier", "workhorse", "tier used for model \"auto\"",
        [](const YAML::Node& n, Config& c) { return read_string(n, c.worker.default_tier, false); }},
+      {"worker.budget_defer_retry_ms", "30000",
+       "budget policy defer: how often deferred background work retries its reservation",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(10, 86400000)(n, c.worker.budget_defer_retry_ms);
+       }},
+      {"worker.budget_max_defer_ms", "3600000",
+       "budget policy defer: longest a request is deferred before it ends budget_exceeded",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(0, 604800000)(n, c.worker.budget_max_defer_ms);
+       }},
       {"worker.budget_max_output_tokens", "4096",
        "output tokens assumed for a budget's worst case when a request sets no max_tokens",
        [](const YAML::Node& n, Config& c) {
@@ -353,16 +363,18 @@ const std::vector<Key<TeamConfig>>& team_keys() {
          return {};
        }},
       {"budget_policy", "reject",
-       "past the budget: reject (budget_exceeded result) or downgrade (retry the reservation on "
-       "the cheapest tier, then reject)",
+       "past the budget: reject (budget_exceeded), downgrade (retry on the cheapest tier, then "
+       "reject) or defer (background work waits for budget; interactive work is rejected)",
        [](const YAML::Node& n, TeamConfig& t) -> std::string {
          if (auto e = read_string(n, t.budget_policy); !e.empty()) return e;
-         if (t.budget_policy == "defer")
-           return "'defer' is not supported by this version yet; use reject or downgrade";
-         if (t.budget_policy != "reject" && t.budget_policy != "downgrade")
-           return "must be reject or downgrade, got '" + t.budget_policy + "'";
+         if (t.budget_policy != "reject" && t.budget_policy != "downgrade" &&
+             t.budget_policy != "defer")
+           return "must be reject, downgrade or defer, got '" + t.budget_policy + "'";
          return {};
        }},
+      {"soft_budget_usd", "",
+       "crossing it (spent + reserved) is logged and counted; nothing is refused",
+       [](const YAML::Node& n, TeamConfig& t) { return read_usd(n, t.soft_budget.emplace()); }},
   };
   return keys;
 }

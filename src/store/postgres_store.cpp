@@ -83,7 +83,7 @@ WHERE group_id = $2 AND worker_id <> $1 AND seen_at > now() - $3::int * interval
 )SQL";
 
 constexpr const char* kReserveBudgetSql =
-    "SELECT request_id, verdict FROM switchyard_reserve_budget($1::json)";
+    "SELECT request_id, verdict, committed_usd::text FROM switchyard_reserve_budget($1::json)";
 
 constexpr const char* kFindTerminalSql =
     "SELECT r.request_id, r.result::text FROM unnest($1::text[]) AS ids(id) "
@@ -222,8 +222,8 @@ class PostgresStore final : public RequestStore {
   }
 
   bool reserve_budgets(const std::vector<BudgetRequest>& requests,
-                       std::vector<BudgetVerdict>& verdicts, std::string& error) override {
-    verdicts.assign(requests.size(), BudgetVerdict::kExceeded);
+                       std::vector<BudgetAnswer>& answers, std::string& error) override {
+    answers.assign(requests.size(), BudgetAnswer{});
     if (requests.empty()) return true;
     buffer_.Clear();
     JsonWriter w(buffer_);
@@ -248,9 +248,11 @@ class PostgresStore final : public RequestStore {
         auto it = index.find(std::string_view(row[0].c_str()));
         if (it == index.end()) continue;
         std::string_view verdict = row[1].c_str();
-        verdicts[it->second] = verdict == "reserved"  ? BudgetVerdict::kReserved
-                               : verdict == "already" ? BudgetVerdict::kAlreadyReserved
-                                                      : BudgetVerdict::kExceeded;
+        BudgetAnswer& answer = answers[it->second];
+        answer.verdict = verdict == "reserved"  ? BudgetVerdict::kReserved
+                         : verdict == "already" ? BudgetVerdict::kAlreadyReserved
+                                                : BudgetVerdict::kExceeded;
+        if (!row[2].is_null()) answer.committed = parse_usd(row[2].c_str()).value_or(0);
       }
     });
   }

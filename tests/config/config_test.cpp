@@ -118,11 +118,14 @@ TEST(Config, AnthropicDeploymentsAreRejectedUntilTheAdapterExists) {
 TEST(Config, BudgetKeysAreValidated) {
   std::string text = kGood;
   text.replace(text.find("    budget_usd: 100"), std::string("    budget_usd: 100").size(),
-               "    budget_usd: 100\n    budget_period: year\n    budget_policy: defer");
+               "    budget_usd: 100\n    budget_period: year\n    budget_policy: later\n    "
+               "soft_budget_usd: x");
   auto load = load_config_text(text);
   EXPECT_TRUE(has_problem(load, "teams[0].budget_period: must be day, week or month, got 'year'"));
   EXPECT_TRUE(
-      has_problem(load, "teams[0].budget_policy: 'defer' is not supported by this version yet"));
+      has_problem(load, "teams[0].budget_policy: must be reject, downgrade or defer, got 'later'"));
+  EXPECT_TRUE(
+      has_problem(load, "teams[0].soft_budget_usd: must be a non-negative decimal USD amount"));
   std::string ok = kGood;
   ok.replace(ok.find("    budget_usd: 100"), std::string("    budget_usd: 100").size(),
              "    budget_usd: 100.5\n    budget_period: week\n    budget_policy: downgrade");

@@ -133,3 +133,46 @@ TEST(Budget, DowngradePolicyMovesOverBudgetRequestsToTheCheapestTierBeforeReject
 
 }  // namespace
 }  // namespace switchyard::testing
+
+namespace switchyard::testing {
+namespace {
+
+long long stat_of(const std::string& json, const std::string& name) {
+  auto pos = json.find("\"" + name + "\":");
+  return pos == std::string::npos ? -1 : std::stoll(json.substr(pos + name.size() + 3));
+}
+
+TEST(Budget, DeferPolicyHoldsBackgroundWorkThenRejectsItAndSoftBudgetsAreReported) {
+  HarnessOptions options;
+  options.teams_yaml =
+      "teams:\n  - name: search\n    budget_usd: 0.0005\n    soft_budget_usd: 0.0002\n"
+      "    budget_policy: defer\n";
+  options.extra_worker_yaml = "  budget_defer_retry_ms: 200\n  budget_max_defer_ms: 1500\n";
+  Harness h("budget_defer", options);
+  std::vector<std::pair<std::string, std::string>> events;
+  for (int i = 0; i < 100; ++i) {
+    std::string id = "df-" + std::to_string(i);
+    events.emplace_back(
+        id, request_json(id, "search", "n " + std::to_string(i), R"(,"max_tokens":16)"));
+  }
+  h.publish(kBackgroundTopic, events);
+  h.start_worker();
+  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= 100; }))
+      << h.worker_log();
+  long long ok = h.count("SELECT count(*) FROM requests WHERE status = 'ok'");
+  long long exceeded =
+      h.count("SELECT count(*) FROM requests WHERE error_code = 'budget_exceeded'");
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(exceeded, 0);
+  EXPECT_EQ(ok + exceeded, 100);
+  EXPECT_EQ(h.query("SELECT sum(cost_usd) <= 0.0005 + 0.0001 FROM cost_ledger"), "t");
+  EXPECT_NE(h.worker_log().find("crossed its soft budget of $0.0002"), std::string::npos)
+      << h.worker_log();
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+  std::string stats = h.worker_stats();
+  EXPECT_GT(stat_of(stats, "budget_deferrals"), 0) << stats;
+  EXPECT_EQ(stat_of(stats, "budget_soft_crossings"), 1) << stats;
+}
+
+}  // namespace
+}  // namespace switchyard::testing

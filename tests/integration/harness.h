@@ -247,6 +247,12 @@ class Harness {
     return waitpid(worker_, &status, WNOHANG) == 0;
   }
 
+  // The stats JSON the last worker wrote when it exited (run --stats-file).
+  std::string worker_stats() const {
+    std::ifstream in(dir_ / ("stats-" + std::to_string(starts_) + ".json"));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
   std::string worker_log() const {
     std::ifstream in(log_path());
     return std::string(std::istreambuf_iterator<char>(in), {});

@@ -26,11 +26,15 @@ class BudgetStoreTest : public ::testing::Test {
                                      Picodollars each, Picodollars budget) {
     std::vector<BudgetRequest> requests;
     for (const auto& id : ids) requests.push_back({id, "search", each, budget, "month"});
-    std::vector<BudgetVerdict> verdicts;
+    std::vector<BudgetAnswer> answers;
     std::string error;
-    EXPECT_TRUE(store.reserve_budgets(requests, verdicts, error)) << error;
+    EXPECT_TRUE(store.reserve_budgets(requests, answers, error)) << error;
+    std::vector<BudgetVerdict> verdicts;
+    for (const auto& a : answers) verdicts.push_back(a.verdict);
+    last_committed_ = answers.empty() ? 0 : answers.back().committed;
     return verdicts;
   }
+  Picodollars last_committed_ = 0;
   std::string status(const std::string& column) {
     return query_one(url_,
                      "SELECT " + column + "::text FROM team_budget_status WHERE team = 'search'");
@@ -60,6 +64,7 @@ TEST_F(BudgetStoreTest, ReservationsStopAtTheBudget) {
                                            BudgetVerdict::kExceeded}));
   EXPECT_EQ(status("reserved_usd"), "0.800000000000");
   EXPECT_EQ(status("remaining_usd"), "0.200000000000");
+  EXPECT_EQ(last_committed_, 80 * kCent);  // what the period holds after the last request
   EXPECT_EQ(status("period"),
             query_one(url_, "SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date::text"));
 }

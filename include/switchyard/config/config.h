@@ -48,6 +48,10 @@ struct WorkerConfig {
   std::string default_tier = "workhorse";
   // Output tokens assumed for a budget's worst case when a request sets no max_tokens.
   int budget_max_output_tokens = 4096;
+  // Budget policy defer: how often deferred background work retries its reservation, and how
+  // long it may be deferred in all before it ends budget_exceeded.
+  int budget_defer_retry_ms = 30000;
+  int budget_max_defer_ms = 3600000;
 };
 
 struct HttpConfig {
@@ -111,9 +115,10 @@ struct DeploymentConfig {
 
 struct TeamConfig {
   std::string name;
-  std::optional<Picodollars> budget;     // hard budget per period; unset = no budget
-  std::string budget_period = "month";   // day | week | month, UTC
-  std::string budget_policy = "reject";  // what happens past the budget
+  std::optional<Picodollars> budget;       // hard budget per period; unset = no budget
+  std::string budget_period = "month";     // day | week | month, UTC
+  std::string budget_policy = "reject";    // reject | downgrade | defer (background waits)
+  std::optional<Picodollars> soft_budget;  // crossing it is logged and counted
 };
 
 struct Config {

@@ -55,6 +55,11 @@ enum class BudgetVerdict {
   kExceeded,         // spent + reserved + worst case would pass the budget
 };
 
+struct BudgetAnswer {
+  BudgetVerdict verdict = BudgetVerdict::kExceeded;
+  Picodollars committed = 0;  // the period's spent + reserved after this request
+};
+
 class RequestStore {
  public:
   virtual ~RequestStore() = default;
@@ -72,7 +77,7 @@ class RequestStore {
   // Reserves each request's worst-case cost against its team's budget for the current period,
   // in order, in one transaction. Safe across a fleet: the period row is locked per reservation.
   virtual bool reserve_budgets(const std::vector<BudgetRequest>& requests,
-                               std::vector<BudgetVerdict>& verdicts, std::string& error) = 0;
+                               std::vector<BudgetAnswer>& answers, std::string& error) = 0;
 
   // Writes every record in one transaction: the requests row and its ledger rows, or nothing
   // for a request that is already terminal; the budget reservation of an inserted request is
