@@ -81,28 +81,11 @@ TEST(Budget, TeamsWithoutABudgetAreNotLimited) {
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
 }
 
-}  // namespace
-}  // namespace switchyard::testing
-
-namespace switchyard::testing {
-namespace {
-
 TEST(Budget, DowngradePolicyMovesOverBudgetRequestsToTheCheapestTierBeforeRejecting) {
   HarnessOptions options;
-  options.deployments_yaml = R"(deployments:
-  - name: big
-    api_base: http://127.0.0.1:SIM_PORT/v1
-    model: gpt-4.1
-    tier: frontier
-    input_cost_per_token: 2e-06
-    output_cost_per_token: 8e-06
-  - name: small
-    api_base: http://127.0.0.1:SIM_PORT/v1
-    model: gpt-4o-mini
-    tier: economy
-    input_cost_per_token: 1.5e-07
-    output_cost_per_token: 6e-07
-)";
+  options.deployments_yaml = std::string("deployments:\n") +
+                             deployment_yaml("big", "gpt-4.1", "frontier", "2e-06", "8e-06") +
+                             deployment_yaml("small", "gpt-4o-mini", "economy", "1.5e-07", "6e-07");
   options.teams_yaml =
       "teams:\n  - name: search\n    budget_usd: 0.002\n    budget_policy: downgrade\n";
   Harness h("budget_downgrade", options);
@@ -130,12 +113,6 @@ TEST(Budget, DowngradePolicyMovesOverBudgetRequestsToTheCheapestTierBeforeReject
   EXPECT_EQ(h.query("SELECT sum(cost_usd) <= 0.002 + 0.0002 FROM cost_ledger"), "t");
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
 }
-
-}  // namespace
-}  // namespace switchyard::testing
-
-namespace switchyard::testing {
-namespace {
 
 long long stat_of(const std::string& json, const std::string& name) {
   auto pos = json.find("\"" + name + "\":");

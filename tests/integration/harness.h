@@ -334,6 +334,18 @@ inline std::string request_json(const std::string& id, const std::string& team,
          R"(","messages":[{"role":"user","content":")" + text + R"("}])" + extra + "}";
 }
 
+// One entry of a `deployments:` list served by the simulator (SIM_PORT is filled in by Harness).
+inline std::string deployment_yaml(const std::string& name, const std::string& model,
+                                   const std::string& tier, const std::string& input_price,
+                                   const std::string& output_price, int rpm = 0) {
+  std::string yaml = "  - name: " + name +
+                     "\n    api_base: http://127.0.0.1:SIM_PORT/v1\n    model: " + model +
+                     "\n    tier: " + tier + "\n    input_cost_per_token: " + input_price +
+                     "\n    output_cost_per_token: " + output_price + "\n";
+  if (rpm > 0) yaml += "    rpm: " + std::to_string(rpm) + "\n";
+  return yaml;
+}
+
 inline std::vector<std::pair<std::string, std::string>> numbered_requests(const std::string& prefix,
                                                                           int n) {
   std::vector<std::pair<std::string, std::string>> out;

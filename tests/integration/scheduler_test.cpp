@@ -7,21 +7,10 @@
 namespace switchyard::testing {
 namespace {
 
-const char* kTwoEconomyDeployments = R"(deployments:
-  - name: cheap-limited
-    api_base: http://127.0.0.1:SIM_PORT/v1
-    model: gpt-4o-mini
-    tier: economy
-    input_cost_per_token: 1.5e-07
-    output_cost_per_token: 6e-07
-    rpm: 30
-  - name: pricier-open
-    api_base: http://127.0.0.1:SIM_PORT/v1
-    model: gpt-4.1-mini
-    tier: economy
-    input_cost_per_token: 4e-07
-    output_cost_per_token: 1.6e-06
-)";
+const std::string kTwoEconomyDeployments =
+    std::string("deployments:\n") +
+    deployment_yaml("cheap-limited", "gpt-4o-mini", "economy", "1.5e-07", "6e-07", 30) +
+    deployment_yaml("pricier-open", "gpt-4.1-mini", "economy", "4e-07", "1.6e-06");
 
 TEST(Scheduler, ADeploymentNeverGetsMoreThanItsRpmAndTheBacklogGoesToTheNextCheapest) {
   HarnessOptions options;
@@ -58,15 +47,9 @@ TEST(Scheduler, ADeploymentNeverGetsMoreThanItsRpmAndTheBacklogGoesToTheNextChea
 
 TEST(Scheduler, InteractiveWorkIsDispatchedAheadOfQueuedBackgroundWork) {
   HarnessOptions options;
-  options.deployments_yaml = R"(deployments:
-  - name: only
-    api_base: http://127.0.0.1:SIM_PORT/v1
-    model: gpt-4o-mini
-    tier: economy
-    input_cost_per_token: 1.5e-07
-    output_cost_per_token: 6e-07
-    rpm: 50
-)";
+  options.deployments_yaml =
+      std::string("deployments:\n") +
+      deployment_yaml("only", "gpt-4o-mini", "economy", "1.5e-07", "6e-07", 50);
   options.extra_worker_yaml = "  shutdown_drain_ms: 1000\n";
   Harness h("priority", options);
   std::vector<std::pair<std::string, std::string>> flood;
@@ -103,23 +86,11 @@ TEST(Scheduler, InteractiveWorkIsDispatchedAheadOfQueuedBackgroundWork) {
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
 }
 
-}  // namespace
-}  // namespace switchyard::testing
-
-namespace switchyard::testing {
-namespace {
-
 TEST(Scheduler, TwoWorkersTogetherRespectOneDeploymentsRpm) {
   HarnessOptions options;
-  options.deployments_yaml = R"(deployments:
-  - name: only
-    api_base: http://127.0.0.1:SIM_PORT/v1
-    model: gpt-4o-mini
-    tier: economy
-    input_cost_per_token: 1.5e-07
-    output_cost_per_token: 6e-07
-    rpm: 30
-)";
+  options.deployments_yaml =
+      std::string("deployments:\n") +
+      deployment_yaml("only", "gpt-4o-mini", "economy", "1.5e-07", "6e-07", 30);
   options.extra_worker_yaml = "  shutdown_drain_ms: 1000\n";
   Harness h("fleet", options);
   h.start_worker();
@@ -154,29 +125,12 @@ TEST(Scheduler, TwoWorkersTogetherRespectOneDeploymentsRpm) {
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
 }
 
-}  // namespace
-}  // namespace switchyard::testing
-
-namespace switchyard::testing {
-namespace {
-
 TEST(Scheduler, BackgroundWorkEscalatesToAHigherTierOnlyWhenItsDeadlineWouldBeMissed) {
   HarnessOptions options;
-  options.deployments_yaml = R"(deployments:
-  - name: cheap
-    api_base: http://127.0.0.1:SIM_PORT/v1
-    model: gpt-4o-mini
-    tier: economy
-    input_cost_per_token: 1.5e-07
-    output_cost_per_token: 6e-07
-    rpm: 10
-  - name: dear
-    api_base: http://127.0.0.1:SIM_PORT/v1
-    model: gpt-4.1
-    tier: frontier
-    input_cost_per_token: 2e-06
-    output_cost_per_token: 8e-06
-)";
+  options.deployments_yaml =
+      std::string("deployments:\n") +
+      deployment_yaml("cheap", "gpt-4o-mini", "economy", "1.5e-07", "6e-07", 10) +
+      deployment_yaml("dear", "gpt-4.1", "frontier", "2e-06", "8e-06");
   options.extra_worker_yaml = "  shutdown_drain_ms: 1000\n";
   Harness h("escalation", options);
   // Deadlines 30 s out: far beyond a call, far below the 60 s the cheap deployment's rpm imposes.
