@@ -44,11 +44,6 @@ void Scheduler::set_fleet_size(int workers) {
   for (auto& s : states_) s.limiter.set_share(share);
 }
 
-bool Scheduler::cooling_down(std::size_t i, std::int64_t now) const {
-  std::lock_guard lock(mutex_);
-  return states_[i].cooldown_until_ms > now;
-}
-
 std::vector<bool> Scheduler::cooling_snapshot(std::int64_t now) const {
   std::lock_guard lock(mutex_);
   std::vector<bool> out(states_.size());

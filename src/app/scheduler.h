@@ -38,8 +38,6 @@ class Scheduler {
                    const ProviderOutcome& outcome, const HttpResponse& response,
                    std::int64_t latency_ms, std::int64_t now_steady_ms);
 
-  // True when the deployment is cooling down after consecutive failures.
-  bool cooling_down(std::size_t deployment_index, std::int64_t now_steady_ms) const;
   std::vector<bool> cooling_snapshot(std::int64_t now_steady_ms) const;
 
   std::int64_t estimated_tokens(const RequestEvent& request) const;

@@ -136,7 +136,6 @@ struct Job {
   bool downgraded = false;              // moved to the cheapest tier by its team's budget policy
   std::int64_t deferred_since_ms = -1;  // first deferral by budget policy defer
   int attempt = 0;
-  bool dlq_pending = false;
   bool filled = false;  // result fields and result_json are final
   std::atomic<int> acks_pending{0};
   std::vector<Job*> duplicates;  // same request_id fetched while this one was in flight
@@ -208,7 +207,6 @@ struct Worker::Impl : RebalanceListener {
   std::thread writer_thread;
   std::thread delivery_thread;
   bool paused = false;
-  std::int64_t reset_pending_logged = 0;
 
   // ---------------- poll thread ----------------
 
@@ -282,7 +280,6 @@ struct Worker::Impl : RebalanceListener {
     }
     // Unreadable or invalid: the original bytes and the reason go to the DLQ.
     job->raw.assign(msg.value());
-    job->dlq_pending = true;
     stats.dlq.fetch_add(1, std::memory_order_relaxed);
     job->out_topic = config.kafka.results_topic;
     if (job->decoded.status == DecodeStatus::kUnreadable) {
@@ -725,7 +722,7 @@ struct Worker::Impl : RebalanceListener {
   void attempt(Job* job) {
     const DeploymentConfig* d = &config.deployments[job->deployment_index];
     HttpRequest http_request =
-        build_openai_request(job->decoded.request, *d, api_keys[router.index_of(d)]);
+        build_openai_request(job->decoded.request, *d, api_keys[job->deployment_index]);
     http_request.connect_timeout_ms = config.http.connect_timeout_ms;
     http_request.total_timeout_ms = config.http.request_timeout_ms;
     if (const auto& deadline = job->decoded.request.deadline_unix_ms) {

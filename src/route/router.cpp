@@ -29,10 +29,6 @@ Picodollars billed_cost(const DeploymentConfig& d, const Usage& usage) {
 Router::Router(const std::vector<DeploymentConfig>& deployments, ClassifierConfig classifier)
     : deployments_(deployments), classifier_(std::move(classifier)) {}
 
-std::size_t Router::index_of(const DeploymentConfig* deployment) const {
-  return static_cast<std::size_t>(deployment - deployments_.data());
-}
-
 RouteDecision Router::route(const RequestEvent& request,
                             const std::vector<bool>& cooling_down) const {
   RouteDecision decision;

@@ -39,8 +39,6 @@ class Router {
   RouteDecision route_to(const RequestEvent& request, const std::string& target, bool by_tier,
                          std::string reason, const std::vector<bool>& cooling_down) const;
 
-  std::size_t index_of(const DeploymentConfig* deployment) const;
-
  private:
   const std::vector<DeploymentConfig>& deployments_;
   ClassifierConfig classifier_;
