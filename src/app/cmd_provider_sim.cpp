@@ -1,4 +1,5 @@
-// `switchyard provider-sim`: runs the OpenAI-compatible provider simulator until SIGINT/SIGTERM.
+// `switchyard provider-sim`: runs the provider simulator (OpenAI, Azure OpenAI and Anthropic
+// dialects, fault scripts, optional TLS) until SIGINT/SIGTERM.
 // For development, tests and benchmarks.
 #include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -10,6 +11,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,11 +29,18 @@ namespace {
 constexpr const char* kProviderSimHelp =
     "usage: switchyard provider-sim [options]\n"
     "\n"
-    "Runs an OpenAI-compatible chat completions server until SIGINT/SIGTERM:\n"
-    "  POST /v1/chat/completions   chat.completion reply with realistic usage\n"
-    "  GET  /stats                 {\"requests\":N,\"ok\":N,\"errors\":N,\"rate_limited\":N,...}\n"
-    "  GET  /healthz               200 ok\n"
-    "Once bound it prints one line: provider-sim listening on http://HOST:PORT\n"
+    "Runs a simulated LLM provider until SIGINT/SIGTERM, speaking three APIs on one port:\n"
+    "  POST /v1/chat/completions                  OpenAI chat.completion (no key needed)\n"
+    "  POST /openai/deployments/{deployment}/chat/completions?api-version=V\n"
+    "                                             Azure OpenAI (api-key header; model = deployment)\n"
+    "  POST /v1/messages                          Anthropic Messages (x-api-key and\n"
+    "                                             anthropic-version 2023-06-01 headers)\n"
+    "  GET  /stats                                {\"requests\":N,\"ok\":N,\"errors\":N,...,\"models\":{...}}\n"
+    "  GET  /healthz                              200 ok\n"
+    "Replies and errors have each provider's shapes; usage reports cached and reasoning tokens\n"
+    "(see include/switchyard/sim/provider_sim.h for every rule). A prompt containing\n"
+    "[[sim:content_filter]] is refused by the provider's content filter.\n"
+    "Once bound it prints one line: provider-sim listening on http(s)://HOST:PORT\n"
     "\n"
     "options:\n"
     "  --host HOST             address to listen on (default 127.0.0.1)\n"
@@ -36,7 +48,7 @@ constexpr const char* kProviderSimHelp =
     "  --threads N             io threads (default 1)\n"
     "  --latency-ms N          fixed latency of every reply (default 0)\n"
     "  --jitter-ms N           mean of an exponential latency tail added to it (default 0)\n"
-    "  --error-rate R          share of requests answered 500, 0..1 (default 0)\n"
+    "  --error-rate R          share of requests answered 500 (Anthropic: 529), 0..1 (default 0)\n"
     "  --rate-limit-rate R     share answered 429 with Retry-After, 0..1 (default 0)\n"
     "  --retry-after-s N       Retry-After of those 429s (default 1)\n"
     "  --seed N                seed of the per-request outcome/latency draws (default 42)\n"
@@ -44,10 +56,25 @@ constexpr const char* kProviderSimHelp =
     "                          (default 16)\n"
     "  --idle-timeout-ms N     close keep-alive connections idle this long, 0 = never\n"
     "                          (default 120000)\n"
+    "  --context-windows LIST  per-model context windows in tokens, MODEL=N,MODEL=N,...\n"
+    "                          (Azure: deployment names); over it: the provider's too-long error\n"
+    "  --default-context-window N\n"
+    "                          context window of every other model, 0 = unlimited (default 0)\n"
+    "  --faults FILE           fault script (JSON): rules like\n"
+    "                          [{\"model\":\"gpt-4o\",\"from_ms\":0,\"until_ms\":60000,\"kind\":\"down\"},\n"
+    "                           {\"kind\":\"errors\",\"status\":503,\"rate\":0.2},\n"
+    "                           {\"kind\":\"rate_limit\",\"rate\":0.1,\"retry_after_s\":2},\n"
+    "                           {\"kind\":\"slow_first_byte\",\"delay_ms\":3000,\"rate\":0.05},\n"
+    "                           {\"kind\":\"malformed\",\"rate\":0.01}]\n"
+    "                          the first matching rule that fires decides (times from start)\n"
+    "  --tls-cert FILE         serve HTTPS with this PEM certificate (chain allowed) ...\n"
+    "  --tls-key FILE          ... and this PEM private key\n"
     "  --help                  this text\n"
     "\n"
-    "Determinism: the n-th well-formed chat request gets the same outcome and latency for the\n"
-    "same --seed; the reply text and token counts depend only on the request body.\n";
+    "Determinism: the n-th request that passes validation gets the same outcome and latency for\n"
+    "the same --seed (fault windows also depend on its arrival time); reply text and token\n"
+    "counts depend only on the request body, except prompt-cache hits (a cacheable prefix is a\n"
+    "hit once a reply has cached it).\n";
 
 std::shared_ptr<spdlog::logger> logger() {
   if (auto existing = spdlog::get("sim")) return existing;
@@ -73,12 +100,51 @@ void raise_open_file_limit() {
   logger()->info("open file limit raised from {} to {}", before, limit.rlim_max);
 }
 
+bool read_file(const std::string& path, std::string& text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream content;
+  content << in.rdbuf();
+  text = content.str();
+  return true;
+}
+
+// "gpt-4o=128000,claude-3-5-sonnet=200000" -> map; problems appended.
+std::optional<std::map<std::string, std::uint64_t>> parse_context_windows(
+    const std::string& list, std::vector<std::string>& problems) {
+  std::map<std::string, std::uint64_t> windows;
+  std::size_t before = problems.size();
+  std::size_t begin = 0;
+  while (begin <= list.size()) {
+    std::size_t end = list.find(',', begin);
+    if (end == std::string::npos) end = list.size();
+    std::string item = list.substr(begin, end - begin);
+    begin = end + 1;
+    if (item.empty()) continue;
+    std::size_t eq = item.rfind('=');
+    std::uint64_t tokens = 0;
+    const char* digits = eq == std::string::npos ? nullptr : item.c_str() + eq + 1;
+    auto parsed = digits ? std::from_chars(digits, item.c_str() + item.size(), tokens)
+                         : std::from_chars_result{nullptr, std::errc::invalid_argument};
+    if (eq == 0 || digits == nullptr || parsed.ec != std::errc() ||
+        parsed.ptr != item.c_str() + item.size() || tokens == 0) {
+      problems.push_back("--context-windows: '" + item +
+                         "' is not MODEL=TOKENS with TOKENS a positive integer");
+      continue;
+    }
+    windows[item.substr(0, eq)] = tokens;
+  }
+  if (problems.size() != before) return std::nullopt;
+  return windows;
+}
+
 }  // namespace
 
 int cmd_provider_sim(const Args& args) {
   Flags flags(args,
               {"host", "port", "threads", "latency-ms", "jitter-ms", "error-rate",
-               "rate-limit-rate", "retry-after-s", "seed", "output-tokens", "idle-timeout-ms"},
+               "rate-limit-rate", "retry-after-s", "seed", "output-tokens", "idle-timeout-ms",
+               "context-windows", "default-context-window", "faults", "tls-cert", "tls-key"},
               {"help"});
   if (flags.has("help")) {
     std::fputs(kProviderSimHelp, stdout);
@@ -123,6 +189,36 @@ int cmd_provider_sim(const Args& args) {
       problems.push_back("--seed must be an unsigned integer, got '" + text + "'");
     }
   }
+  options.default_context_window = static_cast<std::uint64_t>(
+      int_in("default-context-window", 0, 0, 100'000'000));
+  if (flags.has("context-windows")) {
+    if (auto windows = parse_context_windows(flags.get("context-windows"), problems))
+      options.context_windows = std::move(*windows);
+  }
+  if (flags.has("faults")) {
+    std::string path = flags.get("faults");
+    std::string text;
+    if (!read_file(path, text)) {
+      problems.push_back("--faults: cannot read '" + path + "': " + std::strerror(errno));
+    } else {
+      std::string error;
+      if (auto rules = parse_fault_script(text, error)) {
+        options.faults = std::move(*rules);
+      } else {
+        std::size_t begin = 0;
+        while (begin < error.size()) {
+          std::size_t end = error.find('\n', begin);
+          if (end == std::string::npos) end = error.size();
+          problems.push_back("--faults " + path + ": " + error.substr(begin, end - begin));
+          begin = end + 1;
+        }
+      }
+    }
+  }
+  options.tls_cert_file = flags.get("tls-cert");
+  options.tls_key_file = flags.get("tls-key");
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty())
+    problems.push_back("--tls-cert and --tls-key must be given together");
   for (const auto& error : flags.errors()) problems.push_back(error);
   for (const auto& extra : flags.positional())
     problems.push_back("unexpected argument '" + extra + "'");
@@ -151,7 +247,9 @@ int cmd_provider_sim(const Args& args) {
     return 1;
   }
   bool ipv6 = options.host.find(':') != std::string::npos;
-  std::printf("provider-sim listening on http://%s%s%s:%u\n", ipv6 ? "[" : "", options.host.c_str(),
+  std::printf("provider-sim listening on %s://%s%s%s:%u\n",
+              options.tls_cert_file.empty() ? "http" : "https", ipv6 ? "[" : "",
+              options.host.c_str(),
               ipv6 ? "]" : "", static_cast<unsigned>(simulator.port()));
   std::fflush(stdout);
 

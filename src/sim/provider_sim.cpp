@@ -1,17 +1,18 @@
 // Provider simulator: one io_context per thread ("shard"), one acceptor on shard 0 handing
-// accepted sockets round-robin to the shards, one coroutine per connection. A shard is touched
-// only by its own thread, so the connection registry and the JSON parse buffer need no locks;
-// counters shared across shards are relaxed atomics.
+// accepted sockets round-robin to the shards, one coroutine per connection (plain TCP or TLS).
+// A shard is touched only by its own thread, so the connection registry and the JSON parse
+// buffer need no locks; counters shared across shards are relaxed atomics. The per-model
+// counters are per shard behind a mutex only stats() contends for; the prompt-cache memory and
+// the request log are shared behind mutexes, touched only by long prompts and when recording.
 //
 // Per request: Beast parses the HTTP message, RapidJSON parses the body in place with a
-// per-shard arena, and the reply is formatted into per-connection buffers that keep their
-// capacity across requests, so a warm keep-alive connection allocates only for the request
-// itself (header fields, body string).
+// per-shard arena, the dialect module (dialect.h) reads it and writes the reply into
+// per-connection buffers that keep their capacity across requests, so a warm keep-alive
+// connection allocates only for the request itself (header fields, body string).
 #include "switchyard/sim/provider_sim.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -32,15 +34,19 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <charconv>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
+#include "sim/dialect.h"
+#include "sim/sim_format.h"
 #include "switchyard/common/log.h"
 
 namespace switchyard {
@@ -52,17 +58,22 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using namespace sim;
 
 // I/O objects bound to a concrete io_context executor: no type-erased executor per operation.
 using Executor = asio::io_context::executor_type;
 using Socket = asio::basic_stream_socket<tcp, Executor>;
 using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
 using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
+using TlsStream = beast::ssl_stream<Socket>;
+using Request = http::request<http::string_body>;
 
 // The in-place parse keeps strings inside the request body; the arena only holds value nodes.
 using JsonDocument = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
                                                 rapidjson::MemoryPoolAllocator<>>;
 constexpr std::size_t kParseArenaBytes = 64 * 1024;
+constexpr std::size_t kMaxModelsPerShard = 1024;
+constexpr std::string_view kOtherModels = "(other)";
 
 // The "sim" logger, created on first use. A reference, so the per-request debug call costs no
 // shared_ptr reference-count traffic between io threads.
@@ -74,167 +85,79 @@ spdlog::logger& sim_logger() {
 // ---------------------------------------------------------------------------------------------
 // Deterministic draws
 
-std::uint64_t mix64(std::uint64_t x) {  // splitmix64 finaliser
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 // Independent streams per request: 0 = outcome, 1 = latency, 2 = reply id.
 std::uint64_t draw(std::uint64_t seed, std::uint64_t n, std::uint64_t stream) {
   return mix64(mix64(seed) ^ mix64(n * 4 + stream));
 }
 
-double unit_interval(std::uint64_t bits) {  // [0, 1)
-  return static_cast<double>(bits >> 11) * 0x1.0p-53;
+// Whether fault rule `rule` fires for request n: its own stream per rule.
+std::uint64_t fault_draw(std::uint64_t seed, std::uint64_t n, std::size_t rule) {
+  return mix64(mix64(mix64(seed ^ 0xFA0175C819ull) ^ n) ^ mix64(rule + 1));
 }
 
 // ---------------------------------------------------------------------------------------------
-// Formatting helpers
+// Routing
 
-void append_uint(std::string& out, std::uint64_t value) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
-  (void)ec;
-  out.append(digits, end);
-}
+enum class RouteKind { chat, stats, healthz, unknown };
 
-void append_hex16(std::string& out, std::uint64_t value) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int shift = 60; shift >= 0; shift -= 4) out.push_back(kHex[(value >> shift) & 0xF]);
-}
+struct Route {
+  RouteKind kind = RouteKind::unknown;
+  SimEndpoint dialect = SimEndpoint::openai;
+  std::string_view deployment;  // Azure
+  std::string_view query;       // after '?', without it
+};
 
-void append_json_string(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          out.append("\\u00");
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(ch);
-        }
-    }
+Route classify(std::string_view target) {
+  Route route;
+  if (auto mark = target.find('?'); mark != std::string_view::npos) {
+    route.query = target.substr(mark + 1);
+    target = target.substr(0, mark);
   }
-  out.push_back('"');
-}
-
-// OpenAI error body. `code` empty -> null.
-void set_error_body(std::string& body, std::string_view message, std::string_view type,
-                    std::string_view code) {
-  body.clear();
-  body.append(R"({"error":{"message":)");
-  append_json_string(body, message);
-  body.append(R"(,"type":)");
-  append_json_string(body, type);
-  body.append(R"(,"param":null,"code":)");
-  if (code.empty()) {
-    body.append("null");
+  if (target == "/v1/chat/completions" || target == "/chat/completions") {
+    route.kind = RouteKind::chat;
+  } else if (target == "/v1/messages" || target == "/messages") {
+    route.kind = RouteKind::chat;
+    route.dialect = SimEndpoint::anthropic;
+  } else if (target == "/stats") {
+    route.kind = RouteKind::stats;
+  } else if (target == "/healthz") {
+    route.kind = RouteKind::healthz;
   } else {
-    append_json_string(body, code);
-  }
-  body.append("}}");
-}
-
-std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 413:
-      return "Payload Too Large";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    default:
-      return "Unknown";
-  }
-}
-
-// Starts a response head; the caller may append "Name: value\r\n" lines, then finish_head().
-void start_head(std::string& head, int status) {
-  head.clear();
-  head.append("HTTP/1.1 ");
-  append_uint(head, static_cast<std::uint64_t>(status));
-  head.push_back(' ');
-  head.append(reason_phrase(status));
-  head.append("\r\nServer: switchyard-provider-sim\r\n");
-}
-
-void finish_head(std::string& head, std::string_view content_type, std::size_t body_bytes,
-                 bool keep_alive) {
-  head.append("Content-Type: ");
-  head.append(content_type);
-  head.append("\r\nContent-Length: ");
-  append_uint(head, body_bytes);
-  head.append(keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
-}
-
-constexpr std::string_view kJson = "application/json";
-
-// ---------------------------------------------------------------------------------------------
-// Token accounting
-
-bool is_letter(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
-}
-bool is_digit(unsigned char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_space(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-// Tokens of one message's content: a string, null, or an array of content parts.
-std::uint32_t content_tokens(const rapidjson::Value& content) {
-  if (content.IsString()) {
-    return approx_token_count(std::string_view(content.GetString(), content.GetStringLength()));
-  }
-  std::uint32_t tokens = 0;
-  if (content.IsArray()) {
-    for (const auto& part : content.GetArray()) {
-      if (!part.IsObject()) continue;
-      auto text = part.FindMember("text");
-      if (text != part.MemberEnd() && text->value.IsString()) {
-        tokens += approx_token_count(
-            std::string_view(text->value.GetString(), text->value.GetStringLength()));
-      } else if (part.HasMember("image_url")) {
-        tokens += 85;  // OpenAI's flat charge for a low-detail image
+    constexpr std::string_view kAzurePrefix = "/openai/deployments/";
+    constexpr std::string_view kAzureSuffix = "/chat/completions";
+    if (target.starts_with(kAzurePrefix) && target.ends_with(kAzureSuffix) &&
+        target.size() > kAzurePrefix.size() + kAzureSuffix.size()) {
+      std::string_view deployment = target.substr(
+          kAzurePrefix.size(), target.size() - kAzurePrefix.size() - kAzureSuffix.size());
+      if (deployment.find('/') == std::string_view::npos) {
+        route.kind = RouteKind::chat;
+        route.dialect = SimEndpoint::azure;
+        route.deployment = deployment;
       }
     }
   }
-  return tokens;
+  return route;
 }
 
-// Requests and tokens seen in the current wall-clock minute, for the x-ratelimit-* headers.
+// The value of `name` in a query string ("a=1&api-version=2024-06-01"), if present.
+std::optional<std::string_view> query_parameter(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    std::string_view pair = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), pair.size() + 1));
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=')
+      return pair.substr(name.size() + 1);
+    if (pair == name) return std::string_view();
+  }
+  return std::nullopt;
+}
+
+std::string_view header_value(const Request& request, std::string_view name) {
+  auto it = request.find(beast::string_view(name.data(), name.size()));
+  if (it == request.end()) return {};
+  return {it->value().data(), it->value().size()};
+}
+
+// Requests and tokens seen in the current wall-clock minute, for the rate-limit headers.
 // Approximate under races at the minute boundary, which is fine for informational headers.
 class MinuteWindow {
  public:
@@ -242,6 +165,7 @@ class MinuteWindow {
     std::uint64_t requests;
     std::uint64_t tokens;
     std::uint64_t seconds_to_reset;
+    std::uint64_t reset_at_s;  // epoch seconds of the next minute
   };
 
   Usage record(std::uint64_t tokens) {
@@ -256,6 +180,7 @@ class MinuteWindow {
     usage.requests = requests_.fetch_add(1, std::memory_order_relaxed) + 1;
     usage.tokens = tokens_.fetch_add(tokens, std::memory_order_relaxed) + tokens;
     usage.seconds_to_reset = 60 - now_s % 60;
+    usage.reset_at_s = (minute + 1) * 60;
     return usage;
   }
 
@@ -265,6 +190,41 @@ class MinuteWindow {
   std::atomic<std::uint64_t> tokens_{0};
 };
 
+void append_rfc3339(std::string& out, std::uint64_t epoch_s) {
+  std::time_t t = static_cast<std::time_t>(epoch_s);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char text[32];
+  std::size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  out.append(text, length);
+}
+
+enum class Outcome { ok, error, rate_limited, bad_request, dropped, malformed };
+
+void count(SimCounts& counts, Outcome outcome) {
+  ++counts.requests;
+  switch (outcome) {
+    case Outcome::ok:
+      ++counts.ok;
+      break;
+    case Outcome::error:
+      ++counts.errors;
+      break;
+    case Outcome::rate_limited:
+      ++counts.rate_limited;
+      break;
+    case Outcome::bad_request:
+      ++counts.bad_requests;
+      break;
+    case Outcome::dropped:
+      ++counts.dropped;
+      break;
+    case Outcome::malformed:
+      ++counts.malformed;
+      break;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Server
 
@@ -272,9 +232,10 @@ class Server;
 struct Shard;
 
 // One client connection; lives in its session coroutine's frame and links itself into its
-// shard's registry so stop() and the idle sweep can close it.
+// shard's registry so stop() and the idle sweep can close it. `socket` is the TCP socket under
+// the session's stream (itself, or the next layer of its TLS stream).
 struct Connection {
-  Connection(Shard& owner, Socket&& s);
+  Connection(Shard& owner, Socket& s);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -286,7 +247,7 @@ struct Connection {
   }
 
   Shard& shard;
-  Socket socket;
+  Socket& socket;
   Timer timer;  // latency of the current request
   Connection* prev = nullptr;
   Connection* next = nullptr;
@@ -296,10 +257,18 @@ struct Connection {
   std::string body;
 };
 
+// Per-model counters of one shard's requests; the mutex is for stats() readers. Owned by the
+// Server (not the Shard) so that stats() still reports them after stop().
+struct ModelCounts {
+  std::mutex mutex;
+  std::map<std::string, SimCounts, std::less<>> by_model;
+};
+
 struct Shard {
-  explicit Shard(Server& s) : server(s) {}
+  Shard(Server& s, ModelCounts& m) : server(s), model_counts(m) {}
 
   Server& server;
+  ModelCounts& model_counts;
   // Declared before `context`: coroutine frames still alive when the context is destroyed
   // unlink their Connection from this list while it still exists.
   Connection* connections = nullptr;
@@ -310,69 +279,107 @@ struct Shard {
   std::thread thread;
 };
 
-Connection::Connection(Shard& owner, Socket&& s)
-    : shard(owner), socket(std::move(s)), timer(socket.get_executor()) {
+Connection::Connection(Shard& owner, Socket& s)
+    : shard(owner), socket(s), timer(socket.get_executor()) {
   next = shard.connections;
   if (next) next->prev = this;
   shard.connections = this;
 }
 
-// What a chat completion handler decided: reply status and how long to hold it.
+// What a chat handler decided: reply status, how long to hold it, or to drop the connection.
 struct ChatDecision {
   int status = 200;
   Clock::duration delay{};
+  bool drop = false;  // close without answering (after `delay`)
 };
 
 class Server {
  public:
-  explicit Server(SimOptions options) : options_(std::move(options)) {}
+  explicit Server(SimOptions options)
+      : options_(std::move(options)),
+        context_windows_(options_.context_windows.begin(), options_.context_windows.end()) {}
   ~Server() { stop(); }
 
   void start();
   void stop();
   std::uint16_t port() const { return port_.load(std::memory_order_acquire); }
-
-  SimStats stats() const {
-    SimStats s;
-    s.requests = requests_.load(std::memory_order_relaxed);
-    s.ok = ok_.load(std::memory_order_relaxed);
-    s.errors = errors_.load(std::memory_order_relaxed);
-    s.rate_limited = rate_limited_.load(std::memory_order_relaxed);
-    s.bad_requests = bad_requests_.load(std::memory_order_relaxed);
-    return s;
-  }
+  SimStats stats() const;
+  std::vector<SimRequestRecord> request_log() const;
 
   void connection_ended() { sessions_.fetch_sub(1, std::memory_order_acq_rel); }
 
  private:
+  // Everything one chat request's handling needs to answer and account for it.
+  struct Exchange {
+    Shard& shard;
+    Connection& conn;
+    SimEndpoint dialect;
+    bool keep_alive;
+    Clock::time_point arrival;
+    std::uint64_t request_id;  // Anthropic request-id bits
+  };
+
   void validate_options() const;
   void build_reply_text();
+  void load_tls();
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> sweep_loop(Shard& shard);
   asio::awaitable<void> session(Shard& shard, Socket socket);
+  template <class Stream>
+  asio::awaitable<void> serve(Shard& shard, Connection& conn, Stream& stream);
 
-  // Fill conn.head / conn.body for one parsed request (keep_alive already decided).
-  ChatDecision handle_chat(Shard& shard, Connection& conn, std::string& request_body,
+  // Fill conn.head / conn.body for one parsed chat request (keep_alive already decided).
+  ChatDecision handle_chat(Shard& shard, Connection& conn, const Route& route, Request& request,
                            bool keep_alive);
+  ChatDecision refuse(const Exchange& x, std::string_view model, const RequestProblem& problem);
+  ChatDecision answer_error(const Exchange& x, std::string_view model, int status,
+                            int fault_rule);
+  ChatDecision answer_rate_limited(const Exchange& x, std::string_view model, int retry_after_s,
+                                   int fault_rule);
+  // The reply to a request that gets an answer; malformed cuts the body in half.
+  void answer_ok(const Exchange& x, const ChatRequest& chat, std::uint64_t n, bool malformed);
+  // Whether (model, prefix) was cached by an earlier reply; remembers it if not.
+  bool prompt_cache_hit(std::string_view model, std::uint64_t prefix_hash);
+  std::uint64_t context_window(std::string_view model) const;
+  void account(const Exchange& x, std::string_view model, Outcome outcome, int status,
+               int fault_rule);
+
   void reply_stats(Connection& conn, bool keep_alive);
   void reply_simple(Connection& conn, int status, std::string_view content_type,
                     std::string_view body, bool keep_alive, std::string_view extra_headers = {});
-  void reply_error(Connection& conn, int status, std::string_view message, std::string_view type,
-                   std::string_view code, bool keep_alive, std::string_view extra_headers = {});
-  void append_rate_limit_headers(std::string& head, std::uint64_t tokens, bool limited);
+  // An error outside chat handling (405, 404, 413, ...) in the dialect's shape.
+  void reply_error(Connection& conn, SimEndpoint dialect, int status, std::string_view message,
+                   bool keep_alive, std::string_view extra_headers = {});
+  // Rate-limit headers of the dialect (and Anthropic's request-id).
+  void append_dialect_headers(std::string& head, const Exchange& x, std::uint64_t tokens,
+                              bool limited);
 
   const SimOptions options_;
+  const std::map<std::string, std::uint64_t, std::less<>> context_windows_;
   // Deterministic reply text: options_.output_tokens words, each exactly one token.
   std::string reply_text_;
   std::vector<std::uint32_t> word_ends_;  // reply_text_.substr(0, word_ends_[k-1]) has k tokens
+  std::optional<asio::ssl::context> tls_context_;  // set by start() when TLS is configured
+  Clock::time_point started_at_;
 
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> ok_{0};
   std::atomic<std::uint64_t> errors_{0};
   std::atomic<std::uint64_t> rate_limited_{0};
   std::atomic<std::uint64_t> bad_requests_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> malformed_{0};
   std::atomic<std::uint64_t> next_decision_{0};  // n of the determinism contract
   MinuteWindow window_;
+
+  std::vector<std::unique_ptr<ModelCounts>> model_counts_;  // one per shard, made by start()
+
+  std::mutex prompt_cache_mutex_;
+  std::unordered_set<std::uint64_t> prompt_cache_;  // hashes of (model, cached prefix)
+
+  mutable std::mutex log_mutex_;
+  std::vector<SimRequestRecord> log_;
+  std::uint64_t unrecorded_ = 0;  // guarded by log_mutex_
 
   std::atomic<bool> stopping_{false};
   std::atomic<int> sessions_{0};  // connection coroutines spawned and not yet finished
@@ -397,12 +404,9 @@ Connection::~Connection() {
 }
 
 void Server::validate_options() const {
-  std::string problems;
-  auto check = [&](bool ok, const char* what) {
-    if (!ok) {
-      if (!problems.empty()) problems += "; ";
-      problems += what;
-    }
+  std::vector<std::string> problems;
+  auto check = [&](bool ok, std::string what) {
+    if (!ok) problems.push_back(std::move(what));
   };
   check(options_.threads >= 1 && options_.threads <= 256, "threads must be in 1..256");
   check(options_.latency_ms >= 0, "latency_ms must be >= 0");
@@ -415,7 +419,25 @@ void Server::validate_options() const {
         "output_tokens must be in 1..1000000");
   check(options_.idle_timeout_ms >= 0, "idle_timeout_ms must be >= 0");
   check(options_.max_body_bytes >= 1024, "max_body_bytes must be >= 1024");
-  if (!problems.empty()) throw std::invalid_argument("provider-sim options: " + problems);
+  for (const auto& [model, window] : options_.context_windows) {
+    check(window > 0, "context_windows['" + model + "'] must be > 0 (leave the model out for "
+                      "the default)");
+  }
+  check(options_.tls_cert_file.empty() == options_.tls_key_file.empty(),
+        "tls_cert_file and tls_key_file must be given together");
+  for (std::size_t i = 0; i < options_.faults.size(); ++i) {
+    for (auto& problem :
+         validate_fault_rule(options_.faults[i], "faults[" + std::to_string(i) + "]")) {
+      problems.push_back(std::move(problem));
+    }
+  }
+  if (problems.empty()) return;
+  std::string all;
+  for (const auto& problem : problems) {
+    if (!all.empty()) all += "; ";
+    all += problem;
+  }
+  throw std::invalid_argument("provider-sim options: " + all);
 }
 
 void Server::build_reply_text() {
@@ -434,13 +456,36 @@ void Server::build_reply_text() {
   }
 }
 
+void Server::load_tls() {
+  if (options_.tls_cert_file.empty()) return;
+  tls_context_.emplace(asio::ssl::context::tls_server);
+  beast::error_code ec;
+  tls_context_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                                asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                                asio::ssl::context::no_tlsv1_1,
+                            ec);
+  auto fail = [&](const std::string& what, const std::string& path) {
+    tls_context_.reset();
+    throw std::runtime_error("provider-sim: cannot use TLS " + what + " '" + path +
+                             "': " + ec.message());
+  };
+  tls_context_->use_certificate_chain_file(options_.tls_cert_file, ec);
+  if (ec) fail("certificate chain", options_.tls_cert_file);
+  tls_context_->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec) fail("private key", options_.tls_key_file);
+}
+
 void Server::start() {
   if (started_) throw std::logic_error("ProviderSimulator::start() called twice");
   validate_options();
   started_ = true;
   build_reply_text();
+  load_tls();
 
-  for (int i = 0; i < options_.threads; ++i) shards_.push_back(std::make_unique<Shard>(*this));
+  for (int i = 0; i < options_.threads; ++i) {
+    model_counts_.push_back(std::make_unique<ModelCounts>());
+    shards_.push_back(std::make_unique<Shard>(*this, *model_counts_.back()));
+  }
   Shard& first = *shards_.front();
 
   beast::error_code ec;
@@ -478,6 +523,7 @@ void Server::start() {
       sim_logger().error("provider-sim coroutine failed: {}", e.what());
     }
   };
+  started_at_ = Clock::now();  // fault windows and the request log count from here
   accepting_.store(true);
   asio::co_spawn(first.context, accept_loop(), log_failure);
   for (auto& shard : shards_) {
@@ -496,10 +542,11 @@ void Server::start() {
     });
   }
   sim_logger().info(
-      "provider-sim listening on {}:{} threads={} latency_ms={} jitter_ms={} "
-      "error_rate={} rate_limit_rate={} seed={} output_tokens={}",
-      options_.host, port(), options_.threads, options_.latency_ms, options_.latency_jitter_ms,
-      options_.error_rate, options_.rate_limit_rate, options_.seed, options_.output_tokens);
+      "provider-sim listening on {}:{} tls={} threads={} latency_ms={} jitter_ms={} "
+      "error_rate={} rate_limit_rate={} seed={} output_tokens={} fault_rules={}",
+      options_.host, port(), tls_context_ ? "on" : "off", options_.threads, options_.latency_ms,
+      options_.latency_jitter_ms, options_.error_rate, options_.rate_limit_rate, options_.seed,
+      options_.output_tokens, options_.faults.size());
 }
 
 void Server::stop() {
@@ -533,10 +580,52 @@ void Server::stop() {
   }
   acceptor_.reset();
   shards_.clear();
-  auto s = stats();
+  SimStats s = stats();
   sim_logger().info(
-      "provider-sim stopped: requests={} ok={} errors={} rate_limited={} bad_requests={}",
-      s.requests, s.ok, s.errors, s.rate_limited, s.bad_requests);
+      "provider-sim stopped: requests={} ok={} errors={} rate_limited={} bad_requests={} "
+      "dropped={} malformed={}",
+      s.requests, s.ok, s.errors, s.rate_limited, s.bad_requests, s.dropped, s.malformed);
+}
+
+SimStats Server::stats() const {
+  SimStats s;
+  s.requests = requests_.load(std::memory_order_relaxed);
+  s.ok = ok_.load(std::memory_order_relaxed);
+  s.errors = errors_.load(std::memory_order_relaxed);
+  s.rate_limited = rate_limited_.load(std::memory_order_relaxed);
+  s.bad_requests = bad_requests_.load(std::memory_order_relaxed);
+  s.dropped = dropped_.load(std::memory_order_relaxed);
+  s.malformed = malformed_.load(std::memory_order_relaxed);
+  for (const auto& shard_counts : model_counts_) {
+    std::lock_guard lock(shard_counts->mutex);
+    for (const auto& [model, counts] : shard_counts->by_model) {
+      SimCounts& total = s.models[model];
+      total.requests += counts.requests;
+      total.ok += counts.ok;
+      total.errors += counts.errors;
+      total.rate_limited += counts.rate_limited;
+      total.bad_requests += counts.bad_requests;
+      total.dropped += counts.dropped;
+      total.malformed += counts.malformed;
+    }
+  }
+  std::lock_guard lock(log_mutex_);
+  s.unrecorded_requests = unrecorded_;
+  return s;
+}
+
+std::vector<SimRequestRecord> Server::request_log() const {
+  std::vector<SimRequestRecord> records;
+  {
+    std::lock_guard lock(log_mutex_);
+    records = log_;
+  }
+  // Recorded when answered; shards interleave, so order by arrival.
+  std::stable_sort(records.begin(), records.end(),
+                   [](const SimRequestRecord& a, const SimRequestRecord& b) {
+                     return a.arrival_ms < b.arrival_ms;
+                   });
+  return records;
 }
 
 asio::awaitable<void> Server::accept_loop() {
@@ -601,8 +690,30 @@ asio::awaitable<void> Server::sweep_loop(Shard& shard) {
 }
 
 asio::awaitable<void> Server::session(Shard& shard, Socket socket) {
-  Connection conn(shard, std::move(socket));
+  if (!tls_context_) {
+    Connection conn(shard, socket);
+    if (stopping_.load(std::memory_order_relaxed)) co_return;
+    co_await serve(shard, conn, socket);
+    co_return;
+  }
+  TlsStream stream(std::move(socket), *tls_context_);
+  Connection conn(shard, stream.next_layer());  // after `stream`: unlinked before it closes
   if (stopping_.load(std::memory_order_relaxed)) co_return;
+  // The handshake is "reading" for the idle sweep: a client that never finishes it is closed.
+  conn.reading = true;
+  conn.idle_since = Clock::now();
+  beast::error_code ec;
+  co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    sim_logger().debug("provider-sim TLS handshake failed: {}", ec.message());
+    co_return;
+  }
+  co_await serve(shard, conn, stream);
+}
+
+template <class Stream>
+asio::awaitable<void> Server::serve(Shard& shard, Connection& conn, Stream& stream) {
   beast::flat_buffer buffer;
   beast::error_code ec;
   static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -614,16 +725,16 @@ asio::awaitable<void> Server::session(Shard& shard, Socket socket) {
 
     conn.reading = true;
     conn.idle_since = Clock::now();
-    co_await http::async_read_header(conn.socket, buffer, parser,
+    co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(asio::use_awaitable, ec));
     if (!ec && !parser.is_done()) {
       auto expect = parser.get()[http::field::expect];
       if (beast::iequals(expect, "100-continue")) {
-        co_await asio::async_write(conn.socket, asio::buffer(kContinue.data(), kContinue.size()),
+        co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
                                    asio::redirect_error(asio::use_awaitable, ec));
       }
       if (!ec) {
-        co_await http::async_read(conn.socket, buffer, parser,
+        co_await http::async_read(stream, buffer, parser,
                                   asio::redirect_error(asio::use_awaitable, ec));
       }
     }
@@ -635,18 +746,23 @@ asio::awaitable<void> Server::session(Shard& shard, Socket socket) {
       // Answer what was wrong with the HTTP message itself, then close; drop the connection on
       // transport errors (reset, closed by stop() or the idle sweep, clean end of stream).
       if (ec == http::error::body_limit) {
-        requests_.fetch_add(1, std::memory_order_relaxed);  // only chat completions carry bodies
-        bad_requests_.fetch_add(1, std::memory_order_relaxed);
-        reply_error(conn, 413,
-                    "Request body exceeds the simulator's limit of " +
-                        std::to_string(options_.max_body_bytes) + " bytes.",
-                    "invalid_request_error", "", false);
+        // Only chat requests carry bodies: count it as one, in its dialect's shape.
+        std::string_view target(parser.get().target().data(), parser.get().target().size());
+        Route route = classify(target);
+        std::uint64_t id = requests_.fetch_add(1, std::memory_order_relaxed);
+        Exchange x{shard, conn, route.dialect, false, Clock::now(), id};
+        RequestProblem problem;
+        problem.status = 413;
+        problem.type = ErrorType::too_large;
+        problem.message = "Request body exceeds the simulator's limit of " +
+                          std::to_string(options_.max_body_bytes) + " bytes.";
+        decision = refuse(x, route.deployment, problem);
       } else if (ec == http::error::header_limit) {
-        reply_error(conn, 431, "Request headers too large.", "invalid_request_error", "", false);
+        reply_error(conn, SimEndpoint::openai, 431, "Request headers too large.", false);
       } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
                  ec != http::error::end_of_stream && ec != http::error::partial_message) {
-        reply_error(conn, 400, "Malformed HTTP request: " + ec.message(), "invalid_request_error",
-                    "", false);
+        reply_error(conn, SimEndpoint::openai, 400, "Malformed HTTP request: " + ec.message(),
+                    false);
       } else {
         co_return;
       }
@@ -655,29 +771,34 @@ asio::awaitable<void> Server::session(Shard& shard, Socket socket) {
       auto& request = parser.get();
       keep_alive = request.keep_alive() && !stopping_.load(std::memory_order_relaxed);
       std::string_view target(request.target().data(), request.target().size());
-      if (auto query = target.find('?'); query != std::string_view::npos)
-        target = target.substr(0, query);
+      Route route = classify(target);
       auto method = request.method();
 
-      if (target == "/v1/chat/completions" || target == "/chat/completions") {
-        if (method == http::verb::post) {
-          decision = handle_chat(shard, conn, request.body(), keep_alive);
-        } else {
-          reply_error(conn, 405, "Use POST for chat completions.", "invalid_request_error", "",
-                      keep_alive, "Allow: POST\r\n");
+      switch (route.kind) {
+        case RouteKind::chat:
+          if (method == http::verb::post) {
+            decision = handle_chat(shard, conn, route, request, keep_alive);
+          } else {
+            reply_error(conn, route.dialect, 405, "Use POST for this endpoint.", keep_alive,
+                        "Allow: POST\r\n");
+          }
+          break;
+        case RouteKind::stats:
+        case RouteKind::healthz:
+          if (method != http::verb::get) {
+            reply_error(conn, SimEndpoint::openai, 405, "Use GET.", keep_alive, "Allow: GET\r\n");
+          } else if (route.kind == RouteKind::stats) {
+            reply_stats(conn, keep_alive);
+          } else {
+            reply_simple(conn, 200, "text/plain", "ok", keep_alive);
+          }
+          break;
+        case RouteKind::unknown: {
+          std::string_view path = target.substr(0, target.find('?'));
+          reply_error(conn, SimEndpoint::openai, 404, "Unknown path: " + std::string(path),
+                      keep_alive);
+          break;
         }
-      } else if (target == "/stats" || target == "/healthz") {
-        if (method != http::verb::get) {
-          reply_error(conn, 405, "Use GET.", "invalid_request_error", "", keep_alive,
-                      "Allow: GET\r\n");
-        } else if (target == "/stats") {
-          reply_stats(conn, keep_alive);
-        } else {
-          reply_simple(conn, 200, "text/plain", "ok", keep_alive);
-        }
-      } else {
-        reply_error(conn, 404, "Unknown path: " + std::string(target), "invalid_request_error", "",
-                    keep_alive);
       }
     }
 
@@ -686,10 +807,15 @@ asio::awaitable<void> Server::session(Shard& shard, Socket socket) {
       co_await conn.timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;  // cancelled by stop()
     }
+    if (decision.drop) {
+      conn.close();  // `down` fault: no answer at all
+      co_return;
+    }
     std::array<asio::const_buffer, 2> reply{asio::buffer(conn.head), asio::buffer(conn.body)};
-    co_await asio::async_write(conn.socket, reply, asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(stream, reply, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     if (!keep_alive) {
+      // TLS: no close_notify (see the header); the reply is framed by Content-Length.
       conn.socket.shutdown(tcp::socket::shutdown_send, ec);
       co_return;
     }
@@ -704,47 +830,89 @@ void Server::reply_simple(Connection& conn, int status, std::string_view content
   finish_head(conn.head, content_type, conn.body.size(), keep_alive);
 }
 
-void Server::reply_error(Connection& conn, int status, std::string_view message,
-                         std::string_view type, std::string_view code, bool keep_alive,
+void Server::reply_error(Connection& conn, SimEndpoint dialect, int status,
+                         std::string_view message, bool keep_alive,
                          std::string_view extra_headers) {
-  set_error_body(conn.body, message, type, code);
+  write_error_body(conn.body, dialect, error_type_for_status(status), message, {}, {},
+                   requests_.load(std::memory_order_relaxed));
   start_head(conn.head, status);
   conn.head.append(extra_headers);
   finish_head(conn.head, kJson, conn.body.size(), keep_alive);
+}
+
+void append_counts(std::string& body, const SimCounts& c) {
+  body.append(R"("requests":)");
+  append_uint(body, c.requests);
+  body.append(R"(,"ok":)");
+  append_uint(body, c.ok);
+  body.append(R"(,"errors":)");
+  append_uint(body, c.errors);
+  body.append(R"(,"rate_limited":)");
+  append_uint(body, c.rate_limited);
+  body.append(R"(,"bad_requests":)");
+  append_uint(body, c.bad_requests);
+  body.append(R"(,"dropped":)");
+  append_uint(body, c.dropped);
+  body.append(R"(,"malformed":)");
+  append_uint(body, c.malformed);
 }
 
 void Server::reply_stats(Connection& conn, bool keep_alive) {
   SimStats s = stats();
   std::string& body = conn.body;
   body.clear();
-  body.append(R"({"requests":)");
-  append_uint(body, s.requests);
-  body.append(R"(,"ok":)");
-  append_uint(body, s.ok);
-  body.append(R"(,"errors":)");
-  append_uint(body, s.errors);
-  body.append(R"(,"rate_limited":)");
-  append_uint(body, s.rate_limited);
-  body.append(R"(,"bad_requests":)");
-  append_uint(body, s.bad_requests);
-  body.push_back('}');
+  body.push_back('{');
+  append_counts(body, s);
+  body.append(R"(,"models":{)");
+  bool first = true;
+  for (const auto& [model, counts] : s.models) {
+    if (!first) body.push_back(',');
+    first = false;
+    append_json_string(body, model);
+    body.append(":{");
+    append_counts(body, counts);
+    body.push_back('}');
+  }
+  body.append("}}");
   start_head(conn.head, 200);
   finish_head(conn.head, kJson, body.size(), keep_alive);
 }
 
-void Server::append_rate_limit_headers(std::string& head, std::uint64_t tokens, bool limited) {
+void Server::append_dialect_headers(std::string& head, const Exchange& x, std::uint64_t tokens,
+                                    bool limited) {
   auto usage = window_.record(tokens);
   auto remaining = [](std::uint64_t limit, std::uint64_t used) {
     return used >= limit ? 0 : limit - used;
   };
+  std::uint64_t requests_left =
+      limited ? 0 : remaining(options_.requests_per_minute, usage.requests);
+  std::uint64_t tokens_left = remaining(options_.tokens_per_minute, usage.tokens);
+  if (x.dialect == SimEndpoint::anthropic) {
+    head.append("request-id: ");
+    append_anthropic_request_id(head, x.request_id);
+    head.append("\r\nanthropic-ratelimit-requests-limit: ");
+    append_uint(head, options_.requests_per_minute);
+    head.append("\r\nanthropic-ratelimit-requests-remaining: ");
+    append_uint(head, requests_left);
+    head.append("\r\nanthropic-ratelimit-requests-reset: ");
+    append_rfc3339(head, usage.reset_at_s);
+    head.append("\r\nanthropic-ratelimit-tokens-limit: ");
+    append_uint(head, options_.tokens_per_minute);
+    head.append("\r\nanthropic-ratelimit-tokens-remaining: ");
+    append_uint(head, tokens_left);
+    head.append("\r\nanthropic-ratelimit-tokens-reset: ");
+    append_rfc3339(head, usage.reset_at_s);
+    head.append("\r\n");
+    return;
+  }
   head.append("x-ratelimit-limit-requests: ");
   append_uint(head, options_.requests_per_minute);
   head.append("\r\nx-ratelimit-limit-tokens: ");
   append_uint(head, options_.tokens_per_minute);
   head.append("\r\nx-ratelimit-remaining-requests: ");
-  append_uint(head, limited ? 0 : remaining(options_.requests_per_minute, usage.requests));
+  append_uint(head, requests_left);
   head.append("\r\nx-ratelimit-remaining-tokens: ");
-  append_uint(head, remaining(options_.tokens_per_minute, usage.tokens));
+  append_uint(head, tokens_left);
   head.append("\r\nx-ratelimit-reset-requests: ");
   append_uint(head, usage.seconds_to_reset);
   head.append("s\r\nx-ratelimit-reset-tokens: ");
@@ -752,17 +920,228 @@ void Server::append_rate_limit_headers(std::string& head, std::uint64_t tokens, 
   head.append("s\r\n");
 }
 
-ChatDecision Server::handle_chat(Shard& shard, Connection& conn, std::string& request_body,
-                                 bool keep_alive) {
-  requests_.fetch_add(1, std::memory_order_relaxed);
-  auto bad_request = [&](std::string_view message) {
-    bad_requests_.fetch_add(1, std::memory_order_relaxed);
-    reply_error(conn, 400, message, "invalid_request_error", "", keep_alive);
-    return ChatDecision{400, {}};
+void Server::account(const Exchange& x, std::string_view model, Outcome outcome, int status,
+                     int fault_rule) {
+  switch (outcome) {
+    case Outcome::ok:
+      ok_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Outcome::error:
+      errors_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Outcome::rate_limited:
+      rate_limited_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Outcome::bad_request:
+      bad_requests_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Outcome::dropped:
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Outcome::malformed:
+      malformed_.fetch_add(1, std::memory_order_relaxed);
+      break;
+  }
+  if (!model.empty()) {
+    std::lock_guard lock(x.shard.model_counts.mutex);
+    auto& counts = x.shard.model_counts.by_model;
+    auto it = counts.find(model);
+    if (it == counts.end()) {
+      std::string_view key = counts.size() < kMaxModelsPerShard ? model : kOtherModels;
+      it = counts.find(key);
+      if (it == counts.end()) it = counts.emplace(std::string(key), SimCounts{}).first;
+    }
+    count(it->second, outcome);
+  }
+  if (options_.record_requests) {
+    auto arrival_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(x.arrival - started_at_).count();
+    std::lock_guard lock(log_mutex_);
+    if (log_.size() < options_.request_log_limit) {
+      log_.push_back(SimRequestRecord{std::string(model), x.dialect, arrival_ms, status,
+                                      fault_rule});
+    } else {
+      ++unrecorded_;
+    }
+  }
+}
+
+ChatDecision Server::refuse(const Exchange& x, std::string_view model,
+                            const RequestProblem& problem) {
+  write_error_body(x.conn.body, x.dialect, problem.type, problem.message, problem.param,
+                   problem.code, x.request_id);
+  start_head(x.conn.head, problem.status);
+  if (x.dialect == SimEndpoint::anthropic) {
+    x.conn.head.append("request-id: ");
+    append_anthropic_request_id(x.conn.head, x.request_id);
+    x.conn.head.append("\r\n");
+  }
+  finish_head(x.conn.head, kJson, x.conn.body.size(), x.keep_alive);
+  account(x, model, Outcome::bad_request, problem.status, -1);
+  return ChatDecision{problem.status, {}, false};
+}
+
+ChatDecision Server::answer_error(const Exchange& x, std::string_view model, int status,
+                                  int fault_rule) {
+  std::string message;
+  switch (status) {
+    case 500:
+      message = "The server had an error while processing your request (simulated).";
+      break;
+    case 503:
+      message = "The service is temporarily unavailable (simulated).";
+      break;
+    case 529:
+      message = "Overloaded (simulated).";
+      break;
+    default:
+      message = std::string(reason_phrase(status)) + " (simulated).";
+  }
+  write_error_body(x.conn.body, x.dialect, error_type_for_status(status), message, {}, {},
+                   x.request_id);
+  start_head(x.conn.head, status);
+  append_dialect_headers(x.conn.head, x, 0, false);
+  finish_head(x.conn.head, kJson, x.conn.body.size(), x.keep_alive);
+  account(x, model, Outcome::error, status, fault_rule);
+  return ChatDecision{status, {}, false};
+}
+
+ChatDecision Server::answer_rate_limited(const Exchange& x, std::string_view model,
+                                         int retry_after_s, int fault_rule) {
+  std::string seconds = std::to_string(retry_after_s);
+  std::string message;
+  std::string_view code;
+  switch (x.dialect) {
+    case SimEndpoint::openai:
+      message = "Rate limit reached for requests (simulated). Please try again in " + seconds + "s.";
+      code = "rate_limit_exceeded";
+      break;
+    case SimEndpoint::azure:
+      message = "Requests to the ChatCompletions_Create Operation have exceeded the call rate "
+                "limit of your current pricing tier (simulated). Please retry after " +
+                seconds + " seconds.";
+      break;
+    case SimEndpoint::anthropic:
+      message = "This request would exceed the rate limit for your organization (simulated). "
+                "Please try again in " + seconds + "s.";
+      break;
+  }
+  write_error_body(x.conn.body, x.dialect, ErrorType::rate_limit, message, {}, code,
+                   x.request_id);
+  start_head(x.conn.head, 429);
+  x.conn.head.append("Retry-After: ");
+  x.conn.head.append(seconds);
+  x.conn.head.append("\r\n");
+  append_dialect_headers(x.conn.head, x, 0, true);
+  finish_head(x.conn.head, kJson, x.conn.body.size(), x.keep_alive);
+  account(x, model, Outcome::rate_limited, 429, fault_rule);
+  return ChatDecision{429, {}, false};  // rate limiters answer at once
+}
+
+bool Server::prompt_cache_hit(std::string_view model, std::uint64_t prefix_hash) {
+  std::uint64_t key = mix64(prefix_hash ^ std::hash<std::string_view>{}(model));
+  std::lock_guard lock(prompt_cache_mutex_);
+  if (prompt_cache_.count(key) != 0) return true;
+  if (prompt_cache_.size() >= kCacheMaxPrefixes) prompt_cache_.clear();
+  prompt_cache_.insert(key);
+  return false;
+}
+
+std::uint64_t Server::context_window(std::string_view model) const {
+  if (context_windows_.empty()) return options_.default_context_window;
+  auto it = context_windows_.find(model);
+  return it == context_windows_.end() ? options_.default_context_window : it->second;
+}
+
+void Server::answer_ok(const Exchange& x, const ChatRequest& chat, std::uint64_t n,
+                       bool malformed) {
+  Completion reply;
+  reply.model = chat.model;
+  reply.id = draw(options_.seed, n, 2);
+  reply.created_s = static_cast<std::uint64_t>(std::time(nullptr));
+  reply.prompt_tokens = chat.prompt_tokens;
+  auto completion = static_cast<std::uint32_t>(options_.output_tokens);
+  if (chat.max_tokens && *chat.max_tokens < completion) {
+    completion = static_cast<std::uint32_t>(*chat.max_tokens);
+    reply.finish = Completion::Finish::length;
+  }
+  if (chat.content_filter) {
+    reply.finish = Completion::Finish::content_filter;
+    completion = 0;
+  } else if (x.dialect != SimEndpoint::anthropic && is_reasoning_model(chat.model)) {
+    reply.reasoning_tokens = completion * kReasoningSharePercent / 100;
+  }
+  reply.completion_tokens = completion;
+  if (std::uint32_t visible = completion - reply.reasoning_tokens; visible > 0) {
+    reply.text = std::string_view(reply_text_).substr(0, word_ends_[visible - 1]);
+  }
+  if (chat.prefix_tokens >= kCacheMinPrefixTokens) {
+    bool hit = prompt_cache_hit(chat.model, chat.prefix_hash);
+    if (x.dialect == SimEndpoint::anthropic) {
+      (hit ? reply.cache_read_tokens : reply.cache_creation_tokens) = chat.prefix_tokens;
+    } else if (hit) {
+      reply.cached_tokens = chat.prefix_tokens / kCacheIncrementTokens * kCacheIncrementTokens;
+    }
+  }
+  if (x.dialect == SimEndpoint::anthropic) {
+    write_anthropic_message(x.conn.body, reply);
+  } else {
+    write_openai_completion(x.conn.body, reply, x.dialect == SimEndpoint::azure);
+  }
+  if (malformed) x.conn.body.resize(x.conn.body.size() / 2);
+  start_head(x.conn.head, 200);
+  append_dialect_headers(x.conn.head, x, std::uint64_t{reply.prompt_tokens} + completion, false);
+  finish_head(x.conn.head, kJson, x.conn.body.size(), x.keep_alive);
+}
+
+ChatDecision Server::handle_chat(Shard& shard, Connection& conn, const Route& route,
+                                 Request& request, bool keep_alive) {
+  std::uint64_t request_number = requests_.fetch_add(1, std::memory_order_relaxed);
+  const Exchange x{shard, conn, route.dialect, keep_alive, Clock::now(),
+                   mix64(options_.seed ^ request_number)};
+  auto invalid = [](int status, ErrorType type, std::string message) {
+    RequestProblem problem;
+    problem.status = status;
+    problem.type = type;
+    problem.message = std::move(message);
+    return problem;
   };
+
+  // Credentials and versions, before the body, as the providers' gateways check them.
+  if (route.dialect == SimEndpoint::azure) {
+    if (header_value(request, "api-key").empty() &&
+        header_value(request, "authorization").empty()) {
+      return refuse(x, route.deployment,
+                    invalid(401, ErrorType::authentication,
+                            "Access denied due to invalid subscription key or wrong API "
+                            "endpoint (simulated: send an api-key header)."));
+    }
+    if (!query_parameter(route.query, "api-version").value_or("").size()) {
+      return refuse(x, route.deployment,
+                    invalid(404, ErrorType::not_found, "Resource not found"));
+    }
+  } else if (route.dialect == SimEndpoint::anthropic) {
+    if (header_value(request, "x-api-key").empty()) {
+      return refuse(x, {},
+                    invalid(401, ErrorType::authentication, "x-api-key header is required"));
+    }
+    std::string_view version = header_value(request, "anthropic-version");
+    if (version.empty()) {
+      return refuse(x, {},
+                    invalid(400, ErrorType::invalid_request,
+                            "anthropic-version: header is required"));
+    }
+    if (version != "2023-06-01" && version != "2023-01-01") {
+      return refuse(x, {},
+                    invalid(400, ErrorType::invalid_request,
+                            "anthropic-version: \"" + std::string(version) +
+                                "\" is not a valid version"));
+    }
+  }
 
   // The arena lives in the shard: this function runs to completion on the shard's thread
   // without suspending, and the document does not outlive it.
+  std::string& request_body = request.body();
   rapidjson::MemoryPoolAllocator<> arena(shard.parse_arena, sizeof shard.parse_arena);
   JsonDocument doc(&arena, 1024, &arena);
   doc.ParseInsitu(request_body.data());
@@ -772,58 +1151,33 @@ ChatDecision Server::handle_chat(Shard& shard, Connection& conn, std::string& re
     message += " at offset ";
     message += std::to_string(doc.GetErrorOffset());
     message += ").";
-    return bad_request(message);
-  }
-  if (!doc.IsObject()) return bad_request("The request body must be a JSON object.");
-
-  std::string_view model = "provider-sim";
-  if (auto it = doc.FindMember("model"); it != doc.MemberEnd()) {
-    if (!it->value.IsString()) return bad_request("Invalid type for 'model': expected a string.");
-    model = std::string_view(it->value.GetString(), it->value.GetStringLength());
+    return refuse(x, route.deployment, invalid(400, ErrorType::invalid_request, message));
   }
 
-  auto messages = doc.FindMember("messages");
-  if (messages == doc.MemberEnd()) return bad_request("Missing required parameter: 'messages'.");
-  if (!messages->value.IsArray() || messages->value.Empty()) {
-    return bad_request("Invalid 'messages': expected a non-empty array of messages.");
+  ChatRequest chat;
+  auto problem = route.dialect == SimEndpoint::anthropic ? read_anthropic_messages(doc, chat)
+                                                         : read_openai_chat(doc, chat);
+  if (route.dialect == SimEndpoint::azure) chat.model = route.deployment;
+  if (problem) return refuse(x, chat.model, *problem);
+
+  if (std::uint64_t window = context_window(chat.model); window > 0) {
+    std::uint64_t asked = chat.max_tokens.value_or(0);
+    if (chat.prompt_tokens + asked > window) {
+      return refuse(x, chat.model,
+                    context_window_problem(route.dialect, chat.prompt_tokens, asked, window));
+    }
   }
-  std::uint32_t prompt_tokens = kTokensReplyPriming;
-  for (const auto& message : messages->value.GetArray()) {
-    if (!message.IsObject())
-      return bad_request("Invalid 'messages': each message must be an object.");
-    auto role = message.FindMember("role");
-    if (role == message.MemberEnd() || !role->value.IsString()) {
-      return bad_request("Missing required parameter: 'messages[].role'.");
-    }
-    auto content = message.FindMember("content");
-    if (content != message.MemberEnd() && !content->value.IsString() && !content->value.IsArray() &&
-        !content->value.IsNull()) {
-      return bad_request(
-          "Invalid type for 'messages[].content': expected a string, an array of "
-          "content parts or null.");
-    }
-    prompt_tokens += kTokensPerMessage;
-    if (content != message.MemberEnd()) prompt_tokens += content_tokens(content->value);
-    if (message.HasMember("name")) prompt_tokens += kTokensPerName;
+  if (route.dialect == SimEndpoint::azure && chat.content_filter) {
+    write_azure_content_filter_error(conn.body);
+    start_head(conn.head, 400);
+    finish_head(conn.head, kJson, conn.body.size(), keep_alive);
+    account(x, chat.model, Outcome::bad_request, 400, -1);
+    return ChatDecision{400, {}, false};
   }
 
-  auto completion_tokens = static_cast<std::uint64_t>(options_.output_tokens);
-  const char* finish_reason = "stop";
-  for (const char* field : {"max_tokens", "max_completion_tokens"}) {
-    auto it = doc.FindMember(field);
-    if (it == doc.MemberEnd() || it->value.IsNull()) continue;
-    if (!it->value.IsUint64() || it->value.GetUint64() < 1) {
-      return bad_request(std::string("Invalid '") + field + "': expected an integer >= 1.");
-    }
-    if (it->value.GetUint64() < completion_tokens) {
-      completion_tokens = it->value.GetUint64();
-      finish_reason = "length";
-    }
-  }
-
-  // The n-th well-formed request: its outcome and latency depend only on (seed, n).
+  // The n-th request that passed validation: its outcome and latency depend only on (seed, n)
+  // and, for fault windows, its arrival time.
   std::uint64_t n = next_decision_.fetch_add(1, std::memory_order_relaxed);
-  double outcome = unit_interval(draw(options_.seed, n, 0));
   ChatDecision decision;
   if (options_.latency_ms > 0 || options_.latency_jitter_ms > 0) {
     double tail_ms =
@@ -833,61 +1187,62 @@ ChatDecision Server::handle_chat(Shard& shard, Connection& conn, std::string& re
     decision.delay = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double, std::milli>(options_.latency_ms + tail_ms));
   }
-  sim_logger().debug("provider-sim request n={} model={} prompt_tokens={}", n, model,
-                     prompt_tokens);
+  sim_logger().debug("provider-sim request n={} dialect={} model={} prompt_tokens={}", n,
+                     to_string(route.dialect), chat.model, chat.prompt_tokens);
 
+  int fault = -1;
+  if (!options_.faults.empty()) {
+    auto since_start_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(x.arrival - started_at_).count();
+    for (std::size_t i = 0; i < options_.faults.size(); ++i) {
+      const FaultRule& rule = options_.faults[i];
+      if (!rule.model.empty() && rule.model != chat.model) continue;
+      if (since_start_ms < rule.from_ms || (rule.until_ms && since_start_ms >= *rule.until_ms))
+        continue;
+      if (rule.rate >= 1.0 || unit_interval(fault_draw(options_.seed, n, i)) < rule.rate) {
+        fault = static_cast<int>(i);
+        break;
+      }
+    }
+  }
+
+  if (fault >= 0) {
+    const FaultRule& rule = options_.faults[static_cast<std::size_t>(fault)];
+    switch (rule.kind) {
+      case FaultKind::down:
+        account(x, chat.model, Outcome::dropped, 0, fault);
+        return ChatDecision{0, std::chrono::milliseconds(rule.delay_ms), true};
+      case FaultKind::errors:
+        if (rule.status == 429)
+          return answer_rate_limited(x, chat.model, options_.retry_after_s, fault);
+        answer_error(x, chat.model, rule.status, fault);
+        decision.status = rule.status;
+        return decision;
+      case FaultKind::rate_limit:
+        return answer_rate_limited(x, chat.model, rule.retry_after_s, fault);
+      case FaultKind::slow_first_byte:
+        decision.delay += std::chrono::milliseconds(rule.delay_ms);
+        answer_ok(x, chat, n, false);
+        account(x, chat.model, Outcome::ok, 200, fault);
+        return decision;
+      case FaultKind::malformed:
+        answer_ok(x, chat, n, true);
+        account(x, chat.model, Outcome::malformed, 200, fault);
+        return decision;
+    }
+  }
+
+  double outcome = unit_interval(draw(options_.seed, n, 0));
   if (outcome < options_.error_rate) {
-    errors_.fetch_add(1, std::memory_order_relaxed);
-    decision.status = 500;
-    set_error_body(conn.body, "The server had an error while processing your request (simulated).",
-                   "server_error", "");
-    start_head(conn.head, 500);
-    append_rate_limit_headers(conn.head, 0, false);
-    finish_head(conn.head, kJson, conn.body.size(), keep_alive);
+    int status = route.dialect == SimEndpoint::anthropic ? 529 : 500;
+    answer_error(x, chat.model, status, -1);
+    decision.status = status;
     return decision;
   }
-  if (outcome < options_.error_rate + options_.rate_limit_rate) {
-    rate_limited_.fetch_add(1, std::memory_order_relaxed);
-    decision.status = 429;
-    decision.delay = {};  // rate limiters answer at once
-    std::string message = "Rate limit reached for requests (simulated). Please try again in ";
-    message += std::to_string(options_.retry_after_s);
-    message += "s.";
-    set_error_body(conn.body, message, "requests", "rate_limit_exceeded");
-    start_head(conn.head, 429);
-    conn.head.append("Retry-After: ");
-    append_uint(conn.head, static_cast<std::uint64_t>(options_.retry_after_s));
-    conn.head.append("\r\n");
-    append_rate_limit_headers(conn.head, 0, true);
-    finish_head(conn.head, kJson, conn.body.size(), keep_alive);
-    return decision;
-  }
-
-  ok_.fetch_add(1, std::memory_order_relaxed);
-  std::string& body = conn.body;
-  body.clear();
-  body.append(R"({"id":"chatcmpl-sim)");
-  append_hex16(body, draw(options_.seed, n, 2));
-  body.append(R"(","object":"chat.completion","created":)");
-  append_uint(body, static_cast<std::uint64_t>(std::time(nullptr)));
-  body.append(R"(,"model":)");
-  append_json_string(body, model);
-  body.append(R"(,"choices":[{"index":0,"message":{"role":"assistant","content":")");
-  // The reply words need no JSON escaping.
-  body.append(reply_text_, 0, word_ends_[completion_tokens - 1]);
-  body.append(R"(","refusal":null},"logprobs":null,"finish_reason":")");
-  body.append(finish_reason);
-  body.append(R"("}],"usage":{"prompt_tokens":)");
-  append_uint(body, prompt_tokens);
-  body.append(R"(,"completion_tokens":)");
-  append_uint(body, completion_tokens);
-  body.append(R"(,"total_tokens":)");
-  append_uint(body, prompt_tokens + completion_tokens);
-  body.append(R"(},"system_fingerprint":"fp_switchyard_sim"})");
-
-  start_head(conn.head, 200);
-  append_rate_limit_headers(conn.head, prompt_tokens + completion_tokens, false);
-  finish_head(conn.head, kJson, body.size(), keep_alive);
+  if (outcome < options_.error_rate + options_.rate_limit_rate)
+    return answer_rate_limited(x, chat.model, options_.retry_after_s, -1);
+  answer_ok(x, chat, n, false);
+  account(x, chat.model, Outcome::ok, 200, -1);
   return decision;
 }
 
@@ -898,6 +1253,13 @@ std::uint32_t approx_token_count(std::string_view text) {
   std::size_t i = 0;
   const std::size_t n = text.size();
   auto at = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  auto is_letter = [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+  };
+  auto is_digit = [](unsigned char c) { return c >= '0' && c <= '9'; };
+  auto is_space = [](unsigned char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
   while (i < n) {
     unsigned char c = at(i);
     if (is_letter(c)) {
@@ -937,6 +1299,9 @@ std::uint16_t ProviderSimulator::port() const {
 }
 SimStats ProviderSimulator::stats() const {
   return impl_->stats();
+}
+std::vector<SimRequestRecord> ProviderSimulator::request_log() const {
+  return impl_->request_log();
 }
 
 }  // namespace switchyard
