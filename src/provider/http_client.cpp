@@ -2,10 +2,13 @@
 //
 // Shape:
 //   send() ── co_spawn on a fresh strand ──> execute():
-//     parse URL -> HostPool for (scheme, host, port)
+//     parse URL (plain http:// only to loopback unless allowed)
+//     -> HostPool for (scheme, host, port)
 //     -> acquire(): an idle keep-alive connection, or a slot to open one, or wait (FIFO) for either
-//     -> connect() when needed (cached DNS, TCP, TLS with SNI + hostname verification)
-//     -> exchange(): write head+body in one gather write, read the response with Beast's parser
+//     -> connect() when needed: cached DNS, TCP to the origin or to its proxy, CONNECT through the
+//        proxy for https, TLS with SNI and certificate + host name verification (of the origin)
+//     -> exchange(): write head+body in one gather write, wait for the first response byte (the
+//        first-byte timeout), read the response with Beast's parser
 //     -> release(): keep-alive connections go back to the pool (or straight to the next waiter);
 //        closed/failed ones are dropped and their slot is handed on.
 //
@@ -15,6 +18,8 @@
 // HostPool::mutex, which is never held across I/O.
 #include "switchyard/provider/http_client.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -46,6 +51,7 @@
 
 #include "switchyard/common/io_pool.h"
 #include "switchyard/common/log.h"
+#include "switchyard/provider/proxy.h"
 
 namespace switchyard {
 
@@ -75,6 +81,8 @@ constexpr auto kDnsCacheTtl = std::chrono::seconds(30);
 constexpr auto kMaxIdle = std::chrono::seconds(50);
 constexpr std::uint64_t kMaxResponseBodyBytes = 64ull << 20;
 constexpr std::uint32_t kMaxResponseHeaderBytes = 64u << 10;  // Beast's default 8 KiB is tight
+constexpr std::size_t kReadChunkBytes = 64u << 10;
+constexpr std::string_view kUserAgent = "switchyard/0.1";
 
 std::shared_ptr<spdlog::logger> http_logger() {
   return named_logger("http");
@@ -148,6 +156,11 @@ std::string without_query(std::string_view url) {
   return std::string(url.substr(0, url.find('?')));
 }
 
+// How a timeout is named in transport_error: "timed out (first-byte timeout, 200 ms)".
+std::string timed_out_text(std::string_view which, int timeout_ms) {
+  return "timed out (" + std::string(which) + " timeout, " + std::to_string(timeout_ms) + " ms)";
+}
+
 bool is_token_char(char c) {
   if (c >= 'a' && c <= 'z') return true;
   if (c >= 'A' && c <= 'Z') return true;
@@ -217,14 +230,27 @@ struct Waiter {
   std::unique_ptr<Connection> connection;  // null with granted: open a new connection
 };
 
-// Connections to one (scheme, host, port).
+// Connections to one origin (scheme, host, port), direct or through its proxy. Everything but
+// the members under `mutex` is set when the pool is made and never changes.
 struct HostPool {
   bool tls = false;
   std::string host;
   std::uint16_t port = 0;
   bool host_is_ip = false;
   std::string host_header;  // "host" or "host:port"
-  std::string label;        // "host:port" for messages
+  std::string label;        // "host:port" for messages (the CONNECT target too)
+
+  // Where TCP goes: the origin, or its proxy.
+  const ProxyEndpoint* proxy = nullptr;  // owned by the client's ProxyRoutes
+  std::string connect_host;
+  std::uint16_t connect_port = 0;
+  bool connect_host_is_ip = false;
+  std::string connect_label;  // "host:port", or "proxy host:port" for messages
+  // http through a proxy: requests carry the absolute URL ("http://host:port") before the path,
+  // and Proxy-Authorization when the proxy URL had credentials. Empty otherwise: the proxy
+  // credentials never go inside a CONNECT tunnel, where the origin would read them.
+  std::string target_prefix;
+  std::string proxy_authorization_line;  // "Proxy-Authorization: Basic ...\r\n" or empty
 
   std::mutex mutex;
   // Guarded by mutex:
@@ -242,20 +268,23 @@ struct Grant {
 struct ExchangeResult {
   error_code error;
   bool got_response_bytes = false;  // false: safe to retry on another connection
+  bool first_byte_timed_out = false;
   bool keep_alive = false;
 };
 
 class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl> {
  public:
-  HttpClientImpl(asio::io_context& context, HttpClientOptions options)
+  HttpClientImpl(asio::io_context& context, HttpClientOptions options, ProxyRoutes proxy_routes)
       : context_(context),
         options_(std::move(options)),
+        proxy_routes_(std::move(proxy_routes)),
         ssl_context_(ssl::context::tls_client),
         log_(http_logger()) {
     if (options_.max_connections_per_host < 1) options_.max_connections_per_host = 1;
     ssl_context_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                              ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                              ssl::context::no_tlsv1_1);
+    SSL_CTX_set_min_proto_version(ssl_context_.native_handle(), TLS1_2_VERSION);
     error_code ec;
     ssl_context_.set_default_verify_paths(ec);
     if (ec) log_->warn("cannot load the system CA store: {}", ec.message());
@@ -266,7 +295,15 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
                                  "': " + ec.message());
       }
     }
+    // Host names are checked per connection (X509_VERIFY_PARAM in connect()), so OpenSSL itself
+    // reports a mismatch as the verification error.
     ssl_context_.set_verify_mode(options_.verify_tls ? ssl::verify_peer : ssl::verify_none);
+    if (!options_.verify_tls) {
+      log_->warn("TLS certificate verification is OFF: provider connections can be intercepted");
+    }
+    if (const std::string proxies = proxy_routes_.describe(); proxies != "none") {
+      log_->info("HTTP proxy: {}", proxies);
+    }
   }
 
   // co_spawn posts, so `done` never runs inside send(), even for an invalid URL.
@@ -302,6 +339,13 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
       response.transport_error = error + ": " + without_query(request.url);
       co_return;
     }
+    if (!url.tls && !options_.allow_plain_http && !is_loopback_host(url.host)) {
+      response.transport_error =
+          "plain http:// to " + std::string(url.host) +
+          " is refused: without TLS the API key and the prompts cross the network readable; use "
+          "https://, or allow plain HTTP explicitly (http.allow_plain_http)";
+      co_return;
+    }
     if (std::string error = check_request_headers(request); !error.empty()) {
       response.transport_error = std::move(error);
       co_return;
@@ -311,8 +355,9 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     Grant grant = co_await acquire(pool, deadline);
     if (!grant.ok) {
       response.timed_out = true;
-      response.transport_error = "timed out after " + std::to_string(request.total_timeout_ms) +
-                                 " ms waiting for a free connection to " + pool.label;
+      response.transport_error = "request to " + pool.label + " " +
+                                 timed_out_text("total", request.total_timeout_ms) +
+                                 " waiting for a free connection";
       co_return;
     }
     try {
@@ -353,9 +398,13 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
       }
       response = HttpResponse{};
       response.timed_out = timed_out;
-      if (timed_out) {
-        response.transport_error = "request to " + pool.label + " timed out after " +
-                                   std::to_string(request.total_timeout_ms) + " ms";
+      if (result.first_byte_timed_out) {
+        response.transport_error = "request to " + pool.label + " " +
+                                   timed_out_text("first-byte", request.first_byte_timeout_ms) +
+                                   ": no response byte";
+      } else if (timed_out) {
+        response.transport_error =
+            "request to " + pool.label + " " + timed_out_text("total", request.total_timeout_ms);
       } else {
         response.transport_error =
             "request to " + pool.label + " failed: " + result.error.message();
@@ -380,6 +429,26 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     std::string bracketed = ipv6 ? "[" + pool->host + "]" : pool->host;
     pool->label = bracketed + ":" + std::to_string(url.port);
     pool->host_header = url.default_port ? bracketed : pool->label;
+
+    pool->proxy = proxy_routes_.proxy_for(url.tls, pool->host, url.port);
+    if (pool->proxy) {
+      pool->connect_host = pool->proxy->host;
+      pool->connect_port = pool->proxy->port;
+      pool->connect_label = "proxy " + pool->proxy->label;
+      if (!url.tls) {
+        pool->target_prefix = "http://" + pool->host_header;
+        if (!pool->proxy->authorization.empty()) {
+          pool->proxy_authorization_line =
+              "Proxy-Authorization: " + pool->proxy->authorization + "\r\n";
+        }
+      }
+    } else {
+      pool->connect_host = pool->host;
+      pool->connect_port = pool->port;
+      pool->connect_label = pool->label;
+    }
+    asio::ip::make_address(pool->connect_host, ec);
+    pool->connect_host_is_ip = !ec;
     HostPool& ref = *pool;
     pools_.emplace(OwnedPoolKey{url.tls, pool->host, url.port}, std::move(pool));
     return ref;
@@ -453,14 +522,16 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     }
   }
 
-  // Cached DNS lookup; empty results with `error` set on failure.
-  asio::awaitable<tcp::resolver::results_type> resolve(HostPool& pool,
+  // Cached DNS lookup of the pool's connect target (the origin or its proxy); empty results with
+  // `error` set on failure.
+  asio::awaitable<tcp::resolver::results_type> resolve(const HostPool& pool,
                                                        Clock::time_point connect_deadline,
                                                        std::string& error) {
+    const std::string key = dns_key(pool);
     const auto now = Clock::now();
     {
       std::lock_guard lock(dns_mutex_);
-      auto it = dns_cache_.find(pool.label);
+      auto it = dns_cache_.find(key);
       if (it != dns_cache_.end() && it->second.expires > now) co_return it->second.results;
     }
     auto executor = co_await asio::this_coro::executor;
@@ -471,41 +542,49 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
       if (!ec) resolver->cancel();
     });
     error_code ec;
-    auto results = co_await resolver->async_resolve(pool.host, std::to_string(pool.port),
-                                                    asio::redirect_error(asio::use_awaitable, ec));
+    auto results =
+        co_await resolver->async_resolve(pool.connect_host, std::to_string(pool.connect_port),
+                                         asio::redirect_error(asio::use_awaitable, ec));
     timer.cancel();
     if (ec) {
-      error = Clock::now() >= connect_deadline ? "timed out" : ec.message();
+      error = ec.message();
       co_return tcp::resolver::results_type{};
     }
     std::lock_guard lock(dns_mutex_);
-    dns_cache_[pool.label] = DnsEntry{results, Clock::now() + kDnsCacheTtl};
+    dns_cache_[key] = DnsEntry{results, Clock::now() + kDnsCacheTtl};
     co_return results;
+  }
+
+  static std::string dns_key(const HostPool& pool) {
+    return pool.connect_host + ":" + std::to_string(pool.connect_port);
   }
 
   void forget_dns(const HostPool& pool) {
     std::lock_guard lock(dns_mutex_);
-    dns_cache_.erase(pool.label);
+    dns_cache_.erase(dns_key(pool));
   }
 
-  // Opens a connection (TCP, and TLS for https). On failure fills `response` and returns null.
+  // Opens a connection: TCP to the origin or its proxy, CONNECT through the proxy for https, and
+  // TLS with the origin. On failure fills `response` and returns null.
   asio::awaitable<std::unique_ptr<Connection>> connect(HostPool& pool, const HttpRequest& request,
                                                        Clock::time_point deadline,
                                                        HttpResponse& response) {
-    const auto connect_deadline =
-        request.connect_timeout_ms > 0
-            ? std::min(deadline,
-                       Clock::now() + std::chrono::milliseconds(request.connect_timeout_ms))
-            : deadline;
-    auto fail = [&](std::string_view what, std::string_view why) {
+    const auto connect_timeout_end =
+        Clock::now() + std::chrono::milliseconds(request.connect_timeout_ms);
+    // Whichever ends first is the one a timeout message names.
+    const bool connect_limited = request.connect_timeout_ms > 0 && connect_timeout_end < deadline;
+    const auto connect_deadline = connect_limited ? connect_timeout_end : deadline;
+    // `what` names the step: "connecting to proxy 10.0.0.1:3128", "TLS handshake with x:443".
+    auto fail = [&](const std::string& what, std::string_view why) {
       response = HttpResponse{};
       response.timed_out = Clock::now() >= connect_deadline;
-      response.transport_error = std::string(what) + " " + pool.label + " failed: ";
+      response.transport_error = what;
+      if (pool.proxy) response.transport_error += " for " + pool.label;
+      response.transport_error += " failed: ";
       if (response.timed_out) {
-        const bool total = connect_deadline == deadline;
-        response.transport_error +=
-            "timed out after " +
-            std::to_string(total ? request.total_timeout_ms : request.connect_timeout_ms) + " ms";
+        response.transport_error += connect_limited
+                                        ? timed_out_text("connect", request.connect_timeout_ms)
+                                        : timed_out_text("total", request.total_timeout_ms);
       } else {
         response.transport_error += why;
       }
@@ -513,11 +592,11 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     };
 
     tcp::resolver::results_type endpoints;
-    if (!pool.host_is_ip) {
+    if (!pool.connect_host_is_ip) {
       std::string error;
       endpoints = co_await resolve(pool, connect_deadline, error);
       if (endpoints.empty()) {
-        fail("resolving", error.empty() ? "no addresses" : error);
+        fail("resolving " + pool.connect_label, error.empty() ? "no addresses" : error);
         co_return nullptr;
       }
     }
@@ -533,43 +612,104 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     if (connect_deadline != Clock::time_point::max()) stream.expires_at(connect_deadline);
 
     error_code ec;
-    if (pool.host_is_ip) {
-      const tcp::endpoint endpoint(asio::ip::make_address(pool.host), pool.port);
+    if (pool.connect_host_is_ip) {
+      const tcp::endpoint endpoint(asio::ip::make_address(pool.connect_host), pool.connect_port);
       co_await stream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
     } else {
       co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
     }
     if (ec) {
-      if (!pool.host_is_ip) forget_dns(pool);  // the address may have moved
-      fail("connecting to", ec.message());
+      if (!pool.connect_host_is_ip) forget_dns(pool);  // the address may have moved
+      fail("connecting to " + pool.connect_label, ec.message());
       co_return nullptr;
     }
     stream.socket().set_option(tcp::no_delay(true), ec);  // head and body go out in one write
 
-    if (pool.tls) {
-      SSL* ssl = connection->tls->native_handle();
-      // SNI is for names only (RFC 6066); IP literals are verified against IP SANs.
-      if (!pool.host_is_ip && SSL_set_tlsext_host_name(ssl, pool.host.c_str()) != 1) {
-        fail("TLS setup for", "cannot set SNI host name");
-        co_return nullptr;
-      }
-      if (options_.verify_tls) {
-        connection->tls->set_verify_callback(ssl::host_name_verification(pool.host), ec);
-      }
-      co_await connection->tls->async_handshake(ssl::stream_base::client,
-                                                asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) {
-        std::string why = ec.message();
-        if (long verify = SSL_get_verify_result(ssl); verify != X509_V_OK) {
-          why += " (";
-          why += X509_verify_cert_error_string(verify);
-          why += ")";
-        }
-        fail("TLS handshake with", why);
+    if (!pool.tls) co_return connection;
+
+    if (pool.proxy) {
+      std::string why = co_await open_tunnel(*connection, pool);
+      if (!why.empty()) {
+        fail("CONNECT through " + pool.connect_label, why);
         co_return nullptr;
       }
     }
+
+    // SNI is for names only (RFC 6066). Verification is against the origin, never the proxy:
+    // a host name against DNS SANs (no partial wildcards), an IP literal against IP SANs.
+    SSL* ssl = connection->tls->native_handle();
+    if (!pool.host_is_ip && SSL_set_tlsext_host_name(ssl, pool.host.c_str()) != 1) {
+      fail("TLS setup for " + pool.label, "cannot set the SNI host name");
+      co_return nullptr;
+    }
+    if (options_.verify_tls) {
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+      int set = 0;
+      if (pool.host_is_ip) {
+        set = X509_VERIFY_PARAM_set1_ip_asc(param, pool.host.c_str());
+      } else {
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        set = X509_VERIFY_PARAM_set1_host(param, pool.host.c_str(), pool.host.size());
+      }
+      if (set != 1) {
+        fail("TLS setup for " + pool.label, "cannot set the name to verify");
+        co_return nullptr;
+      }
+    }
+    co_await connection->tls->async_handshake(ssl::stream_base::client,
+                                              asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      std::string why = ec.message();
+      if (const long verify = SSL_get_verify_result(ssl); verify != X509_V_OK) {
+        why = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
+        if (verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+            verify == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+            verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT) {
+          why += " (the issuer is in neither the system CA store nor the http client's ca_file)";
+        }
+      }
+      fail("TLS handshake with " + pool.label, why);
+      co_return nullptr;
+    }
     co_return connection;
+  }
+
+  // Asks the proxy for a tunnel to the origin (CONNECT host:port) on a connected socket. Returns
+  // why it failed, empty on success. The proxy's answer is read with Beast's parser told to
+  // expect no body (a 2xx to CONNECT has none; any other answer ends the connection).
+  asio::awaitable<std::string> open_tunnel(Connection& connection, const HostPool& pool) {
+    beast::tcp_stream& stream = connection.lowest();
+    std::string& head = connection.head;
+    head.clear();
+    head.append("CONNECT ").append(pool.label).append(" HTTP/1.1\r\nHost: ");
+    head.append(pool.label).append("\r\nUser-Agent: ").append(kUserAgent).append("\r\n");
+    if (!pool.proxy->authorization.empty()) {
+      head.append("Proxy-Authorization: ").append(pool.proxy->authorization).append("\r\n");
+    }
+    head.append("\r\n");
+    error_code ec;
+    co_await asio::async_write(stream, asio::buffer(head),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    head.clear();  // held the credentials
+    if (ec) co_return ec.message();
+
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);
+    parser.header_limit(kMaxResponseHeaderBytes);
+    co_await http::async_read_header(stream, connection.read_buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return "no answer from the proxy: " + ec.message();
+    const auto& message = parser.get();
+    const unsigned status = message.result_int();
+    if (status < 200 || status > 299) {
+      const auto reason = message.reason();
+      co_return "the proxy answered " + std::to_string(status) + " " +
+          std::string(reason.data(), reason.size());
+    }
+    if (connection.read_buffer.size() != 0) {
+      co_return "the proxy sent data after its CONNECT answer, before the TLS handshake";
+    }
+    co_return std::string();
   }
 
   // Writes the request and reads the response on `connection`; fills `response` on success.
@@ -577,35 +717,61 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
                                            const ParsedUrl& url, const HttpRequest& request,
                                            Clock::time_point deadline, HttpResponse& response) {
     build_head(connection.head, pool, url, request);
-    beast::tcp_stream& lowest = connection.lowest();
-    if (deadline == Clock::time_point::max()) {
-      lowest.expires_never();
-    } else {
-      lowest.expires_at(deadline);
-    }
     if (connection.tls) {
-      co_return co_await exchange_on(*connection.tls, connection, request, response);
+      co_return co_await exchange_on(*connection.tls, connection, request, deadline, response);
     }
-    co_return co_await exchange_on(*connection.plain, connection, request, response);
+    co_return co_await exchange_on(*connection.plain, connection, request, deadline, response);
+  }
+
+  static void expire_at(beast::tcp_stream& stream, Clock::time_point deadline) {
+    if (deadline == Clock::time_point::max()) {
+      stream.expires_never();
+    } else {
+      stream.expires_at(deadline);
+    }
   }
 
   template <class Stream>
   static asio::awaitable<ExchangeResult> exchange_on(Stream& stream, Connection& connection,
                                                      const HttpRequest& request,
+                                                     Clock::time_point deadline,
                                                      HttpResponse& response) {
     ExchangeResult result;
+    beast::tcp_stream& lowest = connection.lowest();
+    expire_at(lowest, deadline);
     const std::array<asio::const_buffer, 2> buffers{asio::buffer(connection.head),
                                                     asio::buffer(request.body)};
     co_await asio::async_write(stream, buffers,
                                asio::redirect_error(asio::use_awaitable, result.error));
     if (result.error) co_return result;
 
+    // The first-byte timeout: one read of whatever arrives first, under the earlier deadline;
+    // the parser then continues from the buffer.
+    if (request.first_byte_timeout_ms > 0 && connection.read_buffer.size() == 0) {
+      const auto first_byte_deadline =
+          Clock::now() + std::chrono::milliseconds(request.first_byte_timeout_ms);
+      if (first_byte_deadline < deadline) {
+        lowest.expires_at(first_byte_deadline);
+        auto space = connection.read_buffer.prepare(
+            beast::read_size(connection.read_buffer, kReadChunkBytes));
+        const std::size_t read = co_await stream.async_read_some(
+            space, asio::redirect_error(asio::use_awaitable, result.error));
+        connection.read_buffer.commit(read);
+        result.got_response_bytes = read > 0;
+        if (result.error) {
+          result.first_byte_timed_out = result.error == beast::error::timeout;
+          co_return result;
+        }
+        expire_at(lowest, deadline);
+      }
+    }
+
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxResponseBodyBytes);
     parser.header_limit(kMaxResponseHeaderBytes);
     co_await http::async_read(stream, connection.read_buffer, parser,
                               asio::redirect_error(asio::use_awaitable, result.error));
-    result.got_response_bytes = parser.got_some();
+    result.got_response_bytes = result.got_response_bytes || parser.got_some();
     if (result.error) co_return result;
 
     auto& message = parser.get();
@@ -636,9 +802,10 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     auto length_end = std::to_chars(length, length + sizeof length, request.body.size()).ptr;
 
     head.clear();  // keeps its capacity: no allocation once the connection is warm
-    head.append("POST ").append(url.target).append(" HTTP/1.1\r\nHost: ");
-    head.append(pool.host_header).append("\r\n");
-    if (!has_user_agent) head.append("User-Agent: switchyard/0.1\r\n");
+    head.append("POST ").append(pool.target_prefix).append(url.target);
+    head.append(" HTTP/1.1\r\nHost: ").append(pool.host_header).append("\r\n");
+    head.append(pool.proxy_authorization_line);
+    if (!has_user_agent) head.append("User-Agent: ").append(kUserAgent).append("\r\n");
     if (!has_content_type) head.append("Content-Type: application/json\r\n");
     head.append("Content-Length: ").append(length, length_end).append("\r\n");
     head.append("Connection: keep-alive\r\n");
@@ -672,7 +839,8 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
 
   asio::io_context& context_;
   HttpClientOptions options_;
-  ssl::context ssl_context_;  // shared by all TLS connections (SSL_CTX is thread-safe)
+  const ProxyRoutes proxy_routes_;  // before pools_: HostPool::proxy points into it
+  ssl::context ssl_context_;        // shared by all TLS connections (SSL_CTX is thread-safe)
   std::shared_ptr<spdlog::logger> log_;
 
   std::mutex pools_mutex_;
@@ -685,6 +853,23 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
 
 }  // namespace
 
+bool is_loopback_host(std::string_view host) {
+  error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (!ec) {
+    if (address.is_v4()) return address.to_v4().is_loopback();
+    const auto v6 = address.to_v6();
+    return v6.is_loopback() ||
+           (v6.is_v4_mapped() && asio::ip::make_address_v4(asio::ip::v4_mapped, v6).is_loopback());
+  }
+  std::string name(host);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!name.empty() && name.back() == '.') name.pop_back();
+  constexpr std::string_view kLocalhost = "localhost";
+  return name == kLocalhost || (name.size() > kLocalhost.size() + 1 && name.ends_with(kLocalhost) &&
+                                name[name.size() - kLocalhost.size() - 1] == '.');
+}
+
 std::unique_ptr<HttpClient> make_http_client(IoPool& pool, HttpClientOptions options) {
   // The implementation is shared with its in-flight requests so that destroying the client
   // while requests run is safe; each request still completes (done is called) as long as the
@@ -696,7 +881,22 @@ std::unique_ptr<HttpClient> make_http_client(IoPool& pool, HttpClientOptions opt
     }
   };
   auto handle = std::make_unique<Handle>();
-  handle->impl = std::make_shared<HttpClientImpl>(pool.context(), std::move(options));
+  // The proxy settings are read once, here: a client never changes its routes.
+  const bool from_environment = !options.proxy.has_value();
+  const ProxySettings settings =
+      from_environment ? proxy_settings_from_environment() : *options.proxy;
+  ProxyRoutes routes;
+  try {
+    routes = ProxyRoutes(settings);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(
+        std::string("http client: ") +
+        (from_environment ? "proxy environment variables (https_proxy, http_proxy, no_proxy): "
+                          : "proxy settings: ") +
+        e.what());
+  }
+  handle->impl =
+      std::make_shared<HttpClientImpl>(pool.context(), std::move(options), std::move(routes));
   return handle;
 }
 

@@ -3,9 +3,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include "switchyard/provider/proxy.h"
 
 namespace switchyard {
 
@@ -16,10 +20,17 @@ struct HttpRequest {
   // In addition to Host, Content-Length, Connection (set by the client; giving them is an error)
   // and Content-Type / User-Agent (defaults that a header given here replaces).
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;               // JSON; sent as POST
-  int connect_timeout_ms = 5000;  // resolve + connect + TLS handshake; <= 0: only the total applies
-  int total_timeout_ms =
-      120000;  // everything, waiting for a pooled connection included; <= 0: none
+  std::string body;  // JSON; sent as POST
+  // Timeouts; each one that fires sets HttpResponse::timed_out and is named in transport_error
+  // ("connect timeout", "first-byte timeout", "total timeout").
+  // Resolve + TCP connect (+ proxy CONNECT) + TLS handshake of a new connection; <= 0: only the
+  // total applies.
+  int connect_timeout_ms = 5000;
+  // From the request fully written to the first response byte; <= 0: none. Without streaming a
+  // provider sends nothing until the whole completion is generated, so this bounds generation.
+  int first_byte_timeout_ms = 0;
+  // Everything, waiting for a pooled connection included; <= 0: none.
+  int total_timeout_ms = 120000;
 };
 
 struct HttpResponse {
@@ -33,7 +44,11 @@ struct HttpResponse {
   const std::string* header(std::string_view lower_name) const;
 };
 
-// Sends HTTP/1.1 requests over keep-alive connection pools (one pool per scheme+host+port).
+// Sends HTTP/1.1 requests over keep-alive connection pools (one pool per scheme+host+port; the
+// proxy, if any, is fixed per origin for the client's lifetime, so the origin keys the pool).
+// https: TLS 1.2+, certificates verified against the system store (plus ca_file), host name or
+// IP address checked against the certificate, SNI sent for host names (not for IP literals).
+// Plain http:// only to loopback hosts (127.0.0.0/8, ::1, localhost) unless allow_plain_http.
 // Thread-safety: send() may be called from any thread. `done` is called exactly once, on an
 // io thread of the pool the client was made with, never inside send(); it must not block or
 // throw. Failures are values: status 0 with transport_error (and timed_out for timeouts).
@@ -47,10 +62,22 @@ class HttpClient {
 
 struct HttpClientOptions {
   int max_connections_per_host = 4096;  // past this, requests wait for a free connection
-  bool verify_tls = true;                // certificate verification against the system store
-  std::string ca_file;                   // extra CA bundle (tests use a test CA)
+  // Certificate and host name verification. false is for debugging only: anyone on the path can
+  // then read the API keys. Logged as a warning when the client is made.
+  bool verify_tls = true;
+  std::string ca_file;            // extra CA bundle (PEM), trusted besides the system store
+  bool allow_plain_http = false;  // http:// to hosts other than loopback
+  // Unset: from the environment (https_proxy, http_proxy, no_proxy, ...; see proxy.h), read once
+  // by make_http_client. Set: exactly these settings (all empty: never a proxy).
+  std::optional<ProxySettings> proxy;
 };
 
+// Throws std::runtime_error when the options cannot work (an unreadable ca_file, a proxy URL
+// that is not http://...): start-up failures, with the reason.
 std::unique_ptr<HttpClient> make_http_client(IoPool& pool, HttpClientOptions options);
+
+// True for 127.0.0.0/8, ::1 (and ::ffff:127.x) and the name localhost (and *.localhost,
+// RFC 6761). `host` without brackets.
+bool is_loopback_host(std::string_view host);
 
 }  // namespace switchyard
