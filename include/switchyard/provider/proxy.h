@@ -5,7 +5,7 @@
 // Behaviour follows curl's documented rules, with the differences marked:
 // - https:// origins use https_proxy, else HTTPS_PROXY; http:// origins use http_proxy, else
 //   HTTP_PROXY (curl ignores upper-case HTTP_PROXY because of CGI's "Proxy:" header; a worker is
-//   never a CGI program). No ALL_PROXY.
+//   never a CGI program). An empty variable counts as unset. No ALL_PROXY.
 // - A proxy URL is [http://][user[:password]@]host[:port]; without a port the proxy is on 1080
 //   (curl's default). Only http:// proxies (TLS to the origin through CONNECT): https:// and
 //   socks proxies are refused at start rather than silently bypassed.
