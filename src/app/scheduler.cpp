@@ -14,6 +14,10 @@ constexpr double kLatencyAlpha = 0.2;
 constexpr std::int64_t kDefaultOutputEstimate = 256;
 // Interactive work is expected to be served in about this long when escalating for deadlines.
 constexpr std::int64_t kDefaultServiceMs = 2'000;
+// A deployment is "over its latency target" once this many calls back the figure.
+constexpr std::int64_t kLatencyTargetSamples = 5;
+// A request held by its team's rate limit is looked at again at least this often.
+constexpr std::int64_t kMaxTeamWaitMs = 60'000;
 }  // namespace
 
 Scheduler::Scheduler(const Config& config, std::int64_t now_steady_ms) : config_(config) {
@@ -27,6 +31,17 @@ Scheduler::Scheduler(const Config& config, std::int64_t now_steady_ms) : config_
     limits.interactive_reserve = config.routing.interactive_reserve;
     states_.push_back(DeploymentState{limit::DeploymentLimiter(limits, now_steady_ms)});
   }
+  for (const auto& t : config.teams) {
+    if (t.rpm == 0 && t.tpm == 0) {
+      team_limiter_of_.push_back(-1);
+      continue;
+    }
+    limit::DeploymentLimits limits;
+    limits.rpm = t.rpm;
+    limits.tpm = t.tpm;
+    team_limiter_of_.push_back(static_cast<int>(team_limiters_.size()));
+    team_limiters_.emplace_back(limits, now_steady_ms);
+  }
 }
 
 int Scheduler::rank_of(const std::string& tier) const {
@@ -38,10 +53,22 @@ std::int64_t Scheduler::estimated_tokens(const RequestEvent& request) const {
   return estimate_input_tokens(request) + request.max_tokens.value_or(kDefaultOutputEstimate);
 }
 
-void Scheduler::set_fleet_size(int workers) {
+limit::DeploymentLimiter* Scheduler::team_limiter(const TeamConfig* team) {
+  if (!team || config_.teams.empty()) return nullptr;
+  const auto i = static_cast<std::size_t>(team - config_.teams.data());
+  if (i >= team_limiter_of_.size() || team_limiter_of_[i] < 0) return nullptr;
+  return &team_limiters_[static_cast<std::size_t>(team_limiter_of_[i])];
+}
+
+void Scheduler::set_fleet(int ordinal, int workers, bool joining, std::int64_t grow_after_ms,
+                          std::int64_t now) {
   std::lock_guard lock(mutex_);
-  double share = 1.0 / static_cast<double>(std::max(workers, 1));
-  for (auto& s : states_) s.limiter.set_share(share);
+  auto apply = [&](limit::DeploymentLimiter& l) {
+    l.set_fleet_slot(ordinal, workers, now, grow_after_ms);
+    if (joining && workers > 1) l.warm_up(now + grow_after_ms);
+  };
+  for (auto& s : states_) apply(s.limiter);
+  for (auto& l : team_limiters_) apply(l);
 }
 
 std::vector<bool> Scheduler::cooling_snapshot(std::int64_t now) const {
@@ -51,57 +78,88 @@ std::vector<bool> Scheduler::cooling_snapshot(std::int64_t now) const {
   return out;
 }
 
+void Scheduler::add_view(const DeploymentConfig* d, PriorityClass cls, std::int64_t input,
+                         std::int64_t tokens, bool fallback_tier, std::int64_t now) {
+  std::size_t i = static_cast<std::size_t>(d - config_.deployments.data());
+  DeploymentState& s = states_[i];
+  s.limiter.advance(now);
+  CandidateView v;
+  v.index = i;
+  v.deployment = d;
+  v.in_cooldown = s.cooldown_until_ms > now;
+  v.healthy = !v.in_cooldown;
+  v.latency_ewma_ms = s.latency_ewma_ms;
+  v.latency_p95_ms = s.latency_ewma_ms + 2.0 * s.latency_dev_ms;
+  v.samples = s.samples;
+  v.has_headroom = s.limiter.has_headroom(cls, tokens, now);
+  v.ms_until_headroom = v.has_headroom ? 0 : s.limiter.ms_until_headroom(cls, tokens, now);
+  v.estimated_cost = cost_of(*d, input, tokens - input);
+  v.tier_rank = rank_of(d->tier);
+  v.weight = d->weight;
+  v.fallback_tier = fallback_tier;
+  v.over_latency_target = d->latency_target_ms && s.samples >= kLatencyTargetSamples &&
+                          s.latency_ewma_ms > *d->latency_target_ms;
+  views_.push_back(v);
+}
+
 ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
-                                 const RouteDecision& route, std::int64_t now,
-                                 std::int64_t wall_now) {
+                                 const RouteDecision& route, const TeamConfig* team,
+                                 std::int64_t now, std::int64_t wall_now) {
   ScheduleChoice choice;
+  using Kind = PolicyDecision::Kind;
   const std::int64_t input = estimate_input_tokens(request);
   const std::int64_t tokens = estimated_tokens(request);
-  const std::int64_t output = tokens - input;
   std::lock_guard lock(mutex_);
+  // The team's own limits come first: no deployment choice helps a team over its rate.
+  limit::DeploymentLimiter* team_limits = team_limiter(team);
+  if (team_limits) {
+    team_limits->advance(now);
+    if (!team_limits->has_headroom(cls, tokens, now)) {
+      const std::int64_t wait = team_limits->ms_until_headroom(cls, tokens, now);
+      choice.decision.kind = Kind::kWait;
+      choice.decision.wait_ms = std::clamp<std::int64_t>(wait, 1, kMaxTeamWaitMs);
+      // Not granted (no headroom), so this takes nothing; it names the limit in the way.
+      const limit::Admission denied = team_limits->try_acquire(cls, tokens, now);
+      choice.decision.reason =
+          "team " + team->name + " is at its " + denied.reason_text() + " limit; waiting";
+      return choice;
+    }
+  }
   views_.clear();
   // Background work with a deadline may escalate: deployments of higher tiers that pass the
   // same filters join as candidates the policy uses only when waiting would miss the deadline.
-  escalation_.assign(route.candidates.begin(), route.candidates.end());
+  // Interactive work may fall back along the tier chain when nothing of its own tier is ready.
+  const std::int64_t needed = input + request.max_tokens.value_or(0);
+  auto fits = [&](const DeploymentConfig& d) {
+    return d.context_window >= needed && (request.region.empty() || d.region == request.region) &&
+           (!team || team_may_use(*team, d));
+  };
+  for (const DeploymentConfig* d : route.candidates) add_view(d, cls, input, tokens, false, now);
   if (cls == PriorityClass::kBackground && request.deadline_unix_ms && !route.tier.empty()) {
     const int floor = rank_of(route.tier);
-    const std::int64_t needed = input + request.max_tokens.value_or(0);
     for (const DeploymentConfig& d : config_.deployments) {
-      if (rank_of(d.tier) <= floor || d.context_window < needed) continue;
-      if (!request.region.empty() && d.region != request.region) continue;
-      escalation_.push_back(&d);
+      if (rank_of(d.tier) > floor && fits(d)) add_view(&d, cls, input, tokens, false, now);
+    }
+  } else if (cls == PriorityClass::kInteractive && !route.tier.empty()) {
+    for (const std::string& tier : config_.fallback_chain(route.tier)) {
+      for (const DeploymentConfig& d : config_.deployments) {
+        if (d.tier == tier && fits(d)) add_view(&d, cls, input, tokens, true, now);
+      }
     }
   }
-  for (const DeploymentConfig* d : escalation_) {
-    std::size_t i = static_cast<std::size_t>(d - config_.deployments.data());
-    const DeploymentState& s = states_[i];
-    CandidateView v;
-    v.index = i;
-    v.deployment = d;
-    v.in_cooldown = s.cooldown_until_ms > now;
-    v.healthy = !v.in_cooldown;
-    v.latency_ewma_ms = s.latency_ewma_ms;
-    v.latency_p95_ms = s.latency_ewma_ms + 2.0 * s.latency_dev_ms;
-    v.samples = s.samples;
-    v.has_headroom = s.limiter.has_headroom(cls, tokens, now);
-    v.ms_until_headroom = v.has_headroom ? 0 : s.limiter.ms_until_headroom(cls, tokens, now);
-    v.estimated_cost = cost_of(*d, input, output);
-    v.tier_rank = rank_of(d->tier);
-    v.weight = d->weight;
-    views_.push_back(v);
-  }
+  const std::uint64_t hash = request_hash(request.request_id);
   if (cls == PriorityClass::kInteractive) {
-    choice.decision = choose_interactive(views_, request_hash(request.request_id));
+    choice.decision = choose_interactive(views_, hash);
   } else {
     BackgroundRequest br;
     br.now_ms = wall_now;
     br.deadline_ms = request.deadline_unix_ms;
     br.estimated_service_ms = kDefaultServiceMs;
+    br.request_hash = hash;
     br.quality_floor = rank_of(route.tier);
     br.max_normal_rank = br.quality_floor;
     choice.decision = choose_background(views_, br);
   }
-  using Kind = PolicyDecision::Kind;
   if (choice.decision.kind == Kind::kDispatch || choice.decision.kind == Kind::kEscalate) {
     choice.admission = states_[choice.decision.index].limiter.try_acquire(cls, tokens, now);
     if (!choice.admission.granted) {
@@ -111,19 +169,24 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
       choice.decision.wait_ms = std::max<std::int64_t>(1, choice.admission.retry_after_ms);
       choice.decision.reason +=
           std::string("; waiting for ") + choice.admission.reason_text() + " headroom";
+    } else if (team_limits) {
+      // Checked above under the same lock: this grant cannot fail.
+      choice.team_admission = team_limits->try_acquire(cls, tokens, now);
     }
   }
   return choice;
 }
 
-void Scheduler::on_response(std::size_t i, const limit::Admission& admission,
+void Scheduler::on_response(std::size_t i, const ScheduleChoice& grant, const TeamConfig* team,
                             const ProviderOutcome& outcome, const HttpResponse& response,
                             std::int64_t latency_ms, std::int64_t now) {
   std::lock_guard lock(mutex_);
   DeploymentState& s = states_[i];
   std::int64_t actual = outcome.usage.input_tokens + outcome.usage.output_tokens;
   bool answered = outcome.kind == OutcomeKind::kOk || outcome.kind == OutcomeKind::kContentFiltered;
-  s.limiter.settle(admission, answered ? actual : 0, now);
+  s.limiter.settle(grant.admission, answered ? actual : 0, now);
+  if (limit::DeploymentLimiter* t = team_limiter(team))
+    t->settle(grant.team_admission, answered ? actual : 0, now);
   auto header_int = [&response](std::string_view name) -> std::optional<std::int64_t> {
     const std::string* v = response.header(name);
     if (!v || v->empty()) return std::nullopt;

@@ -18,7 +18,8 @@ namespace switchyard {
 
 struct ScheduleChoice {
   PolicyDecision decision;
-  limit::Admission admission;  // granted when decision is dispatch/escalate
+  limit::Admission admission;       // granted when decision is dispatch/escalate
+  limit::Admission team_admission;  // the team's rate-limit grant, when the team has limits
 };
 
 class Scheduler {
@@ -28,23 +29,31 @@ class Scheduler {
   // Chooses among `route.candidates` now: interactive by latency, background by cost with
   // headroom (waits rather than paying more; escalates only for a deadline). On dispatch the
   // rate-limit admission is already taken.
+  // Interactive work may also go to deployments of the route tier's fallback tiers
+  // (Config::fallback_chain) when none of its own tier is ready. `team` (may be null) adds the
+  // team's own rate limits and its allowed tiers/models for those fallback deployments.
   ScheduleChoice choose(const RequestEvent& request, PriorityClass priority_class,
-                        const RouteDecision& route, std::int64_t now_steady_ms,
-                        std::int64_t now_wall_ms);
+                        const RouteDecision& route, const TeamConfig* team,
+                        std::int64_t now_steady_ms, std::int64_t now_wall_ms);
 
-  // Feeds one provider answer back: limiter correction with actual tokens, 429 cooldowns,
-  // rate-limit headers, latency figures and consecutive-failure cooldowns.
-  void on_response(std::size_t deployment_index, const limit::Admission& admission,
-                   const ProviderOutcome& outcome, const HttpResponse& response,
-                   std::int64_t latency_ms, std::int64_t now_steady_ms);
+  // Feeds one provider answer back: limiter correction with actual tokens (the team's limiter
+  // too), 429 cooldowns, rate-limit headers, latency figures and consecutive-failure cooldowns.
+  void on_response(std::size_t deployment_index, const ScheduleChoice& grant,
+                   const TeamConfig* team, const ProviderOutcome& outcome,
+                   const HttpResponse& response, std::int64_t latency_ms,
+                   std::int64_t now_steady_ms);
+
 
   std::vector<bool> cooling_snapshot(std::int64_t now_steady_ms) const;
 
   std::int64_t estimated_tokens(const RequestEvent& request) const;
 
-  // A fleet of `workers` shares every deployment's limits: this worker takes 1/workers of each
-  // (rounded down, see limit::DeploymentLimiter::set_share).
-  void set_fleet_size(int workers);
+  // A fleet of `workers` shares every deployment's and team's limits: this worker, `ordinal` of
+  // them, takes its slot of each (limit::DeploymentLimiter::set_fleet_slot). Limits shrink at
+  // once and grow after `grow_after_ms`. `joining` (the first call) with other workers alive:
+  // grant nothing limited for `grow_after_ms`, since the others' grants fill the current window.
+  void set_fleet(int ordinal, int workers, bool joining, std::int64_t grow_after_ms,
+                 std::int64_t now_steady_ms);
 
  private:
   struct DeploymentState {
@@ -56,11 +65,16 @@ class Scheduler {
     std::int64_t cooldown_until_ms = 0;
   };
   int rank_of(const std::string& tier) const;
+  void add_view(const DeploymentConfig* d, PriorityClass cls, std::int64_t input,
+                std::int64_t tokens, bool fallback_tier, std::int64_t now);
+  limit::DeploymentLimiter* team_limiter(const TeamConfig* team);
 
   const Config& config_;
   std::vector<std::string> tier_order_;
   mutable std::mutex mutex_;
   std::vector<DeploymentState> states_;              // parallel to config_.deployments
+  std::vector<limit::DeploymentLimiter> team_limiters_;  // teams with rpm or tpm
+  std::vector<int> team_limiter_of_;                 // parallel to config_.teams; -1 = none
   std::vector<CandidateView> views_;                 // scratch, reused under the mutex
   std::vector<const DeploymentConfig*> escalation_;  // scratch: route candidates + higher tiers
 };

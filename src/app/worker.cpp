@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -98,6 +99,8 @@ class HandOff {
 constexpr std::size_t kLookupBatchMax = 1000;
 // Fleet heartbeat period; a worker unseen for three periods no longer counts.
 constexpr int kHeartbeatMs = 2000;
+// Deferred requests of one team are woken by settlements at most this often.
+constexpr std::int64_t kDeferWakeMinMs = 250;
 
 std::string make_worker_id() {
   char host[256] = {0};
@@ -131,7 +134,7 @@ struct Job {
 
   RouteDecision route;
   std::size_t deployment_index = 0;  // the deployment of the current attempt
-  limit::Admission admission;        // its rate-limit grant, settled with the actual usage
+  ScheduleChoice grant;  // its rate-limit grants (deployment, team), settled with actual usage
   std::int64_t waiting_since_ms = -1;
   bool downgraded = false;              // moved to the cheapest tier by its team's budget policy
   std::int64_t deferred_since_ms = -1;  // first deferral by budget policy defer
@@ -178,13 +181,21 @@ struct Worker::Impl : RebalanceListener {
   std::vector<std::string> api_keys;  // read once at start; never logged
   std::unordered_map<std::string, const TeamConfig*> teams_by_name;
   const std::string worker_id = make_worker_id();
-  int fleet_size = 0;  // lookup thread only
+  int fleet_size = 0;     // lookup thread only; 0 before the first heartbeat
+  int fleet_ordinal = 0;  // lookup thread only
 
   // Declared before the clients that use it so it is destroyed after them.
   IoPool io;
   std::unique_ptr<HttpClient> http;
   std::unique_ptr<KafkaProducer> producer;
   std::unique_ptr<KafkaConsumer> consumer;
+
+  // Budget policy defer: deferred jobs by team, each with the sequence number of its deferral.
+  std::mutex deferred_mutex;
+  std::unordered_map<std::string, std::unordered_map<Job*, std::uint64_t>> deferred_by_team;
+  std::unordered_map<std::string, std::int64_t> deferred_woken_at;  // steady ms, by team
+  std::uint64_t deferral_seq = 0;   // guarded by deferred_mutex
+  std::atomic<int> deferred_count{0};
 
   std::mutex waiting_mutex;
   AgingQueue<Job*> waiting;              // parked until a deployment has headroom
@@ -495,19 +506,32 @@ struct Worker::Impl : RebalanceListener {
   // deployment's rate limits (1 / live workers of the group).
   void beat(RequestStore& store, bool leaving) {
     int live = 0;
+    int ordinal = 0;
     std::string error;
     if (!store.heartbeat(worker_id, config.kafka.group_id, kHeartbeatMs * 3, leaving, live,
-                         error)) {
-      log()->warn("fleet heartbeat failed ({}); keeping a share of 1/{}", error, fleet_size);
+                         ordinal, error)) {
+      log()->warn("fleet heartbeat failed ({}); keeping a share of 1/{}", error,
+                  std::max(fleet_size, 1));
       return;
     }
-    if (!leaving && live != fleet_size) {
-      fleet_size = live;
-      scheduler.set_fleet_size(live);
+    if (leaving || (live == fleet_size && ordinal == fleet_ordinal)) return;
+    const bool joining = fleet_size == 0;
+    fleet_size = live;
+    fleet_ordinal = ordinal;
+    // A limit that grows waits out one rate-limit window plus the time the others take to see
+    // this change (their next heartbeat): grants made under the old split have then expired.
+    constexpr std::int64_t kGrowAfterMs = 60'000 + 2 * kHeartbeatMs;
+    scheduler.set_fleet(ordinal, live, joining, kGrowAfterMs, steady_ms());
+    if (joining && live > 1) {
       log()->info(
-          "fleet of {} worker(s) in group {}: this worker uses 1/{} of every deployment's rate "
-          "limits",
-          live, config.kafka.group_id, live);
+          "joined a fleet of {} worker(s) in group {}: rate-limited deployments get this "
+          "worker's share after a {} s warm-up, when the others' grants have left the window",
+          live, config.kafka.group_id, kGrowAfterMs / 1000);
+    } else {
+      log()->info(
+          "fleet of {} worker(s) in group {}: this worker (#{}) holds its 1/{} slot of every "
+          "deployment's and team's rate limits (a larger slot applies after {} s)",
+          live, config.kafka.group_id, ordinal, live, kGrowAfterMs / 1000);
     }
   }
 
@@ -515,11 +539,35 @@ struct Worker::Impl : RebalanceListener {
   bool route(Job* job) {
     job->route = router.route(job->decoded.request, scheduler.cooling_snapshot(steady_ms()));
     job->result.route.priority_class = to_string(job->priority_class);
+    if (const TeamConfig* team = team_of(job); team && job->route.error.empty()) restrict(job, *team);
     job->result.route.reason = job->route.reason;
     if (job->route.error.empty()) return true;
     set_error(job, ErrorCode::kNoDeployment, job->route.error);
     finish_to_writer(job);
     return false;
+  }
+
+  const TeamConfig* team_of(const Job* job) const {
+    auto it = teams_by_name.find(job->decoded.request.team);
+    return it != teams_by_name.end() ? it->second : nullptr;
+  }
+
+  // Drops the route's candidates the team may not use (teams[].allowed_tiers/allowed_models).
+  void restrict(Job* job, const TeamConfig& team) {
+    auto& cs = job->route.candidates;
+    const std::size_t before = cs.size();
+    cs.erase(std::remove_if(cs.begin(), cs.end(),
+                            [&team](const DeploymentConfig* d) { return !team_may_use(team, *d); }),
+             cs.end());
+    if (cs.size() == before) return;
+    if (cs.empty()) {
+      job->route.error = "team '" + team.name + "' may not use any of the " +
+                         std::to_string(before) + " deployments of its route (" +
+                         job->route.reason + "); see teams[].allowed_tiers / allowed_models";
+    } else {
+      job->route.reason += "; " + std::to_string(before - cs.size()) +
+                           " deployment(s) not allowed for team " + team.name;
+    }
   }
 
   const TeamConfig* team_budget(const Job* job) const {
@@ -606,11 +654,60 @@ struct Worker::Impl : RebalanceListener {
     if (job->deferred_since_ms < 0) job->deferred_since_ms = now;
     if (now - job->deferred_since_ms >= config.worker.budget_max_defer_ms) return false;
     stats.budget_deferrals.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t seq = 0;
+    {
+      std::lock_guard lock(deferred_mutex);
+      seq = ++deferral_seq;
+      deferred_by_team[job->decoded.request.team].emplace(job, seq);
+      deferred_count.fetch_add(1, std::memory_order_relaxed);
+    }
     auto timer = std::make_shared<boost::asio::steady_timer>(
         io.context(), std::chrono::milliseconds(config.worker.budget_defer_retry_ms));
-    timer->async_wait(
-        [this, job, timer](const boost::system::error_code&) { to_lookup.push(job); });
+    timer->async_wait([this, job, seq, timer](const boost::system::error_code&) {
+      retry_deferred(job, seq);
+    });
     return true;
+  }
+
+  // The retry timer of one deferral: retries unless the team's settlement woke it already (the
+  // entry is gone, or belongs to a later deferral). `job` is only compared, never touched,
+  // until its entry is found.
+  void retry_deferred(Job* job, std::uint64_t seq) {
+    {
+      std::lock_guard lock(deferred_mutex);
+      bool found = false;
+      for (auto& [team, jobs] : deferred_by_team) {
+        auto it = jobs.find(job);
+        if (it == jobs.end() || it->second != seq) continue;
+        jobs.erase(it);
+        found = true;
+        break;
+      }
+      if (!found) return;
+      deferred_count.fetch_sub(1, std::memory_order_relaxed);
+    }
+    to_lookup.push(job);
+  }
+
+  // A settlement of `team` released budget: its deferred requests try their reservation now
+  // instead of at their next retry (at most once per kDeferWakeMinMs per team, so a large
+  // deferred backlog is not re-reserved for every write batch).
+  void wake_deferred(const std::string& team) {
+    std::vector<Job*> woken;
+    {
+      std::lock_guard lock(deferred_mutex);
+      auto it = deferred_by_team.find(team);
+      if (it == deferred_by_team.end() || it->second.empty()) return;
+      std::int64_t now = steady_ms();
+      std::int64_t& last = deferred_woken_at[team];
+      if (last != 0 && now - last < kDeferWakeMinMs) return;
+      last = now;
+      for (auto& [job, seq] : it->second) woken.push_back(job);
+      it->second.clear();
+      deferred_count.fetch_sub(static_cast<int>(woken.size()), std::memory_order_relaxed);
+    }
+    stats.budget_defer_wakes.fetch_add(woken.size(), std::memory_order_relaxed);
+    for (Job* j : woken) to_lookup.push(j);
   }
 
   // Re-routes an over-budget request to the cheapest tier that has a deployment; false when it
@@ -669,14 +766,14 @@ struct Worker::Impl : RebalanceListener {
       return finish_to_writer(job);
     }
     ScheduleChoice choice = scheduler.choose(job->decoded.request, job->priority_class, job->route,
-                                             steady_ms(), wall_ms());
+                                             team_of(job), steady_ms(), wall_ms());
     using Kind = PolicyDecision::Kind;
     switch (choice.decision.kind) {
       case Kind::kDispatch:
       case Kind::kEscalate:
         job->deployment_index = choice.decision.index;
-        job->admission = choice.admission;
         job->result.route.reason = job->route.reason + "; " + choice.decision.reason;
+        job->grant = std::move(choice);
         return attempt(job);
       case Kind::kWait:
         return park(job, choice.decision.wait_ms);
@@ -745,7 +842,7 @@ struct Worker::Impl : RebalanceListener {
     job->responded = Clock::now();
     job->provider_ms += micros_between(job->provider_started, job->responded) / 1000;
     ProviderOutcome outcome = parse_openai_response(response);
-    scheduler.on_response(job->deployment_index, job->admission, outcome, response,
+    scheduler.on_response(job->deployment_index, job->grant, team_of(job), outcome, response,
                           micros_between(job->provider_started, job->responded) / 1000,
                           steady_ms());
     auto& r = job->result;
@@ -847,6 +944,7 @@ struct Worker::Impl : RebalanceListener {
     std::vector<Job*> deferred;
     std::vector<TerminalRecord> records;
     std::vector<WriteOutcome> outcomes;
+    std::vector<std::string> settled_teams;
     const auto max_rows = static_cast<std::size_t>(config.postgres.batch_max_rows);
     while (!threads_stop.load() || to_writer.size() > 0) {
       jobs.swap(deferred);
@@ -887,6 +985,13 @@ struct Worker::Impl : RebalanceListener {
       stats.write_transaction.record_us(micros_between(started, Clock::now()));
       stats.write_batch_rows.record_us(static_cast<std::int64_t>(records.size()));
       if (!store_healthy.exchange(true)) log()->info("postgres reachable again; intake resumes");
+      // Settled reservations released budget: deferred requests of those teams retry now.
+      settled_teams.clear();
+      if (deferred_count.load(std::memory_order_relaxed) > 0) {
+        for (Job* j : batch) {
+          if (team_budget(j)) settled_teams.push_back(j->decoded.request.team);
+        }
+      }
       for (std::size_t i = 0; i < batch.size(); ++i) {
         Job* j = batch[i];
         if (!outcomes[i].inserted) {
@@ -897,6 +1002,10 @@ struct Worker::Impl : RebalanceListener {
         }
         produce_result(j);
       }
+      std::sort(settled_teams.begin(), settled_teams.end());
+      settled_teams.erase(std::unique(settled_teams.begin(), settled_teams.end()),
+                          settled_teams.end());
+      for (const std::string& team : settled_teams) wake_deferred(team);
     }
   }
 
@@ -965,6 +1074,7 @@ std::string WorkerStats::to_json() const {
          ",\"budget_rejections\":" + n(budget_rejections) +
          ",\"budget_downgrades\":" + n(budget_downgrades) +
          ",\"budget_deferrals\":" + n(budget_deferrals) +
+         ",\"budget_defer_wakes\":" + n(budget_defer_wakes) +
          ",\"budget_soft_crossings\":" + n(budget_soft_crossings) + ",\"waits\":" + n(waits) +
          ",\"provider_calls\":" + n(provider_calls) +
          ",\"provider_retries\":" + n(provider_retries) + ",\"results_ok\":" + n(results_ok) +

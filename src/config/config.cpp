@@ -51,6 +51,16 @@ int Config::tier_rank(const std::string& tier) const {
   return it == tiers.end() ? -1 : static_cast<int>(it - tiers.begin());
 }
 
+std::vector<std::string> Config::fallback_chain(const std::string& tier) const {
+  if (routing.fallback_tiers) {
+    auto it = routing.fallback_tiers->find(tier);
+    return it == routing.fallback_tiers->end() ? std::vector<std::string>{} : it->second;
+  }
+  const int rank = tier_rank(tier);
+  if (rank < 0) return {};
+  return std::vector<std::string>(tiers.begin() + rank + 1, tiers.end());
+}
+
 namespace {
 
 // One declared key: where it lives, what it means, and how to read + validate it into the
@@ -253,6 +263,20 @@ const std::vector<Key<Config>>& top_keys() {
          }
          return {};
        }},
+      {"routing.fallback_tiers", "{economy: [workhorse, frontier], workhorse: [frontier]}",
+       "tier -> tiers tried in order when none of its deployments can serve now (interactive "
+       "work with no headroom, provider failures); default: every higher tier, cheapest first",
+       [](const YAML::Node& n, Config& c) -> std::string {
+         if (!n.IsMap()) return "must be a map of tier to a list of tiers";
+         c.routing.fallback_tiers.emplace();
+         for (const auto& kv : n) {
+           std::vector<std::string> chain;
+           if (auto e = read_string_list(kv.second, chain); !e.empty())
+             return "'" + kv.first.as<std::string>() + "' " + e;
+           (*c.routing.fallback_tiers)[kv.first.as<std::string>()] = std::move(chain);
+         }
+         return {};
+       }},
       {"routing.interactive_reserve", "0.2",
        "share (0..1) of every deployment's rpm/tpm that only interactive work may use",
        [](const YAML::Node& n, Config& c) -> std::string {
@@ -375,6 +399,16 @@ const std::vector<Key<TeamConfig>>& team_keys() {
       {"soft_budget_usd", "",
        "crossing it (spent + reserved) is logged and counted; nothing is refused",
        [](const YAML::Node& n, TeamConfig& t) { return read_usd(n, t.soft_budget.emplace()); }},
+      {"rpm", "0",
+       "requests per minute this team may send across all deployments, fleet-wide (0 = no limit)",
+       [](const YAML::Node& n, TeamConfig& t) { return int_in(0, 2000000000)(n, t.rpm); }},
+      {"tpm", "0", "tokens per minute (estimated, corrected by usage) for the team; 0 = no limit",
+       [](const YAML::Node& n, TeamConfig& t) { return int_in(0, 2000000000)(n, t.tpm); }},
+      {"allowed_tiers", "[]", "tiers the team may use; empty = all",
+       [](const YAML::Node& n, TeamConfig& t) { return read_string_list(n, t.allowed_tiers); }},
+      {"allowed_models", "[]",
+       "model groups, provider model names or deployment names the team may use; empty = all",
+       [](const YAML::Node& n, TeamConfig& t) { return read_string_list(n, t.allowed_models); }},
   };
   return keys;
 }
@@ -395,7 +429,8 @@ YAML::Node find_path(const YAML::Node& root, const std::string& path) {
 
 // Keys whose value is a map of free-form names; their entries are not keys of their own.
 bool is_map_valued_key(const std::string& path) {
-  return path == "kafka.properties" || path == "routing.task_type_tiers";
+  return path == "kafka.properties" || path == "routing.task_type_tiers" ||
+         path == "routing.fallback_tiers";
 }
 
 // Every leaf path present in a map, so unknown keys (typos) can be reported.
@@ -594,10 +629,29 @@ void validate(Config& c, std::vector<std::string>& problems) {
   if (c.routing.short_input_tokens >= c.routing.long_input_tokens)
     problems.push_back("routing.short_input_tokens: must be below routing.long_input_tokens (" +
                        std::to_string(c.routing.long_input_tokens) + ")");
+  if (c.routing.fallback_tiers) {
+    for (const auto& [tier, chain] : *c.routing.fallback_tiers) {
+      const std::string where = "routing.fallback_tiers." + tier;
+      if (c.tier_rank(tier) < 0)
+        problems.push_back(where + ": '" + tier + "' is not one of tiers " + tier_list(c));
+      for (const auto& next : chain) {
+        if (c.tier_rank(next) < 0)
+          problems.push_back(where + ": '" + next + "' is not one of tiers " + tier_list(c));
+        else if (next == tier)
+          problems.push_back(where + ": a tier cannot fall back to itself");
+      }
+    }
+  }
   std::set<std::string> teams;
-  for (const auto& t : c.teams) {
+  for (std::size_t i = 0; i < c.teams.size(); ++i) {
+    const auto& t = c.teams[i];
     if (!t.name.empty() && !teams.insert(t.name).second)
       problems.push_back("teams: team '" + t.name + "' is listed twice");
+    for (const auto& tier : t.allowed_tiers) {
+      if (c.tier_rank(tier) < 0)
+        problems.push_back("teams[" + std::to_string(i) + "].allowed_tiers: '" + tier +
+                           "' is not one of tiers " + tier_list(c));
+    }
   }
 }
 

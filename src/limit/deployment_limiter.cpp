@@ -45,6 +45,8 @@ const char* to_string(LimitReason reason) {
       return "tpm";
     case LimitReason::kCooldown:
       return "cooldown";
+    case LimitReason::kWarmUp:
+      return "fleet warm-up";
   }
   return "";
 }
@@ -65,10 +67,44 @@ std::int64_t DeploymentLimiter::scaled(std::int64_t value) const {
 
 void DeploymentLimiter::set_share(double share) {
   share_ = std::isnan(share) ? 0.0 : std::clamp(share, 0.0, 1.0);
-  requests_.set_limit(scaled(limits_.rpm));
-  tokens_.set_limit(scaled(limits_.tpm));
+  grow_at_ms_ = -1;
+  apply_limits(scaled(limits_.rpm), scaled(limits_.tpm));
+}
+
+void DeploymentLimiter::apply_limits(std::int64_t rpm, std::int64_t tpm) {
+  requests_.set_limit(rpm);
+  tokens_.set_limit(tpm);
   rpm_reserve_ = floor_fraction(requests_.limit(), limits_.interactive_reserve);
   tpm_reserve_ = floor_fraction(tokens_.limit(), limits_.interactive_reserve);
+}
+
+void DeploymentLimiter::set_fleet_slot(int ordinal, int workers, std::int64_t now_ms,
+                                       std::int64_t grow_after_ms) {
+  workers = std::max(workers, 1);
+  ordinal = std::clamp(ordinal, 0, workers - 1);
+  share_ = 1.0 / workers;
+  auto slot = [&](std::int64_t limit) {
+    return limit / workers + (ordinal < limit % workers ? 1 : 0);
+  };
+  const std::int64_t rpm = slot(limits_.rpm);
+  const std::int64_t tpm = slot(limits_.tpm);
+  // Shrink now; grow later. A dimension that grows keeps its current limit until grow_at_ms_.
+  const std::int64_t rpm_now = std::min(rpm, requests_.limit());
+  const std::int64_t tpm_now = std::min(tpm, tokens_.limit());
+  apply_limits(rpm_now, tpm_now);
+  if (rpm > rpm_now || tpm > tpm_now) {
+    pending_rpm_ = rpm;
+    pending_tpm_ = tpm;
+    grow_at_ms_ = now_ms + std::max<std::int64_t>(grow_after_ms, 0);
+  } else {
+    grow_at_ms_ = -1;
+  }
+}
+
+void DeploymentLimiter::advance(std::int64_t now_ms) {
+  if (grow_at_ms_ < 0 || now_ms < grow_at_ms_) return;
+  grow_at_ms_ = -1;
+  apply_limits(pending_rpm_, pending_tpm_);
 }
 
 Admission DeploymentLimiter::check(PriorityClass cls, std::int64_t estimated_tokens,
@@ -84,6 +120,7 @@ Admission DeploymentLimiter::check(PriorityClass cls, std::int64_t estimated_tok
     }
   };
   consider(cooldown_until_ms_ - now_ms, LimitReason::kCooldown);
+  if (rpm_limited() || tpm_limited()) consider(warm_up_until_ms_ - now_ms, LimitReason::kWarmUp);
   if (rpm_limited())
     consider(requests_.ms_until(1, now_ms, background ? rpm_reserve_ : 0), LimitReason::kRpm);
   if (tpm_limited())

@@ -239,25 +239,43 @@ PolicyDecision choose_interactive(std::span<const CandidateView> candidates,
   if (candidates.empty())
     return PolicyDecision{Kind::kNoCandidate, 0, 0, "interactive: no candidate"};
 
-  // 1. Healthy with headroom: the A/B split if one is configured, else lowest latency.
-  auto ready = [](const CandidateView& c) { return available_now(c) && c.has_headroom; };
-  for (const auto& c : candidates) {
-    if (ready(c) && c.weight > 0) {
-      PolicyDecision d = split_among(candidates, ready, request_hash);
-      d.reason = "interactive: " + d.reason;
-      return d;
+  // 1 and 2. Ready deployments of the request's tier, then of a fallback tier: the A/B split if
+  // one is configured, else lowest latency, preferring deployments that meet their target.
+  for (const bool from_fallback : {false, true}) {
+    auto ready = [from_fallback](const CandidateView& c) {
+      return c.fallback_tier == from_fallback && available_now(c) && c.has_headroom;
+    };
+    const char* label = from_fallback ? "interactive: fallback tier: " : "interactive: ";
+    for (const auto& c : candidates) {
+      if (ready(c) && c.weight > 0) {
+        PolicyDecision d = split_among(candidates, ready, request_hash);
+        d.reason = label + d.reason;
+        return d;
+      }
+    }
+    auto on_target = [&ready](const CandidateView& c) {
+      return ready(c) && !c.over_latency_target;
+    };
+    if (auto pick = pick_lowest_latency(candidates, on_target, request_hash, params)) {
+      const CandidateView& c = candidates[pick->position];
+      return dispatch(Kind::kDispatch, c,
+                      label + std::string("lowest latency ") + describe_latency(c, *pick));
+    }
+    if (auto pick = pick_lowest_latency(candidates, ready, request_hash, params)) {
+      const CandidateView& c = candidates[pick->position];
+      return dispatch(Kind::kDispatch, c,
+                      label + std::string("lowest latency, every ready deployment is over its "
+                                          "latency target: ") +
+                          describe_latency(c, *pick));
     }
   }
-  if (auto pick = pick_lowest_latency(candidates, ready, request_hash, params)) {
-    const CandidateView& c = candidates[pick->position];
-    return dispatch(Kind::kDispatch, c,
-                    "interactive: lowest latency " + describe_latency(c, *pick));
-  }
 
-  // 2. A healthy one gets headroom soon: a short wait beats a deployment that is failing.
+  // 3. A healthy one of the request's tier gets headroom soon: a short wait beats a deployment
+  // that is failing.
   const CandidateView* soonest = nullptr;
   for (const auto& c : candidates) {
-    if (available_now(c) && (!soonest || c.ms_until_headroom < soonest->ms_until_headroom))
+    if (!c.fallback_tier && available_now(c) &&
+        (!soonest || c.ms_until_headroom < soonest->ms_until_headroom))
       soonest = &c;
   }
   if (soonest && soonest->ms_until_headroom <= params.max_wait_ms) {
@@ -266,7 +284,7 @@ PolicyDecision choose_interactive(std::span<const CandidateView> candidates,
                               " has in " + with_thousands(wait) + " ms");
   }
 
-  // 3. Cooling or unhealthy deployments with headroom: better a tired one than none.
+  // 4. Cooling or unhealthy deployments with headroom: better a tired one than none.
   auto fallback = [](const CandidateView& c) { return !available_now(c) && c.has_headroom; };
   if (auto pick = pick_lowest_latency(candidates, fallback, request_hash, params)) {
     const CandidateView& c = candidates[pick->position];
@@ -276,7 +294,8 @@ PolicyDecision choose_interactive(std::span<const CandidateView> candidates,
             " deployment, nothing healthy " + "with headroom; " + describe_latency(c, *pick));
   }
 
-  // 4. Nothing has headroom: wait for the soonest.
+  // 5. Nothing has headroom: wait for the soonest.
+  soonest = nullptr;
   for (const auto& c : candidates) {
     if (!soonest || c.ms_until_headroom < soonest->ms_until_headroom) soonest = &c;
   }
@@ -300,6 +319,16 @@ PolicyDecision choose_background(std::span<const CandidateView> candidates,
   auto normal = [&](const CandidateView& c) { return c.tier_rank >= low && c.tier_rank <= high; };
   auto higher = [&](const CandidateView& c) { return c.tier_rank > high; };
   auto ready = [](const CandidateView& c) { return available_now(c) && c.has_headroom; };
+
+  // An A/B split among the normal pool's ready arms, when one is configured.
+  auto ready_arm = [&](const CandidateView& c) { return normal(c) && ready(c) && c.weight > 0; };
+  if (std::any_of(candidates.begin(), candidates.end(), ready_arm)) {
+    PolicyDecision d = split_among(
+        candidates, [&](const CandidateView& c) { return normal(c) && ready(c); },
+        request.request_hash);
+    d.reason = "background: " + d.reason;
+    return d;
+  }
 
   // The cheapest in the normal pool with headroom now.
   if (const CandidateView* c =

@@ -26,6 +26,15 @@ Picodollars billed_cost(const DeploymentConfig& d, const Usage& usage) {
       d.batch_pricing ? PriceTier::batch : PriceTier::standard);
 }
 
+bool team_may_use(const TeamConfig& team, const DeploymentConfig& d) {
+  auto listed = [](const std::vector<std::string>& list, const std::string& value) {
+    return std::find(list.begin(), list.end(), value) != list.end();
+  };
+  if (!team.allowed_tiers.empty() && !listed(team.allowed_tiers, d.tier)) return false;
+  return team.allowed_models.empty() || listed(team.allowed_models, d.group) ||
+         listed(team.allowed_models, d.model) || listed(team.allowed_models, d.name);
+}
+
 Router::Router(const std::vector<DeploymentConfig>& deployments, ClassifierConfig classifier)
     : deployments_(deployments), classifier_(std::move(classifier)) {}
 

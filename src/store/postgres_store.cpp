@@ -69,22 +69,23 @@ SELECT rows.request_id,
 FROM rows LEFT JOIN ins ON ins.request_id = rows.request_id
 )SQL";
 
-// A join against the unnested ids, not `request_id = ANY($1)`: with a large array the planner
-// estimates ANY() as a big share of the table and picks a sequential scan that grows with the
-// table (73 ms for 5,000 ids over 84k rows); unnest() is estimated at 100 rows, so this stays a
-// nested loop over the primary key whatever the batch size.
+// Live workers of the group (this one included) and this worker's ordinal among them (by id).
 constexpr const char* kHeartbeatSql = R"SQL(
 WITH beat AS (
   INSERT INTO worker_heartbeats (worker_id, group_id) VALUES ($1, $2)
   ON CONFLICT (worker_id) DO UPDATE SET seen_at = now(), group_id = EXCLUDED.group_id
 )
-SELECT 1 + count(*) FROM worker_heartbeats
+SELECT 1 + count(*), count(*) FILTER (WHERE worker_id < $1) FROM worker_heartbeats
 WHERE group_id = $2 AND worker_id <> $1 AND seen_at > now() - $3::int * interval '1 millisecond'
 )SQL";
 
 constexpr const char* kReserveBudgetSql =
     "SELECT request_id, verdict, committed_usd::text FROM switchyard_reserve_budget($1::json)";
 
+// A join against the unnested ids, not `request_id = ANY($1)`: with a large array the planner
+// estimates ANY() as a big share of the table and picks a sequential scan that grows with the
+// table (73 ms for 5,000 ids over 84k rows); unnest() is estimated at 100 rows, so this stays a
+// nested loop over the primary key whatever the batch size.
 constexpr const char* kFindTerminalSql =
     "SELECT r.request_id, r.result::text FROM unnest($1::text[]) AS ids(id) "
     "JOIN requests r ON r.request_id = ids.id";
@@ -205,17 +206,19 @@ class PostgresStore final : public RequestStore {
   }
 
   bool heartbeat(std::string_view worker_id, std::string_view group_id, int live_within_ms,
-                 bool leaving, int& live_workers, std::string& error) override {
+                 bool leaving, int& live_workers, int& ordinal, std::string& error) override {
     return with_connection(error, [&](pqxx::connection& conn) {
       pqxx::work tx(conn);
       if (leaving) {
         tx.exec_params("DELETE FROM worker_heartbeats WHERE worker_id = $1",
                        std::string(worker_id));
         live_workers = 0;
+        ordinal = 0;
       } else {
         pqxx::result r = tx.exec_prepared("heartbeat", std::string(worker_id),
                                           std::string(group_id), live_within_ms);
         live_workers = r[0][0].as<int>();
+        ordinal = r[0][1].as<int>();
       }
       tx.commit();
     });

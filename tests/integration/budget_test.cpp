@@ -151,5 +151,30 @@ TEST(Budget, DeferPolicyHoldsBackgroundWorkThenRejectsItAndSoftBudgetsAreReporte
   EXPECT_EQ(stat_of(stats, "budget_soft_crossings"), 1) << stats;
 }
 
+TEST(Budget, DeferredWorkRetriesAsSoonAsASettlementReleasesBudget) {
+  HarnessOptions options;
+  // Worst case of one request: ~1,000 output tokens x $6e-7 = ~$0.0006, so two do not fit in
+  // $0.001 together; the settled cost of one (16 output tokens) is a few cents of that.
+  options.teams_yaml = "teams:\n  - name: search\n    budget_usd: 0.001\n    budget_policy: defer\n";
+  // The timed retry is an hour away: only the settlement can wake the deferred request.
+  options.extra_worker_yaml = "  budget_defer_retry_ms: 3600000\n  budget_max_defer_ms: 7200000\n";
+  Harness h("budget_wake", options);
+  std::vector<std::pair<std::string, std::string>> events;
+  for (int i = 0; i < 2; ++i) {
+    std::string id = "wk-" + std::to_string(i);
+    events.emplace_back(id, request_json(id, "search", "n " + std::to_string(i),
+                                         R"(,"max_tokens":1000)"));
+  }
+  h.publish(kBackgroundTopic, events);
+  h.start_worker();
+  ASSERT_TRUE(eventually([&] {
+    return h.count("SELECT count(*) FROM requests WHERE status = 'ok'") >= 2;
+  })) << h.worker_log();
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+  std::string stats = h.worker_stats();
+  EXPECT_EQ(stat_of(stats, "budget_deferrals"), 1) << stats;
+  EXPECT_EQ(stat_of(stats, "budget_defer_wakes"), 1) << stats;
+}
+
 }  // namespace
 }  // namespace switchyard::testing

@@ -271,6 +271,49 @@ TEST(DeploymentLimiter, LoweringTheShareKeepsWhatWasAlreadyUsed) {
   EXPECT_TRUE(d.has_headroom(kInteractive, 0, 60'250));
 }
 
+TEST(DeploymentLimiter, FleetSlotsAddUpToExactlyTheConfiguredLimit) {
+  for (int workers : {1, 2, 3, 4, 7, 40}) {
+    std::int64_t rpm = 0, tpm = 0;
+    for (int k = 0; k < workers; ++k) {
+      DeploymentLimiter d(limits(30, 10'001), 0);
+      d.set_fleet_slot(k, workers, 0, 62'000);  // shrinking from the full limit: applies now
+      rpm += d.effective_rpm();
+      tpm += d.effective_tpm();
+    }
+    EXPECT_EQ(rpm, 30) << workers << " workers";
+    EXPECT_EQ(tpm, 10'001) << workers << " workers";
+  }
+}
+
+TEST(DeploymentLimiter, FleetSlotShrinksAtOnceButGrowsOnlyAfterTheWindow) {
+  DeploymentLimiter d(limits(30, 0), 0);
+  d.set_fleet_slot(0, 3, 0, 62'000);
+  EXPECT_EQ(d.effective_rpm(), 10);
+  d.set_fleet_slot(0, 2, 1'000, 62'000);  // a worker left: its grants are still in the window
+  EXPECT_EQ(d.effective_rpm(), 10);
+  d.advance(62'999);
+  EXPECT_EQ(d.effective_rpm(), 10);
+  d.advance(63'000);
+  EXPECT_EQ(d.effective_rpm(), 15);
+  d.set_fleet_slot(1, 4, 64'000, 62'000);  // two joined: 30 / 4 = 7 rem 2, ordinal 1 gets 8
+  EXPECT_EQ(d.effective_rpm(), 8);
+  d.advance(200'000);
+  EXPECT_EQ(d.effective_rpm(), 8);  // nothing was pending
+}
+
+TEST(DeploymentLimiter, WarmUpGrantsNothingLimitedUntilItEndsAndSaysWhy) {
+  DeploymentLimiter d(limits(30, 0), 0);
+  d.warm_up(62'000);
+  Admission a = d.try_acquire(kInteractive, 0, 1'000);
+  EXPECT_FALSE(a.granted);
+  EXPECT_EQ(a.retry_after_ms, 61'000);
+  EXPECT_STREQ(a.reason_text(), "fleet warm-up");
+  EXPECT_TRUE(d.try_acquire(kInteractive, 0, 62'000).granted);
+  DeploymentLimiter unlimited(limits(0, 0), 0);
+  unlimited.warm_up(62'000);
+  EXPECT_TRUE(unlimited.try_acquire(kInteractive, 0, 0).granted);  // nothing to over-grant
+}
+
 TEST(DeploymentLimiter, HasHeadroomHasNoSideEffects) {
   DeploymentLimiter d(limits(1, 100), 0);
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(d.has_headroom(kInteractive, 100, 0));

@@ -336,6 +336,81 @@ TEST_F(PolicyTest, InteractiveUsesTheSplitWhenCandidatesCarryWeights) {
   EXPECT_EQ(choose_interactive(all(), 7).reason.rfind("interactive: split a:50/b:50 -> ", 0), 0u);
 }
 
+TEST_F(PolicyTest, BackgroundSplitsBetweenWeightedArmsInsteadOfTakingTheCheapest) {
+  add("cheap", 1, 100).weight = 80;
+  add("pricey", 1, 300).weight = 20;
+  add("unweighted-cheapest", 1, 50);  // not an arm: the experiment owns the pool
+  BackgroundRequest br;
+  br.quality_floor = 1;
+  int cheap = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    br.request_hash = request_hash("bg-" + std::to_string(i));
+    PolicyDecision d = choose_background(all(), br);
+    ASSERT_EQ(d.kind, Kind::kDispatch);
+    ASSERT_NE(name(d), "unweighted-cheapest");
+    EXPECT_EQ(choose_background(all(), br).index, d.index);  // same request, same arm
+    if (name(d) == "cheap") ++cheap;
+  }
+  EXPECT_NEAR(cheap / 10'000.0, 0.80, 0.02);
+  br.request_hash = 3;
+  EXPECT_EQ(choose_background(all(), br).reason.rfind("background: split cheap:80/pricey:20 -> ", 0),
+            0u);
+}
+
+TEST_F(PolicyTest, BackgroundSplitArmWithoutHeadroomGivesItsShareToTheOtherArm) {
+  add("a", 1, 100).weight = 50;
+  no_headroom(add("b", 1, 100), 5'000);
+  candidates_[1].weight = 50;
+  BackgroundRequest br;
+  br.quality_floor = 1;
+  for (int i = 0; i < 200; ++i) {
+    br.request_hash = request_hash(std::to_string(i));
+    EXPECT_EQ(name(choose_background(all(), br)), "a");
+  }
+  no_headroom(candidates_[0], 2'000);  // no arm ready: wait, never pay more elsewhere
+  add("frontier", 2, 900);
+  EXPECT_EQ(choose_background(all(), br).kind, Kind::kWait);
+}
+
+TEST_F(PolicyTest, InteractivePrefersDeploymentsMeetingTheirLatencyTarget) {
+  sampled("fast-but-over-target", 100, 100).over_latency_target = true;
+  sampled("slower-on-target", 400, 400);
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(name(choose_interactive(all(), request_hash(std::to_string(i)))), "slower-on-target");
+  candidates_[1].over_latency_target = true;  // both over: plain lowest latency
+  PolicyDecision d = choose_interactive(all(), 1);
+  EXPECT_EQ(name(d), "fast-but-over-target");
+  EXPECT_NE(d.reason.find("over its latency target"), std::string::npos) << d.reason;
+}
+
+TEST_F(PolicyTest, InteractiveFallsBackToTheNextTierBeforeWaitingOrUsingCoolingDeployments) {
+  no_headroom(sampled("own-tier", 100, 100), 100);  // would have headroom in 100 ms
+  CandidateView& cooling = sampled("own-tier-cooling", 50, 50);
+  cooling.in_cooldown = true;
+  CandidateView& next = sampled("next-tier", 300, 300);
+  next.fallback_tier = true;
+  next.tier_rank = 2;
+  PolicyDecision d = choose_interactive(all(), 1);
+  EXPECT_EQ(d.kind, Kind::kDispatch);
+  EXPECT_EQ(name(d), "next-tier");
+  EXPECT_EQ(d.reason.rfind("interactive: fallback tier: lowest latency next-tier", 0), 0u)
+      << d.reason;
+  // The request's own tier wins as soon as it is ready, however slow.
+  candidates_[0].has_headroom = true;
+  candidates_[0].latency_ewma_ms = candidates_[0].latency_p95_ms = 5'000;
+  EXPECT_EQ(name(choose_interactive(all(), 1)), "own-tier");
+}
+
+TEST_F(PolicyTest, InteractiveWithTheFallbackTierBusyWaitsForItsOwnTier) {
+  no_headroom(sampled("own-tier", 100, 100), 100);
+  CandidateView& next = sampled("next-tier", 300, 300);
+  next.fallback_tier = true;
+  no_headroom(next, 50);
+  PolicyDecision d = choose_interactive(all(), 1);
+  EXPECT_EQ(d.kind, Kind::kWait);
+  EXPECT_EQ(d.wait_ms, 100);  // its own tier's headroom, not the fallback's
+}
+
 TEST(RequestHash, IsFnv1a64) {
   EXPECT_EQ(request_hash(""), 0xcbf29ce484222325ULL);
   EXPECT_EQ(request_hash("a"), 0xaf63dc4c8601ec8cULL);

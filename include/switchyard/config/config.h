@@ -77,6 +77,9 @@ struct RoutingConfig {
   double interactive_reserve = 0.2;
   std::int64_t long_input_tokens = 8000;  // at or above: the best tier (classifier rule 2)
   std::int64_t short_input_tokens = 500;  // at or below: the cheapest tier (classifier rule 6)
+  // tier -> tiers to fall back to, in order, when none of the tier's deployments can serve now.
+  // Unset = every higher tier, cheapest first (see Config::fallback_chain).
+  std::optional<std::map<std::string, std::vector<std::string>>> fallback_tiers;
 };
 
 struct DeploymentConfig {
@@ -119,6 +122,10 @@ struct TeamConfig {
   std::string budget_period = "month";     // day | week | month, UTC
   std::string budget_policy = "reject";    // reject | downgrade | defer (background waits)
   std::optional<Picodollars> soft_budget;  // crossing it is logged and counted
+  int rpm = 0;                             // team-wide request limit per minute; 0 = none
+  int tpm = 0;                             // team-wide token limit per minute; 0 = none
+  std::vector<std::string> allowed_tiers;   // empty = every tier
+  std::vector<std::string> allowed_models;  // groups, models or deployment names; empty = all
 };
 
 struct Config {
@@ -138,6 +145,9 @@ struct Config {
   std::vector<std::string> request_topics() const;  // interactive first
   // Position of `tier` in `tiers` (0 = cheapest), or -1 when it is not listed.
   int tier_rank(const std::string& tier) const;
+  // The tiers `tier` falls back to, in order: routing.fallback_tiers when set, else every
+  // higher tier from the cheapest up.
+  std::vector<std::string> fallback_chain(const std::string& tier) const;
 };
 
 struct ConfigLoad {

@@ -15,11 +15,16 @@
 // - After a 429, nothing is granted until the provider's Retry-After has passed; without one, for
 //   default_backoff_ms doubling on each further 429 up to max_backoff_ms, reset by on_success().
 //
-// Fleet sharing (later): set_share(f) gives this worker f of the configured limits (rounded
-// down, so the fleet's shares never add up to more than the deployment's limit).
+// Fleet sharing: set_fleet_slot(k, N, ...) gives worker k of N limit / N of each configured limit
+// plus one of the remainder when k < limit % N, so the fleet's limits add up to exactly the
+// configured one. A limit that shrinks does so at once; one that grows does so only after a full
+// window, when the grants other workers made under their larger, older split have left the
+// provider's window (a worker leaving, or joining a live fleet with warm_up(), would otherwise let
+// the fleet over-grant for up to a minute). set_share(f) is the plain fraction, rounded down.
 //
 // Thread-safety: none. The owner serialises every call (e.g. one limiter per deployment owned by
 // the dispatch strand). No allocation, no clock reads; try_acquire() is O(1).
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,8 +45,8 @@ struct DeploymentLimits {
 // Empty when valid; otherwise what is wrong and the accepted range, for start-up errors.
 std::string validate(const DeploymentLimits& limits);
 
-enum class LimitReason { kNone, kRpm, kTpm, kCooldown };
-const char* to_string(LimitReason reason);  // "", "rpm", "tpm", "cooldown"
+enum class LimitReason { kNone, kRpm, kTpm, kCooldown, kWarmUp };
+const char* to_string(LimitReason reason);  // "", "rpm", "tpm", "cooldown", "fleet warm-up"
 
 struct Admission {
   bool granted = false;
@@ -96,6 +101,15 @@ class DeploymentLimiter {
   // recorded is kept: a lower share may leave no headroom until the window releases it.
   void set_share(double share);
 
+  // Worker `ordinal` (0-based) of `workers`: see the header comment. Shrinking limits apply now,
+  // growing ones at now_ms + grow_after_ms (pass the window plus the membership refresh delay).
+  void set_fleet_slot(int ordinal, int workers, std::int64_t now_ms, std::int64_t grow_after_ms);
+  // Applies a grown limit whose time has come. Call before has_headroom()/try_acquire().
+  void advance(std::int64_t now_ms);
+  // Grants nothing on a limited dimension until `until_ms`: a worker joining a live fleet cannot
+  // know what the others granted in the current window, so it waits until that window is over.
+  void warm_up(std::int64_t until_ms) { warm_up_until_ms_ = std::max(warm_up_until_ms_, until_ms); }
+
   double share() const { return share_; }
   // Limits this worker holds now: configured x share, rounded down; 0 when unlimited.
   std::int64_t effective_rpm() const { return requests_.limit(); }
@@ -120,6 +134,11 @@ class DeploymentLimiter {
   std::int64_t tpm_reserve_ = 0;  // tokens background may not use
   std::int64_t cooldown_until_ms_;
   int consecutive_rate_limits_ = 0;
+  std::int64_t warm_up_until_ms_ = 0;
+  std::int64_t grow_at_ms_ = -1;  // when pending_rpm_/pending_tpm_ apply; -1 = nothing pending
+  std::int64_t pending_rpm_ = 0;
+  std::int64_t pending_tpm_ = 0;
+  void apply_limits(std::int64_t rpm, std::int64_t tpm);
 };
 
 }  // namespace switchyard::limit

@@ -47,6 +47,12 @@ struct CandidateView {
   bool price_known = true;
   int tier_rank = 0;  // 0 economy, 1 workhorse, 2 frontier, ...; higher = better quality
   int weight = 0;     // A/B split weight; 0 = not part of a split
+  // Interactive only: a deployment of a fallback tier (routing.fallback_tiers), used only when
+  // no deployment of the request's own tier is ready.
+  bool fallback_tier = false;
+  // Interactive only: enough samples say this deployment is slower than its latency_target_ms;
+  // it is used only when no ready deployment meets its target.
+  bool over_latency_target = false;
 };
 
 struct PolicyDecision {
@@ -112,11 +118,13 @@ struct InteractiveParams {
 
 // Lowest latency first. Candidates without samples score as well as the best sampled one (an
 // optimistic prior): they join the near-best set and get a share of traffic until they have data,
-// without drawing all of it. Order of preference:
-//   1. healthy, not in cooldown, with headroom: A/B split if any carries a weight, else latency;
-//   2. healthy, not in cooldown, headroom within max_wait_ms: kWait;
-//   3. in cooldown or unhealthy, with headroom: dispatch the best of them ("fallback");
-//   4. nothing has headroom: kWait for the soonest; empty input: kNoCandidate.
+// without drawing all of it. "Ready" = healthy, not in cooldown, with headroom. Order:
+//   1. ready deployments of the request's tier: A/B split if any carries a weight, else lowest
+//      latency -- among those meeting their latency target when any does;
+//   2. ready deployments of a fallback tier (fallback_tier), the same way;
+//   3. a healthy deployment of the request's tier has headroom within max_wait_ms: kWait;
+//   4. in cooldown or unhealthy, with headroom: dispatch the best of them ("fallback");
+//   5. nothing has headroom: kWait for the soonest; empty input: kNoCandidate.
 PolicyDecision choose_interactive(std::span<const CandidateView> candidates,
                                   std::uint64_t request_hash, const InteractiveParams& params = {});
 
@@ -135,6 +143,7 @@ struct BackgroundRequest {
   std::int64_t now_ms = 0;
   std::optional<std::int64_t> deadline_ms;  // absolute, same clock as now_ms; unset = none
   std::int64_t estimated_service_ms = 0;    // how long the call itself is expected to take
+  std::uint64_t request_hash = 0;           // picks the arm of an A/B split (see request_hash())
   // Ranks [quality_floor, max_normal_rank] are the request's normal pool: it uses the cheapest of
   // them that has headroom. Higher ranks cost more; they are used only to escalate when waiting
   // would miss the deadline. Unset max_normal_rank = quality_floor.
@@ -147,8 +156,9 @@ struct BackgroundRequest {
   std::int64_t unavailable_retry_ms = 1'000;
 };
 
-// The cheapest healthy, non-cooling candidate in the normal pool with headroom now (ties: higher
-// rank, then input order). If none has headroom: kWait for the soonest headroom in the normal
+// When candidates of the normal pool carry weights (an A/B split), the split among those ready
+// now decides (reason "background: split a:70/b:30 -> a"); otherwise the cheapest healthy,
+// non-cooling candidate in the normal pool with headroom now (ties: higher rank, then input order). If none has headroom: kWait for the soonest headroom in the normal
 // pool -- never pay more -- unless now + wait + service time passes the deadline; then kEscalate
 // to the cheapest higher-rank candidate with headroom (reason "escalated: deadline in N ms").
 // now >= deadline: kDeadlineExceeded. Nothing at or above the floor: kNoCandidate.

@@ -44,6 +44,10 @@ class Router {
   ClassifierConfig classifier_;
 };
 
+// Whether the team's allowed_tiers and allowed_models (empty = all) let it use the deployment.
+// allowed_models matches the model group, the provider model name or the deployment name.
+bool team_may_use(const TeamConfig& team, const DeploymentConfig& deployment);
+
 // Integer cost of one call in picodollars: usage x the deployment's per-token prices.
 Picodollars cost_of(const DeploymentConfig& deployment, std::int64_t input_tokens,
                     std::int64_t output_tokens);

@@ -70,9 +70,10 @@ class RequestStore {
                              std::string& error) = 0;
 
   // Records that `worker_id` of `group_id` is alive and returns how many workers of the group
-  // were seen within `live_within_ms` (this one included). `leaving` removes the row instead.
+  // were seen within `live_within_ms` (this one included) and this worker's 0-based position
+  // among them by worker id. `leaving` removes the row instead.
   virtual bool heartbeat(std::string_view worker_id, std::string_view group_id, int live_within_ms,
-                         bool leaving, int& live_workers, std::string& error) = 0;
+                         bool leaving, int& live_workers, int& ordinal, std::string& error) = 0;
 
   // Reserves each request's worst-case cost against its team's budget for the current period,
   // in order, in one transaction. Safe across a fleet: the period row is locked per reservation.
