@@ -32,10 +32,12 @@ constexpr const char* kProviderSimHelp =
     "Runs a simulated LLM provider until SIGINT/SIGTERM, speaking three APIs on one port:\n"
     "  POST /v1/chat/completions                  OpenAI chat.completion (no key needed)\n"
     "  POST /openai/deployments/{deployment}/chat/completions?api-version=V\n"
-    "                                             Azure OpenAI (api-key header; model = deployment)\n"
+    "                                             Azure OpenAI (api-key header; model = "
+    "deployment)\n"
     "  POST /v1/messages                          Anthropic Messages (x-api-key and\n"
     "                                             anthropic-version 2023-06-01 headers)\n"
-    "  GET  /stats                                {\"requests\":N,\"ok\":N,\"errors\":N,...,\"models\":{...}}\n"
+    "  GET  /stats                                "
+    "{\"requests\":N,\"ok\":N,\"errors\":N,...,\"models\":{...}}\n"
     "  GET  /healthz                              200 ok\n"
     "Replies and errors have each provider's shapes; usage reports cached and reasoning tokens\n"
     "(see include/switchyard/sim/provider_sim.h for every rule). A prompt containing\n"
@@ -61,7 +63,8 @@ constexpr const char* kProviderSimHelp =
     "  --default-context-window N\n"
     "                          context window of every other model, 0 = unlimited (default 0)\n"
     "  --faults FILE           fault script (JSON): rules like\n"
-    "                          [{\"model\":\"gpt-4o\",\"from_ms\":0,\"until_ms\":60000,\"kind\":\"down\"},\n"
+    "                          "
+    "[{\"model\":\"gpt-4o\",\"from_ms\":0,\"until_ms\":60000,\"kind\":\"down\"},\n"
     "                           {\"kind\":\"errors\",\"status\":503,\"rate\":0.2},\n"
     "                           {\"kind\":\"rate_limit\",\"rate\":0.1,\"retry_after_s\":2},\n"
     "                           {\"kind\":\"slow_first_byte\",\"delay_ms\":3000,\"rate\":0.05},\n"
@@ -189,8 +192,8 @@ int cmd_provider_sim(const Args& args) {
       problems.push_back("--seed must be an unsigned integer, got '" + text + "'");
     }
   }
-  options.default_context_window = static_cast<std::uint64_t>(
-      int_in("default-context-window", 0, 0, 100'000'000));
+  options.default_context_window =
+      static_cast<std::uint64_t>(int_in("default-context-window", 0, 0, 100'000'000));
   if (flags.has("context-windows")) {
     if (auto windows = parse_context_windows(flags.get("context-windows"), problems))
       options.context_windows = std::move(*windows);
@@ -249,8 +252,7 @@ int cmd_provider_sim(const Args& args) {
   bool ipv6 = options.host.find(':') != std::string::npos;
   std::printf("provider-sim listening on %s://%s%s%s:%u\n",
               options.tls_cert_file.empty() ? "http" : "https", ipv6 ? "[" : "",
-              options.host.c_str(),
-              ipv6 ? "]" : "", static_cast<unsigned>(simulator.port()));
+              options.host.c_str(), ipv6 ? "]" : "", static_cast<unsigned>(simulator.port()));
   std::fflush(stdout);
 
   int signal_number = 0;

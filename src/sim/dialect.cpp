@@ -159,7 +159,8 @@ std::uint64_t hash_anthropic_prefix(const rapidjson::Value& body, std::uint32_t 
       auto type = item.FindMember("type");
       hash = combine(hash, view(type->value));
       auto text = item.FindMember("text");
-      if (text != item.MemberEnd() && text->value.IsString()) hash = combine(hash, view(text->value));
+      if (text != item.MemberEnd() && text->value.IsString())
+        hash = combine(hash, view(text->value));
       if (block++ == last) return false;
     }
     return true;
@@ -272,7 +273,8 @@ std::optional<RequestProblem> read_openai_chat(const rapidjson::Value& body, Cha
   if (!body.IsObject()) return invalid("The request body must be a JSON object.");
   out.model = "provider-sim";
   if (auto it = body.FindMember("model"); it != body.MemberEnd()) {
-    if (!it->value.IsString()) return invalid("Invalid type for 'model': expected a string.", "model");
+    if (!it->value.IsString())
+      return invalid("Invalid type for 'model': expected a string.", "model");
     out.model = view(it->value);
   }
 
@@ -294,8 +296,8 @@ std::optional<RequestProblem> read_openai_chat(const rapidjson::Value& body, Cha
     if (role == message.MemberEnd() || !role->value.IsString())
       return invalid("Missing required parameter: 'messages[].role'.", "messages");
     auto content = message.FindMember("content");
-    if (content != message.MemberEnd() && !content->value.IsString() &&
-        !content->value.IsArray() && !content->value.IsNull()) {
+    if (content != message.MemberEnd() && !content->value.IsString() && !content->value.IsArray() &&
+        !content->value.IsNull()) {
       return invalid(
           "Invalid type for 'messages[].content': expected a string, an array of content parts "
           "or null.",
@@ -331,7 +333,8 @@ std::optional<RequestProblem> read_openai_chat(const rapidjson::Value& body, Cha
     if (it == body.MemberEnd() || it->value.IsNull()) continue;
     if (!it->value.IsUint64() || it->value.GetUint64() < 1)
       return invalid(std::string("Invalid '") + field + "': expected an integer >= 1.", field);
-    out.max_tokens = std::min(out.max_tokens.value_or(it->value.GetUint64()), it->value.GetUint64());
+    out.max_tokens =
+        std::min(out.max_tokens.value_or(it->value.GetUint64()), it->value.GetUint64());
   }
   return std::nullopt;
 }
@@ -404,22 +407,21 @@ RequestProblem context_window_problem(SimEndpoint dialect, std::uint64_t prompt,
       problem.message = "prompt is too long: " + std::to_string(prompt) + " tokens > " +
                         std::to_string(window) + " maximum";
     } else {
-      problem.message = "input length and `max_tokens` exceed context limit: " +
-                        std::to_string(prompt) + " + " + std::to_string(max_tokens) + " > " +
-                        std::to_string(window) +
-                        ", decrease input length or `max_tokens` and try again";
+      problem.message =
+          "input length and `max_tokens` exceed context limit: " + std::to_string(prompt) + " + " +
+          std::to_string(max_tokens) + " > " + std::to_string(window) +
+          ", decrease input length or `max_tokens` and try again";
     }
     return problem;
   }
-  problem.message = "This model's maximum context length is " + std::to_string(window) +
-                    " tokens. However, ";
+  problem.message =
+      "This model's maximum context length is " + std::to_string(window) + " tokens. However, ";
   if (max_tokens == 0) {
     problem.message += "your messages resulted in " + std::to_string(prompt) +
                        " tokens. Please reduce the length of the messages.";
   } else {
     problem.message += "you requested " + std::to_string(prompt + max_tokens) + " tokens (" +
-                       std::to_string(prompt) + " in the messages, " +
-                       std::to_string(max_tokens) +
+                       std::to_string(prompt) + " in the messages, " + std::to_string(max_tokens) +
                        " in the completion). Please reduce the length of the messages or "
                        "completion.";
   }
@@ -518,9 +520,9 @@ void write_openai_completion(std::string& body, const Completion& reply, bool az
     body.push_back('"');
   }
   body.append(R"(,"refusal":null},"logprobs":null,"finish_reason":")");
-  body.append(filtered                                          ? "content_filter"
+  body.append(filtered                                     ? "content_filter"
               : reply.finish == Completion::Finish::length ? "length"
-                                                                : "stop");
+                                                           : "stop");
   body.push_back('"');
   if (azure) {
     body.append(R"(,"content_filter_results":)");
@@ -556,9 +558,9 @@ void write_anthropic_message(std::string& body, const Completion& reply) {
     body.append(R"("}])");
   }
   body.append(R"(,"stop_reason":")");
-  body.append(refused                                       ? "refusal"
+  body.append(refused                                      ? "refusal"
               : reply.finish == Completion::Finish::length ? "max_tokens"
-                                                            : "end_turn");
+                                                           : "end_turn");
   body.append(R"(","stop_sequence":null,"usage":{"input_tokens":)");
   append_uint(body, reply.prompt_tokens - reply.cache_creation_tokens - reply.cache_read_tokens);
   body.append(R"(,"cache_creation_input_tokens":)");

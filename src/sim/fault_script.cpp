@@ -50,8 +50,9 @@ FaultRule read_rule(const rapidjson::Value& value, const std::string& where,
   auto kind = value.FindMember("kind");
   bool kind_known = false;
   if (kind == value.MemberEnd()) {
-    problems.push_back(where + ".kind is required (down, errors, rate_limit, slow_first_byte or "
-                               "malformed)");
+    problems.push_back(where +
+                       ".kind is required (down, errors, rate_limit, slow_first_byte or "
+                       "malformed)");
   } else if (!kind->value.IsString()) {
     problems.push_back(where + ".kind must be a string");
   } else {
@@ -115,7 +116,8 @@ FaultRule read_rule(const rapidjson::Value& value, const std::string& where,
     } else if (name == "retry_after_s") {
       std::int64_t seconds = rule.retry_after_s;
       integer(field, name, seconds);
-      rule.retry_after_s = static_cast<int>(std::clamp<std::int64_t>(seconds, -1, kMaxRetryAfterS + 1));
+      rule.retry_after_s =
+          static_cast<int>(std::clamp<std::int64_t>(seconds, -1, kMaxRetryAfterS + 1));
     } else if (name == "delay_ms") {
       std::int64_t delay = rule.delay_ms;
       integer(field, name, delay);

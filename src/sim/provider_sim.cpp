@@ -332,8 +332,7 @@ class Server {
   ChatDecision handle_chat(Shard& shard, Connection& conn, const Route& route, Request& request,
                            bool keep_alive);
   ChatDecision refuse(const Exchange& x, std::string_view model, const RequestProblem& problem);
-  ChatDecision answer_error(const Exchange& x, std::string_view model, int status,
-                            int fault_rule);
+  ChatDecision answer_error(const Exchange& x, std::string_view model, int status, int fault_rule);
   ChatDecision answer_rate_limited(const Exchange& x, std::string_view model, int retry_after_s,
                                    int fault_rule);
   // The reply to a request that gets an answer; malformed cuts the body in half.
@@ -420,8 +419,9 @@ void Server::validate_options() const {
   check(options_.idle_timeout_ms >= 0, "idle_timeout_ms must be >= 0");
   check(options_.max_body_bytes >= 1024, "max_body_bytes must be >= 1024");
   for (const auto& [model, window] : options_.context_windows) {
-    check(window > 0, "context_windows['" + model + "'] must be > 0 (leave the model out for "
-                      "the default)");
+    check(window > 0, "context_windows['" + model +
+                          "'] must be > 0 (leave the model out for "
+                          "the default)");
   }
   check(options_.tls_cert_file.empty() == options_.tls_key_file.empty(),
         "tls_cert_file and tls_key_file must be given together");
@@ -958,8 +958,8 @@ void Server::account(const Exchange& x, std::string_view model, Outcome outcome,
         std::chrono::duration_cast<std::chrono::milliseconds>(x.arrival - started_at_).count();
     std::lock_guard lock(log_mutex_);
     if (log_.size() < options_.request_log_limit) {
-      log_.push_back(SimRequestRecord{std::string(model), x.dialect, arrival_ms, status,
-                                      fault_rule});
+      log_.push_back(
+          SimRequestRecord{std::string(model), x.dialect, arrival_ms, status, fault_rule});
     } else {
       ++unrecorded_;
     }
@@ -1013,21 +1013,24 @@ ChatDecision Server::answer_rate_limited(const Exchange& x, std::string_view mod
   std::string_view code;
   switch (x.dialect) {
     case SimEndpoint::openai:
-      message = "Rate limit reached for requests (simulated). Please try again in " + seconds + "s.";
+      message =
+          "Rate limit reached for requests (simulated). Please try again in " + seconds + "s.";
       code = "rate_limit_exceeded";
       break;
     case SimEndpoint::azure:
-      message = "Requests to the ChatCompletions_Create Operation have exceeded the call rate "
-                "limit of your current pricing tier (simulated). Please retry after " +
-                seconds + " seconds.";
+      message =
+          "Requests to the ChatCompletions_Create Operation have exceeded the call rate "
+          "limit of your current pricing tier (simulated). Please retry after " +
+          seconds + " seconds.";
       break;
     case SimEndpoint::anthropic:
-      message = "This request would exceed the rate limit for your organization (simulated). "
-                "Please try again in " + seconds + "s.";
+      message =
+          "This request would exceed the rate limit for your organization (simulated). "
+          "Please try again in " +
+          seconds + "s.";
       break;
   }
-  write_error_body(x.conn.body, x.dialect, ErrorType::rate_limit, message, {}, code,
-                   x.request_id);
+  write_error_body(x.conn.body, x.dialect, ErrorType::rate_limit, message, {}, code, x.request_id);
   start_head(x.conn.head, 429);
   x.conn.head.append("Retry-After: ");
   x.conn.head.append(seconds);
@@ -1097,8 +1100,8 @@ void Server::answer_ok(const Exchange& x, const ChatRequest& chat, std::uint64_t
 ChatDecision Server::handle_chat(Shard& shard, Connection& conn, const Route& route,
                                  Request& request, bool keep_alive) {
   std::uint64_t request_number = requests_.fetch_add(1, std::memory_order_relaxed);
-  const Exchange x{shard, conn, route.dialect, keep_alive, Clock::now(),
-                   mix64(options_.seed ^ request_number)};
+  const Exchange x{shard,      conn,         route.dialect,
+                   keep_alive, Clock::now(), mix64(options_.seed ^ request_number)};
   auto invalid = [](int status, ErrorType type, std::string message) {
     RequestProblem problem;
     problem.status = status;
@@ -1117,25 +1120,22 @@ ChatDecision Server::handle_chat(Shard& shard, Connection& conn, const Route& ro
                             "endpoint (simulated: send an api-key header)."));
     }
     if (!query_parameter(route.query, "api-version").value_or("").size()) {
-      return refuse(x, route.deployment,
-                    invalid(404, ErrorType::not_found, "Resource not found"));
+      return refuse(x, route.deployment, invalid(404, ErrorType::not_found, "Resource not found"));
     }
   } else if (route.dialect == SimEndpoint::anthropic) {
     if (header_value(request, "x-api-key").empty()) {
-      return refuse(x, {},
-                    invalid(401, ErrorType::authentication, "x-api-key header is required"));
+      return refuse(x, {}, invalid(401, ErrorType::authentication, "x-api-key header is required"));
     }
     std::string_view version = header_value(request, "anthropic-version");
     if (version.empty()) {
-      return refuse(x, {},
-                    invalid(400, ErrorType::invalid_request,
-                            "anthropic-version: header is required"));
+      return refuse(
+          x, {}, invalid(400, ErrorType::invalid_request, "anthropic-version: header is required"));
     }
     if (version != "2023-06-01" && version != "2023-01-01") {
-      return refuse(x, {},
-                    invalid(400, ErrorType::invalid_request,
-                            "anthropic-version: \"" + std::string(version) +
-                                "\" is not a valid version"));
+      return refuse(
+          x, {},
+          invalid(400, ErrorType::invalid_request,
+                  "anthropic-version: \"" + std::string(version) + "\" is not a valid version"));
     }
   }
 

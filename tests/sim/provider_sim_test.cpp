@@ -6,87 +6,25 @@
 #include <rapidjson/document.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "sim/sim_client.h"
 #include "switchyard/app/commands.h"
 
 namespace switchyard {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using Response = http::response<http::string_body>;
-
-// One keep-alive connection to the simulator.
-class Client {
- public:
-  explicit Client(std::uint16_t port) : socket_(context_) {
-    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  }
-
-  Response send(http::verb verb, const std::string& target, const std::string& body = "") {
-    http::request<http::string_body> request{verb, target, 11};
-    request.set(http::field::host, "127.0.0.1");
-    if (!body.empty()) request.set(http::field::content_type, "application/json");
-    request.body() = body;
-    request.prepare_payload();
-    http::write(socket_, request);
-    Response response;
-    http::read(socket_, buffer_, response);
-    return response;
-  }
-
-  Response chat(const std::string& body) {
-    return send(http::verb::post, "/v1/chat/completions", body);
-  }
-
-  // True when the server closed the connection (read fails) instead of answering.
-  bool closed_by_server() {
-    beast::error_code ec;
-    Response response;
-    http::read(socket_, buffer_, response, ec);
-    return static_cast<bool>(ec);
-  }
-
-  tcp::socket& socket() { return socket_; }
-
- private:
-  asio::io_context context_;
-  tcp::socket socket_;
-  beast::flat_buffer buffer_;
-};
-
-rapidjson::Document parse(const std::string& text) {
-  rapidjson::Document doc;
-  doc.Parse(text.c_str());
-  EXPECT_FALSE(doc.HasParseError()) << text;
-  return doc;
-}
-
-std::string header(const Response& response, std::string_view name) {
-  auto it = response.find(beast::string_view(name.data(), name.size()));
-  return it == response.end() ? std::string() : std::string(it->value());
-}
-
-SimOptions ephemeral(SimOptions options = {}) {
-  options.port = 0;
-  return options;
-}
+using namespace sim_test;
 
 constexpr const char* kTwoMessages = R"({"model":"gpt-test","messages":[)"
                                      R"({"role":"system","content":"You are a terse assistant."},)"
@@ -485,10 +423,53 @@ TEST(ProviderSimCommand, BadFlagsAreAllReportedWithExitCode2) {
   EXPECT_NE(errors.find("--bogus"), std::string::npos) << errors;
 }
 
-TEST(ProviderSimCommand, HelpExitsZero) {
+TEST(ProviderSimCommand, HelpExitsZeroAndNamesEveryEndpointAndFlag) {
   testing::internal::CaptureStdout();
   EXPECT_EQ(cmd_provider_sim({"--help"}), 0);
-  EXPECT_NE(testing::internal::GetCapturedStdout().find("--latency-ms"), std::string::npos);
+  std::string help = testing::internal::GetCapturedStdout();
+  for (const char* text :
+       {"--latency-ms", "--faults", "--tls-cert", "--tls-key", "--context-windows", "/v1/messages",
+        "/openai/deployments/", "[[sim:content_filter]]"}) {
+    EXPECT_NE(help.find(text), std::string::npos) << text;
+  }
+}
+
+// A file in a fresh temp directory, removed with the object.
+struct TempFile {
+  explicit TempFile(const std::string& content) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "sim-faults-XXXXXX").string();
+    int fd = ::mkstemp(pattern.data());
+    EXPECT_GE(fd, 0);
+    ::close(fd);
+    path = pattern;
+    std::ofstream(path) << content;
+  }
+  ~TempFile() { std::filesystem::remove(path); }
+  std::string path;
+};
+
+TEST(ProviderSimCommand, BadFaultScriptReportsEveryProblemWithExitCode2) {
+  TempFile script(R"([{"kind":"errors","status":99},{"kind":"nope"}])");
+  testing::internal::CaptureStderr();
+  int code = cmd_provider_sim({"--faults", script.path});
+  std::string errors = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(errors.find("faults[0].status"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("faults[1].kind"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(script.path), std::string::npos) << errors;
+}
+
+TEST(ProviderSimCommand, UnreadableFaultsBadContextWindowsAndLoneTlsCertAreReported) {
+  testing::internal::CaptureStderr();
+  int code = cmd_provider_sim({"--faults", "/nonexistent/faults.json", "--context-windows",
+                               "gpt-4o=128000,broken,=5,m=0", "--tls-cert", "/tmp/cert.pem"});
+  std::string errors = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(errors.find("cannot read '/nonexistent/faults.json'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("'broken'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("'=5'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("'m=0'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("--tls-cert and --tls-key"), std::string::npos) << errors;
 }
 
 }  // namespace

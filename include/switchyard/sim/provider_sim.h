@@ -129,13 +129,13 @@ enum class FaultKind { down, errors, rate_limit, slow_first_byte, malformed };
 // One rule of a fault script; see "Fault scripts" above.
 struct FaultRule {
   FaultKind kind = FaultKind::errors;
-  std::string model;                    // exact model / Azure deployment; empty = every model
-  std::int64_t from_ms = 0;             // window start, ms after start()
-  std::optional<std::int64_t> until_ms; // window end (exclusive); none = forever
-  double rate = 1.0;                    // share of matching requests affected
-  int status = 503;                     // errors: the status answered (400..599)
-  int retry_after_s = 1;                // rate_limit: the Retry-After value
-  int delay_ms = 0;                     // down: before closing; slow_first_byte: added delay
+  std::string model;                     // exact model / Azure deployment; empty = every model
+  std::int64_t from_ms = 0;              // window start, ms after start()
+  std::optional<std::int64_t> until_ms;  // window end (exclusive); none = forever
+  double rate = 1.0;                     // share of matching requests affected
+  int status = 503;                      // errors: the status answered (400..599)
+  int retry_after_s = 1;                 // rate_limit: the Retry-After value
+  int delay_ms = 0;                      // down: before closing; slow_first_byte: added delay
 };
 
 struct SimOptions {
@@ -188,8 +188,8 @@ struct SimCounts {
 };
 
 struct SimStats : SimCounts {
-  // Per model (Azure: deployment) name, for requests whose model could be read. At most 1024
-  // names; requests for further names are counted under "(other)".
+  // Per model (Azure: deployment) name, for requests whose model could be read. Each io thread
+  // keeps at most 1024 names; requests for further names are counted under "(other)".
   std::map<std::string, SimCounts> models;
   std::uint64_t unrecorded_requests = 0;  // past request_log_limit
 };
@@ -198,11 +198,11 @@ enum class SimEndpoint { openai, azure, anthropic };
 std::string_view to_string(SimEndpoint endpoint);
 
 struct SimRequestRecord {
-  std::string model;         // Azure: the deployment; empty when the body could not be read
+  std::string model;  // Azure: the deployment; empty when the body could not be read
   SimEndpoint endpoint = SimEndpoint::openai;
   std::int64_t arrival_ms = 0;  // steady-clock ms since start() when the request was read
-  int status = 0;            // status answered; 0 = connection closed without an answer
-  int fault_rule = -1;       // index into SimOptions::faults of the rule applied; -1 = none
+  int status = 0;               // status answered; 0 = connection closed without an answer
+  int fault_rule = -1;          // index into SimOptions::faults of the rule applied; -1 = none
 };
 
 // Lifecycle: construct, start() once, stop() (or destroy). start() and stop() are called from a
