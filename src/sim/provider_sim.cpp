@@ -90,9 +90,9 @@ std::uint64_t draw(std::uint64_t seed, std::uint64_t n, std::uint64_t stream) {
   return mix64(mix64(seed) ^ mix64(n * 4 + stream));
 }
 
-// Whether fault rule `rule` fires for request n: its own stream per rule.
-std::uint64_t fault_draw(std::uint64_t seed, std::uint64_t n, std::size_t rule) {
-  return mix64(mix64(mix64(seed ^ 0xFA0175C819ull) ^ n) ^ mix64(rule + 1));
+// The fault draw of request n, compared with the running sum of the matching rules' rates.
+std::uint64_t fault_draw(std::uint64_t seed, std::uint64_t n) {
+  return mix64(mix64(seed ^ 0xFA0175C819ull) ^ mix64(n));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1194,12 +1194,17 @@ ChatDecision Server::handle_chat(Shard& shard, Connection& conn, const Route& ro
   if (!options_.faults.empty()) {
     auto since_start_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(x.arrival - started_at_).count();
+    // One draw against the running sum of the matching rules' rates: each rule takes its rate
+    // as a share of the same requests (0.2 and 0.1 -> 20% and 10%, not 20% and 8%).
+    double draw_value = unit_interval(fault_draw(options_.seed, n));
+    double shares = 0.0;
     for (std::size_t i = 0; i < options_.faults.size(); ++i) {
       const FaultRule& rule = options_.faults[i];
       if (!rule.model.empty() && rule.model != chat.model) continue;
       if (since_start_ms < rule.from_ms || (rule.until_ms && since_start_ms >= *rule.until_ms))
         continue;
-      if (rule.rate >= 1.0 || unit_interval(fault_draw(options_.seed, n, i)) < rule.rate) {
+      shares += rule.rate;
+      if (rule.rate >= 1.0 || draw_value < shares) {
         fault = static_cast<int>(i);
         break;
       }

@@ -354,6 +354,23 @@ TEST(Faults, RateIsASeededShareOfMatchingRequests) {
   EXPECT_EQ(errors + std::count(first.begin(), first.end(), 200), 60);
 }
 
+TEST(Faults, RatesOfMatchingRulesAreSharesOfTheSameRequests) {
+  ProviderSimulator sim(with_faults(R"([{"kind":"errors","rate":0.2,"status":503},
+                                        {"kind":"rate_limit","rate":0.1}])"));
+  sim.start();
+  Client client(sim.port());
+  int errors = 0, limited = 0;
+  constexpr int kRequests = 1000;
+  for (int i = 0; i < kRequests; ++i) {
+    int status = client.chat(chat_for("m")).result_int();
+    errors += status == 503;
+    limited += status == 429;
+  }
+  // 20% and 10% of all requests (not 10% of the 80% left): fixed by the seed, within sampling.
+  EXPECT_NEAR(errors, 200, 45);
+  EXPECT_NEAR(limited, 100, 35);
+}
+
 TEST(Faults, ValidationErrorsAreAnsweredBeforeFaults) {
   ProviderSimulator sim(with_faults(R"([{"kind":"down"}])"));
   sim.start();

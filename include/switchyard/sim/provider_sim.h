@@ -90,12 +90,15 @@
 // Fault scripts (SimOptions::faults; parse_fault_script for the JSON form)
 //   For each request that passed validation the rules are tried in order; a rule matches when
 //   its `model` is empty or equal to the request's model (the deployment for Azure) and the
-//   request arrived in [from_ms, until_ms) after start(); a matching rule fires for a share
-//   `rate` of requests (a seeded draw per (n, rule)). The first rule that fires decides; when
-//   none does, error_rate / rate_limit_rate apply as usual. Kinds:
+//   request arrived in [from_ms, until_ms) after start(). One seeded draw per request (a
+//   function of seed and n) is compared with the running sum of the matching rules' rates, so
+//   each rule affects its `rate` as a share of the same requests (matching rules of rate 0.2 and
+//   0.1: 20% get the first, 10% the second; past a sum of 1 later rules get nothing). When no
+//   rule fires, error_rate / rate_limit_rate apply as usual. Kinds:
 //     down             close the connection without answering (after delay_ms, default 0);
 //                      the client sees a transport error. Counted as "dropped", status 0.
-//     errors           answer `status` (default 503) with the dialect's error body.
+//     errors           answer `status` (default 503) with the dialect's error body (status
+//                      429: as rate_limit, with SimOptions::retry_after_s).
 //     rate_limit       answer 429 at once with Retry-After retry_after_s (default 1).
 //     slow_first_byte  hold the normal reply delay_ms longer (on top of the latency).
 //     malformed        answer 200 with the normal reply body cut in half (valid HTTP with a
@@ -104,8 +107,9 @@
 //   "model": string, "from_ms": int >= 0 (default 0), "until_ms": int > from_ms (default
 //   forever), "rate": 0..1 (default 1), "status": 400..599 (errors only, default 503),
 //   "retry_after_s": int >= 0 (rate_limit only, default 1), "delay_ms": int >= 0 (down and
-//   slow_first_byte; required for slow_first_byte)}. Unknown fields and fields that do not apply
-//   to the kind are errors; every problem of a script is reported at once.
+//   slow_first_byte; required for slow_first_byte), "comment": string}. Unknown fields and
+//   fields that do not apply to the kind are errors; every problem of a script is reported at
+//   once.
 //
 // Observability: SimStats (global and per model), /stats, and the request log
 // (SimOptions::record_requests) with one record per chat request answered or dropped.
