@@ -1,8 +1,11 @@
 #include "switchyard/config/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -18,7 +21,15 @@ const char* to_string(PriorityClass c) {
 }
 
 const char* to_string(ProviderKind k) {
-  return k == ProviderKind::kOpenAI ? "openai" : "anthropic";
+  switch (k) {
+    case ProviderKind::kOpenAI:
+      return "openai";
+    case ProviderKind::kAzure:
+      return "azure";
+    case ProviderKind::kAnthropic:
+      return "anthropic";
+  }
+  return "unknown";
 }
 
 std::string DeploymentConfig::api_key() const {
@@ -231,8 +242,55 @@ const std::vector<Key<Config>>& top_keys() {
        [](const YAML::Node& n, Config& c) {
          return int_in(1, 1000000)(n, c.http.max_connections_per_host);
        }},
-      {"http.max_attempts", "3", "provider calls per request, first one included",
+      {"http.max_attempts", "5",
+       "provider calls per request that may fail (5xx, timeouts, 401/403, context too long), "
+       "the first included; 429 answers count against http.max_rate_limited_attempts instead",
        [](const YAML::Node& n, Config& c) { return int_in(1, 20)(n, c.http.max_attempts); }},
+      {"http.max_rate_limited_attempts", "10",
+       "429 answers one request may collect (each moves it to another deployment or waits "
+       "Retry-After) before it ends rate_limited",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(0, 100)(n, c.http.max_rate_limited_attempts);
+       }},
+      {"http.request_deadline_ms", "600000",
+       "time from the first attempt within which every retry and fallback of a request must start",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 86400000)(n, c.http.request_deadline_ms);
+       }},
+      {"http.first_byte_timeout_ms", "0",
+       "request written -> first response byte; 0 = none (without streaming a provider sends "
+       "nothing until the completion is done, so keep it above the longest completion)",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(0, 3600000)(n, c.http.first_byte_timeout_ms);
+       }},
+      {"http.ca_file", "", "extra PEM CA bundle trusted on top of the system store",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.http.ca_file); }},
+      {"circuit_breaker.min_failures", "5",
+       "failures (5xx, timeouts, transport) in the window before a deployment's breaker opens",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 100000)(n, c.circuit_breaker.min_failures);
+       }},
+      {"circuit_breaker.min_failure_rate", "0.5",
+       "... and at least this share (0..1) of the window's calls failed",
+       [](const YAML::Node& n, Config& c) -> std::string {
+         double& v = c.circuit_breaker.min_failure_rate;
+         if (!read_scalar(n, v).empty() || !std::isfinite(v) || v < 0 || v > 1)
+           return "must be a number between 0 and 1";
+         return {};
+       }},
+      {"circuit_breaker.window_ms", "10000", "sliding window the failures are counted in",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(100, 3600000)(n, c.circuit_breaker.window_ms);
+       }},
+      {"circuit_breaker.open_ms", "5000",
+       "how long an open breaker sends nothing before one probe; doubles per failed probe",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 3600000)(n, c.circuit_breaker.open_ms);
+       }},
+      {"circuit_breaker.max_open_ms", "60000", "cap of the doubling",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 86400000)(n, c.circuit_breaker.max_open_ms);
+       }},
       {"http.retry_base_ms", "200", "base of the exponential backoff (full jitter)",
        [](const YAML::Node& n, Config& c) { return int_in(0, 60000)(n, c.http.retry_base_ms); }},
       {"http.retry_max_ms", "10000", "cap of one backoff wait",
@@ -303,16 +361,20 @@ const std::vector<Key<DeploymentConfig>>& deployment_keys() {
   static const std::vector<Key<DeploymentConfig>> keys = {
       {"name", "(required)", "unique deployment name, used in results and the ledger",
        [](const YAML::Node& n, DeploymentConfig& d) { return read_string(n, d.name, false); }},
-      {"provider", "openai", "openai (any OpenAI-compatible API) or anthropic",
+      {"provider", "openai",
+       "openai (any OpenAI-compatible chat completions API), azure (Azure OpenAI: api_base is "
+       "the resource endpoint, model the deployment name) or anthropic (the Messages API)",
        [](const YAML::Node& n, DeploymentConfig& d) -> std::string {
          std::string v;
          if (auto e = read_string(n, v); !e.empty()) return e;
          if (v == "openai")
            d.provider = ProviderKind::kOpenAI;
+         else if (v == "azure")
+           d.provider = ProviderKind::kAzure;
          else if (v == "anthropic")
            d.provider = ProviderKind::kAnthropic;
          else
-           return "must be 'openai' or 'anthropic', got '" + v + "'";
+           return "must be 'openai', 'azure' or 'anthropic', got '" + v + "'";
          return {};
        }},
       {"api_base", "(required)", "base URL, e.g. https://api.openai.com/v1",
@@ -321,6 +383,20 @@ const std::vector<Key<DeploymentConfig>>& deployment_keys() {
          if (d.api_base.rfind("http://", 0) != 0 && d.api_base.rfind("https://", 0) != 0)
            return "must start with http:// or https://, got '" + d.api_base + "'";
          return {};
+       }},
+      {"allow_insecure_http", "false",
+       "allow a plain http:// api_base to a host that is not loopback (the key and prompts then "
+       "cross the network unencrypted)",
+       [](const YAML::Node& n, DeploymentConfig& d) { return read_bool(n, d.allow_insecure_http); }},
+      {"api_version", "2024-10-21", "provider azure: the api-version query parameter",
+       [](const YAML::Node& n, DeploymentConfig& d) {
+         return read_string(n, d.api_version, false);
+       }},
+      {"default_max_tokens", "4096",
+       "provider anthropic: max_tokens sent when a request sets none (lowered to the catalog's "
+       "max_output_tokens); at most worker.budget_max_output_tokens",
+       [](const YAML::Node& n, DeploymentConfig& d) {
+         return int_in(1, 10000000)(n, d.default_max_tokens);
        }},
       {"api_key_env", "", "environment variable holding the API key (the key is never in the file)",
        [](const YAML::Node& n, DeploymentConfig& d) { return read_string(n, d.api_key_env); }},
@@ -577,6 +653,42 @@ void resolve_price(DeploymentConfig& d, std::size_t i, bool context_window_set,
     d.context_window = d.price->max_input_tokens;
 }
 
+// The host of an http(s) URL: after the scheme and any user info, before the port and path;
+// an IPv6 literal without its brackets. Lower-cased.
+std::string url_host(std::string_view url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end != std::string_view::npos) url.remove_prefix(scheme_end + 3);
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (auto at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  if (!url.empty() && url.front() == '[') {
+    auto close = url.find(']');
+    url = url.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1);
+  } else {
+    url = url.substr(0, url.find(':'));
+  }
+  std::string host(url);
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return host;
+}
+
+// localhost, 127.0.0.0/8, ::1 (and ::ffff:127.x.y.z): traffic that never leaves the machine.
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost" || host == "localhost.") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+  return false;
+}
+
+// A plain http:// URL to another machine: keys and prompts would cross the network in clear.
+bool is_insecure_remote(const std::string& api_base) {
+  return api_base.rfind("http://", 0) == 0 && !is_loopback_host(url_host(api_base));
+}
+
 void validate(Config& c, std::vector<std::string>& problems) {
   if (c.kafka.interactive_topics.empty() && c.kafka.background_topics.empty())
     problems.push_back("kafka.topics: at least one request topic is required");
@@ -604,11 +716,19 @@ void validate(Config& c, std::vector<std::string>& problems) {
     if (!d.name.empty() && !names.insert(d.name).second)
       problems.push_back("deployments[" + std::to_string(i) + "].name: '" + d.name +
                          "' is used twice");
-    if (d.provider == ProviderKind::kAnthropic)
-      problems.push_back(
-          "deployments[" + std::to_string(i) +
-          "].provider: the Anthropic Messages API is not supported by this version yet; "
-          "use an OpenAI-compatible endpoint");
+    if (is_insecure_remote(d.api_base) && !d.allow_insecure_http)
+      problems.push_back("deployments[" + std::to_string(i) + "].api_base: plain http:// to '" +
+                         url_host(d.api_base) +
+                         "', which is not loopback, would send the API key and prompts "
+                         "unencrypted; use https:// or set allow_insecure_http: true");
+    if (d.provider == ProviderKind::kAnthropic &&
+        d.default_max_tokens > c.worker.budget_max_output_tokens)
+      problems.push_back("deployments[" + std::to_string(i) + "].default_max_tokens: " +
+                         std::to_string(d.default_max_tokens) +
+                         " is above worker.budget_max_output_tokens (" +
+                         std::to_string(c.worker.budget_max_output_tokens) +
+                         "), so a budget's worst case would not cover it; lower it or raise "
+                         "worker.budget_max_output_tokens");
     if (!d.api_key_env.empty() && std::getenv(d.api_key_env.c_str()) == nullptr)
       problems.push_back("deployments[" + std::to_string(i) +
                          "].api_key_env: environment variable " + d.api_key_env + " is not set");
@@ -626,6 +746,9 @@ void validate(Config& c, std::vector<std::string>& problems) {
     else if (!c.deployments.empty() && !tiers.count(tier))
       problems.push_back(where + ": no deployment has tier '" + tier + "'");
   }
+  if (c.circuit_breaker.max_open_ms < c.circuit_breaker.open_ms)
+    problems.push_back("circuit_breaker.max_open_ms: must be at least circuit_breaker.open_ms (" +
+                       std::to_string(c.circuit_breaker.open_ms) + ")");
   if (c.routing.short_input_tokens >= c.routing.long_input_tokens)
     problems.push_back("routing.short_input_tokens: must be below routing.long_input_tokens (" +
                        std::to_string(c.routing.long_input_tokens) + ")");

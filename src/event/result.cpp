@@ -76,6 +76,10 @@ void write_result(Writer& w, const ResultEvent& r) {
   w.Int64(r.usage.output_tokens);
   w.Key("cached_input_tokens");
   w.Int64(r.usage.cached_input_tokens);
+  w.Key("cache_creation_input_tokens");
+  w.Int64(r.usage.cache_creation_input_tokens);
+  w.Key("reasoning_tokens");
+  w.Int64(r.usage.reasoning_tokens);
   w.EndObject();
   // The exact decimal, never a binary float: 0.00000315 stays 0.00000315.
   std::string cost = format_usd(r.cost);

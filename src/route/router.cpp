@@ -19,11 +19,17 @@ Picodollars cost_of(const DeploymentConfig& d, std::int64_t input_tokens,
 
 Picodollars billed_cost(const DeploymentConfig& d, const Usage& usage) {
   if (!d.price) return cost_of(d, usage.input_tokens, usage.output_tokens);
-  // The catalog price knows every token class: cached input at its own price.
-  return call_cost(
-      *d.price,
-      usage_from_openai(usage.input_tokens, usage.cached_input_tokens, usage.output_tokens),
-      d.batch_pricing ? PriceTier::batch : PriceTier::standard);
+  // The catalog price knows every token class. Usage counts cache reads and cache writes inside
+  // input_tokens and reasoning inside output_tokens (event/result.h); call_cost wants the prompt
+  // classes disjoint, so the plain input is what is left after the two cache classes.
+  TokenUsage tokens;
+  tokens.cached_input = std::max<std::int64_t>(0, usage.cached_input_tokens);
+  tokens.cache_creation = std::max<std::int64_t>(0, usage.cache_creation_input_tokens);
+  tokens.input =
+      std::max<std::int64_t>(0, usage.input_tokens - tokens.cached_input - tokens.cache_creation);
+  tokens.output = usage.output_tokens;
+  tokens.reasoning = usage.reasoning_tokens;
+  return call_cost(*d.price, tokens, d.batch_pricing ? PriceTier::batch : PriceTier::standard);
 }
 
 bool team_may_use(const TeamConfig& team, const DeploymentConfig& d) {

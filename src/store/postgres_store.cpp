@@ -18,33 +18,38 @@ WITH rows AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
     request_id text, team text, status text, error_code text, error_message text,
     priority_class text, tier text, deployment text, model text, provider text, route_reason text,
-    input_tokens bigint, output_tokens bigint, cached_input_tokens bigint, cost_usd numeric,
+    input_tokens bigint, output_tokens bigint, cached_input_tokens bigint,
+    cache_creation_input_tokens bigint, reasoning_tokens bigint, cost_usd numeric,
     attempts integer, queued_ms bigint, provider_ms bigint, total_ms bigint,
     source_topic text, source_partition integer, source_offset bigint, result json, ledger json)
 ),
 ins AS (
   INSERT INTO requests (request_id, team, status, error_code, error_message, priority_class, tier,
                         deployment, model, provider, route_reason, input_tokens, output_tokens,
-                        cached_input_tokens, cost_usd, attempts, queued_ms, provider_ms, total_ms,
-                        source_topic, source_partition, source_offset, result)
+                        cached_input_tokens, cache_creation_input_tokens, reasoning_tokens,
+                        cost_usd, attempts, queued_ms, provider_ms, total_ms, source_topic,
+                        source_partition, source_offset, result)
   SELECT request_id, team, status, error_code, error_message, priority_class, tier, deployment,
-         model, provider, route_reason, input_tokens, output_tokens, cached_input_tokens, cost_usd,
-         attempts, queued_ms, provider_ms, total_ms, source_topic, source_partition, source_offset,
-         result
+         model, provider, route_reason, input_tokens, output_tokens, cached_input_tokens,
+         cache_creation_input_tokens, reasoning_tokens, cost_usd, attempts, queued_ms, provider_ms,
+         total_ms, source_topic, source_partition, source_offset, result
   FROM rows
   ON CONFLICT (request_id) DO NOTHING
   RETURNING request_id
 ),
 led AS (
   INSERT INTO cost_ledger (request_id, attempt, team, deployment, model, tier, provider,
-                           input_tokens, output_tokens, cached_input_tokens, cost_usd)
+                           input_tokens, output_tokens, cached_input_tokens,
+                           cache_creation_input_tokens, reasoning_tokens, cost_usd)
   SELECT rows.request_id, l.attempt, rows.team, l.deployment, l.model, l.tier, l.provider,
-         l.input_tokens, l.output_tokens, l.cached_input_tokens, l.cost_usd
+         l.input_tokens, l.output_tokens, l.cached_input_tokens, l.cache_creation_input_tokens,
+         l.reasoning_tokens, l.cost_usd
   FROM rows
   JOIN ins ON ins.request_id = rows.request_id
   CROSS JOIN LATERAL json_to_recordset(rows.ledger) AS l(
     attempt integer, deployment text, model text, tier text, provider text, input_tokens bigint,
-    output_tokens bigint, cached_input_tokens bigint, cost_usd numeric)
+    output_tokens bigint, cached_input_tokens bigint, cache_creation_input_tokens bigint,
+    reasoning_tokens bigint, cost_usd numeric)
 ),
 settled AS (
   -- A budget reservation is settled by the statement that makes its request terminal: once.
@@ -122,6 +127,20 @@ std::string without_nul(std::string_view s) {
   return out;
 }
 
+// The token columns, named as in requests and cost_ledger.
+void put_usage(JsonWriter& w, const Usage& usage) {
+  w.Key("input_tokens");
+  w.Int64(usage.input_tokens);
+  w.Key("output_tokens");
+  w.Int64(usage.output_tokens);
+  w.Key("cached_input_tokens");
+  w.Int64(usage.cached_input_tokens);
+  w.Key("cache_creation_input_tokens");
+  w.Int64(usage.cache_creation_input_tokens);
+  w.Key("reasoning_tokens");
+  w.Int64(usage.reasoning_tokens);
+}
+
 void write_record(JsonWriter& w, const TerminalRecord& rec) {
   const ResultEvent& r = *rec.result;
   w.StartObject();
@@ -136,12 +155,7 @@ void write_record(JsonWriter& w, const TerminalRecord& rec) {
   put_nullable(w, "model", r.route.model);
   put_nullable(w, "provider", r.route.provider);
   put_nullable(w, "route_reason", without_nul(r.route.reason));
-  w.Key("input_tokens");
-  w.Int64(r.usage.input_tokens);
-  w.Key("output_tokens");
-  w.Int64(r.usage.output_tokens);
-  w.Key("cached_input_tokens");
-  w.Int64(r.usage.cached_input_tokens);
+  put_usage(w, r.usage);
   put_money(w, "cost_usd", r.cost);
   w.Key("attempts");
   w.Int(r.attempts);
@@ -168,12 +182,7 @@ void write_record(JsonWriter& w, const TerminalRecord& rec) {
     put(w, "model", l.model);
     put(w, "tier", l.tier);
     put(w, "provider", l.provider);
-    w.Key("input_tokens");
-    w.Int64(l.usage.input_tokens);
-    w.Key("output_tokens");
-    w.Int64(l.usage.output_tokens);
-    w.Key("cached_input_tokens");
-    w.Int64(l.usage.cached_input_tokens);
+    put_usage(w, l.usage);
     put_money(w, "cost_usd", l.cost);
     w.EndObject();
   }

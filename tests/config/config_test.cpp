@@ -72,7 +72,7 @@ deployments:
     tier: economy
     input_cost_per_token: -1
   - name: a
-    api_base: http://x
+    api_base: https://x
     model: m
     tier: economy
     input_cost_per_token: 0
@@ -85,7 +85,8 @@ deployments:
   EXPECT_TRUE(has_problem(load, "worker.max_in_flight: must be between 1 and"));
   EXPECT_TRUE(has_problem(load, "worker.io_threads: must be an integer"));
   EXPECT_TRUE(
-      has_problem(load, "deployments[0].provider: must be 'openai' or 'anthropic', got 'gemini'"));
+      has_problem(load, "deployments[0].provider: must be 'openai', 'azure' or 'anthropic', got "
+                        "'gemini'"));
   EXPECT_TRUE(has_problem(load, "deployments[0].api_base: must start with http:// or https://"));
   EXPECT_TRUE(has_problem(load, "deployments[0].model: is required"));
   EXPECT_TRUE(has_problem(load, "deployments[0].input_cost_per_token: must be a non-negative"));
@@ -107,12 +108,81 @@ TEST(Config, ApiKeyComesFromTheEnvironmentAndIsNeverStoredInTheConfig) {
   EXPECT_EQ(describe_config_keys().find("sk-secret-value"), std::string::npos);
 }
 
-TEST(Config, AnthropicDeploymentsAreRejectedUntilTheAdapterExists) {
+// kGood with its deployment's api_base replaced and `extra` lines added to the deployment.
+std::string with_deployment(const std::string& api_base, const std::string& extra = "") {
   std::string text = kGood;
-  text.replace(text.find("    model: gpt-4o-mini"), 0, "    provider: anthropic\n");
-  auto load = load_config_text(text);
-  EXPECT_TRUE(
-      has_problem(load, "deployments[0].provider: the Anthropic Messages API is not supported"));
+  const std::string old_base = "api_base: http://127.0.0.1:8080/v1";
+  text.replace(text.find(old_base), old_base.size(), "api_base: " + api_base);
+  text.replace(text.find("    model: gpt-4o-mini"), 0, extra);
+  return text;
+}
+
+TEST(Config, OpenAiAzureAndAnthropicProvidersLoadWithTheirDefaults) {
+  auto openai = load_config_text(kGood);
+  ASSERT_TRUE(openai.ok()) << openai.problems.front();
+  EXPECT_EQ(openai.config.deployments[0].provider, ProviderKind::kOpenAI);
+
+  auto azure = load_config_text(
+      with_deployment("https://contoso.openai.azure.com", "    provider: azure\n"));
+  ASSERT_TRUE(azure.ok()) << azure.problems.front();
+  EXPECT_EQ(azure.config.deployments[0].provider, ProviderKind::kAzure);
+  EXPECT_STREQ(to_string(ProviderKind::kAzure), "azure");
+  EXPECT_EQ(azure.config.deployments[0].api_version, "2024-10-21");  // latest GA data plane
+
+  auto pinned = load_config_text(with_deployment(
+      "https://contoso.openai.azure.com", "    provider: azure\n    api_version: 2025-01-01\n"));
+  ASSERT_TRUE(pinned.ok()) << pinned.problems.front();
+  EXPECT_EQ(pinned.config.deployments[0].api_version, "2025-01-01");
+
+  auto anthropic = load_config_text(
+      with_deployment("https://api.anthropic.com/v1",
+                      "    provider: anthropic\n    default_max_tokens: 1024\n"));
+  ASSERT_TRUE(anthropic.ok()) << anthropic.problems.front();
+  EXPECT_EQ(anthropic.config.deployments[0].provider, ProviderKind::kAnthropic);
+  EXPECT_EQ(anthropic.config.deployments[0].default_max_tokens, 1024);
+  EXPECT_EQ(load_config_text(with_deployment("https://api.anthropic.com/v1",
+                                             "    provider: anthropic\n"))
+                .config.deployments[0]
+                .default_max_tokens,
+            4096);
+}
+
+TEST(Config, AnthropicDefaultMaxTokensMustFitTheBudgetWorstCase) {
+  auto load = load_config_text(with_deployment(
+      "https://api.anthropic.com/v1", "    provider: anthropic\n    default_max_tokens: 8192\n"));
+  EXPECT_TRUE(has_problem(load,
+                          "deployments[0].default_max_tokens: 8192 is above "
+                          "worker.budget_max_output_tokens (4096)"))
+      << (load.problems.empty() ? "" : load.problems.front());
+  EXPECT_TRUE(has_problem(
+      load_config_text(with_deployment("https://x/v1", "    default_max_tokens: 0\n")),
+      "deployments[0].default_max_tokens: must be between 1 and"));
+}
+
+TEST(Config, PlainHttpIsAllowedOnlyToLoopbackUnlessConfiguredExplicitly) {
+  for (const char* loopback :
+       {"http://127.0.0.1:8080/v1", "http://127.8.9.10/v1", "http://localhost:11434/v1",
+        "http://LOCALHOST/v1", "http://[::1]:8000/v1", "http://user:pw@127.0.0.1:1/v1",
+        "https://api.openai.com/v1", "https://10.0.0.5/v1"}) {
+    auto load = load_config_text(with_deployment(loopback));
+    EXPECT_TRUE(load.ok()) << loopback << ": " << (load.ok() ? "" : load.problems.front());
+  }
+  for (const char* remote :
+       {"http://vllm.internal:8000/v1", "http://10.0.0.5/v1", "http://128.0.0.1/v1",
+        "http://localhost.evil.com/v1", "http://127.0.0.1.nip.io/v1", "http://[::2]:80/v1",
+        "http://127.0.0.1@example.com/v1"}) {
+    auto load = load_config_text(with_deployment(remote));
+    EXPECT_TRUE(has_problem(load, "deployments[0].api_base: plain http:// to '"))
+        << remote << " was accepted";
+    EXPECT_TRUE(has_problem(load, "use https:// or set allow_insecure_http: true")) << remote;
+    auto allowed = load_config_text(with_deployment(remote, "    allow_insecure_http: true\n"));
+    EXPECT_TRUE(allowed.ok()) << remote << ": " << (allowed.ok() ? "" : allowed.problems.front());
+  }
+  EXPECT_TRUE(has_problem(load_config_text(with_deployment("http://10.0.0.5/v1")),
+                          "plain http:// to '10.0.0.5'"));
+  EXPECT_TRUE(has_problem(
+      load_config_text(with_deployment("https://x/v1", "    allow_insecure_http: maybe\n")),
+      "deployments[0].allow_insecure_http: must be true or false"));
 }
 
 TEST(Config, BudgetKeysAreValidated) {
@@ -175,7 +245,7 @@ class ConfigPricing : public ::testing::Test {
 TEST_F(ConfigPricing, CatalogPricesFillADeploymentExactly) {
   auto load = load_config_text(with_catalog(R"(
   - name: mini
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
 )"));
@@ -194,11 +264,11 @@ TEST_F(ConfigPricing, CatalogPricesFillADeploymentExactly) {
 TEST_F(ConfigPricing, ContextWindowComesFromTheCatalogUnlessSet) {
   auto load = load_config_text(with_catalog(R"(
   - name: big
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4.1-mini
     tier: economy
   - name: capped
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4.1-mini
     tier: economy
     context_window: 32000
@@ -211,7 +281,7 @@ TEST_F(ConfigPricing, ContextWindowComesFromTheCatalogUnlessSet) {
 TEST_F(ConfigPricing, ExplicitPriceOverridesTheCatalog) {
   auto load = load_config_text(with_catalog(R"(
   - name: negotiated
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
     input_cost_per_token: 1e-07
@@ -228,16 +298,16 @@ TEST_F(ConfigPricing, ExplicitPriceOverridesTheCatalog) {
 TEST_F(ConfigPricing, UnknownModelWithoutPricesIsAConfigError) {
   auto load = load_config_text(with_catalog(R"(
   - name: mini
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
   - name: mini-y
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-9
     tier: economy
     input_cost_per_token: 1e-06
   - name: mini-x
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-9
     tier: economy
 )"));
@@ -258,7 +328,7 @@ worker:
   default_tier: economy
 deployments:
   - name: mini
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
 )");
@@ -271,7 +341,7 @@ deployments:
 TEST_F(ConfigPricing, ModelWithoutCatalogEntryUsesItsExplicitPrices) {
   auto load = load_config_text(with_catalog(R"(
   - name: self-hosted
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: my-llama-finetune
     tier: economy
     input_cost_per_token: 0
@@ -288,11 +358,11 @@ TEST_F(ConfigPricing, ModelWithoutCatalogEntryUsesItsExplicitPrices) {
 TEST_F(ConfigPricing, ProviderPrefixedModelNamesResolve) {
   auto load = load_config_text(with_catalog(R"(
   - name: a
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: openai/gpt-4o-mini
     tier: economy
   - name: b
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: openrouter/openai/gpt-4o-mini
     tier: economy
 )"));
@@ -306,12 +376,12 @@ TEST_F(ConfigPricing, ProviderPrefixedModelNamesResolve) {
 TEST_F(ConfigPricing, BatchPricingBillsTheCatalogBatchPrices) {
   auto load = load_config_text(with_catalog(R"(
   - name: batch
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
     batch_pricing: true
   - name: batch-negotiated
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
     batch_pricing: true
@@ -337,7 +407,7 @@ TEST_F(ConfigPricing, RelativeCatalogPathIsResolvedAgainstTheConfigFile) {
               "output_cost_per_token": 1}})";
     std::ofstream(dir / "config.yaml") << "pricing:\n  catalog_file: prices/catalog.json\n"
                                        << "worker:\n  default_tier: economy\n"
-                                       << "deployments:\n  - name: h\n    api_base: http://x/v1\n"
+                                       << "deployments:\n  - name: h\n    api_base: https://x/v1\n"
                                        << "    model: house-model\n    tier: economy\n";
   }
   auto load = load_config_file((dir / "config.yaml").string());
@@ -350,7 +420,7 @@ TEST_F(ConfigPricing, RelativeCatalogPathIsResolvedAgainstTheConfigFile) {
   // Once a deployment uses it, the catalog's complaint about that entry is reported.
   {
     std::ofstream(dir / "config.yaml", std::ios::app)
-        << "  - name: b\n    api_base: http://x/v1\n    model: broken\n    tier: economy\n";
+        << "  - name: b\n    api_base: https://x/v1\n    model: broken\n    tier: economy\n";
   }
   load = load_config_file((dir / "config.yaml").string());
   EXPECT_TRUE(has_problem(load, "pricing.catalog_file: pricing catalog: model 'broken'"));
@@ -363,7 +433,7 @@ TEST_F(ConfigPricing, CatalogComesFromTheEnvironmentWhenTheKeyIsAbsent) {
   const std::string deployments = R"(
 deployments:
   - name: mini
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
 )";
@@ -384,7 +454,7 @@ worker:
   default_tier: economy
 deployments:
   - name: mini
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
     input_cost_per_token: 1e-07
@@ -396,11 +466,11 @@ deployments:
 
 const char* kTwoTiers = R"(
   - name: cheap
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
   - name: best
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4.1
     tier: frontier
 )";
@@ -481,13 +551,13 @@ TEST_F(ConfigPricing, InputTokenThresholdsMustBeOrdered) {
 TEST_F(ConfigPricing, DeploymentRoutingKeysAreReadAndValidated) {
   auto load = load_config_text(with_catalog(R"(
   - name: a
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
     latency_target_ms: 800
     weight: 3
   - name: b
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
 )"));
@@ -500,7 +570,7 @@ TEST_F(ConfigPricing, DeploymentRoutingKeysAreReadAndValidated) {
 
   load = load_config_text(with_catalog(R"(
   - name: a
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
     latency_target_ms: 0
@@ -515,15 +585,15 @@ TEST_F(ConfigPricing, DeploymentRoutingKeysAreReadAndValidated) {
 TEST_F(ConfigPricing, ClassifierConfigMapsTheRoutingSettings) {
   auto load = load_config_text(with_catalog(R"(
   - name: cheap
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
   - name: mid
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4.1-mini
     tier: workhorse
   - name: best
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4.1
     tier: frontier
 )",
@@ -547,11 +617,11 @@ TEST_F(ConfigPricing, ClassifierConfigMapsTheRoutingSettings) {
 TEST_F(ConfigPricing, ClassifierConfigNeverPicksATierNobodyServes) {
   auto load = load_config_text(with_catalog(R"(
   - name: mid
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4.1-mini
     tier: workhorse
   - name: cheap
-    api_base: http://x/v1
+    api_base: https://x/v1
     model: gpt-4o-mini
     tier: economy
 )"));

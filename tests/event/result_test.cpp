@@ -30,6 +30,39 @@ TEST(ResultEncode, OkResultCarriesOutputRouteUsageAndExactCost) {
   EXPECT_STREQ(doc["metadata"]["trace"].GetString(), "abc");
 }
 
+TEST(ResultEncode, UsageCarriesEveryTokenClass) {
+  ResultEvent r;
+  r.request_id = "r-3";
+  r.team = "legal";
+  r.content = "ok";
+  r.finish_reason = "stop";
+  // Anthropic call: 14 uncached + 3062 read from the cache + 1418 written to it.
+  r.usage = {4494, 393, 3062, 1418, 0};
+  rapidjson::Document doc;
+  ASSERT_FALSE(doc.Parse(encode_result(r).c_str()).HasParseError());
+  const auto& usage = doc["usage"];
+  EXPECT_EQ(usage["input_tokens"].GetInt64(), 4494);
+  EXPECT_EQ(usage["output_tokens"].GetInt64(), 393);
+  EXPECT_EQ(usage["cached_input_tokens"].GetInt64(), 3062);
+  EXPECT_EQ(usage["cache_creation_input_tokens"].GetInt64(), 1418);
+  EXPECT_EQ(usage["reasoning_tokens"].GetInt64(), 0);  // always present, like cached tokens
+
+  r.usage = {5210, 1630, 4096, 0, 1216};  // an OpenAI reasoning model
+  ASSERT_FALSE(doc.Parse(encode_result(r).c_str()).HasParseError());
+  EXPECT_EQ(doc["usage"]["reasoning_tokens"].GetInt64(), 1216);
+  EXPECT_EQ(doc["usage"]["cache_creation_input_tokens"].GetInt64(), 0);
+}
+
+TEST(ResultUsage, AddingCallsSumsEveryClass) {
+  Usage total{100, 20, 50, 10, 5};
+  total += Usage{1, 2, 3, 4, 5};
+  EXPECT_EQ(total.input_tokens, 101);
+  EXPECT_EQ(total.output_tokens, 22);
+  EXPECT_EQ(total.cached_input_tokens, 53);
+  EXPECT_EQ(total.cache_creation_input_tokens, 14);
+  EXPECT_EQ(total.reasoning_tokens, 10);
+}
+
 TEST(ResultEncode, ErrorResultHasCodeAndMessageAndNoOutput) {
   ResultEvent r;
   r.request_id = "r-2";

@@ -80,5 +80,26 @@ TEST(Schemas, EncodedResultsValidate) {
   EXPECT_FALSE(validates(schema, broken));
 }
 
+TEST(Schemas, ResultUsageTokenClassesValidateAndOlderResultsWithoutThemToo) {
+  auto schema = load_schema("result.v1.json");
+  ResultEvent r;
+  r.request_id = "r";
+  r.team = "t";
+  r.usage = {4494, 1630, 3062, 1418, 1216};
+  const std::string json = encode_result(r);
+  EXPECT_TRUE(validates(schema, json)) << json;
+  // A result stored before the two classes existed is still a valid v1 result (re-emitted as is).
+  std::string older = json;
+  for (const std::string field :
+       {",\"cache_creation_input_tokens\":1418", ",\"reasoning_tokens\":1216"}) {
+    ASSERT_NE(older.find(field), std::string::npos) << older;
+    older.erase(older.find(field), field.size());
+  }
+  EXPECT_TRUE(validates(schema, older)) << older;
+  std::string negative = json;
+  negative.replace(negative.find("1216"), 4, "-1");
+  EXPECT_FALSE(validates(schema, negative));
+}
+
 }  // namespace
 }  // namespace switchyard

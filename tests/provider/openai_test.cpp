@@ -6,8 +6,12 @@
 
 #include <string>
 
+#include "fixtures.h"
+
 namespace switchyard {
 namespace {
+
+using testing::fixture;
 
 // A chat.completion as api.openai.com returns it (2025 shape, trimmed of nothing that matters).
 constexpr const char* kCompletionWithCachedAndReasoningTokens = R"({
@@ -110,11 +114,61 @@ TEST(OpenAiResponse, SuccessCarriesContentFinishReasonAndUsage) {
   EXPECT_EQ(outcome.http_status, 200);
   EXPECT_EQ(outcome.content, "The image shows a wooden boardwalk path.");
   EXPECT_EQ(outcome.finish_reason, "stop");
-  EXPECT_EQ(outcome.usage.input_tokens, 1117);
-  EXPECT_EQ(outcome.usage.output_tokens, 46);  // reasoning tokens are already part of these
+  EXPECT_EQ(outcome.usage.input_tokens, 1117);  // cached tokens are part of prompt_tokens
+  EXPECT_EQ(outcome.usage.output_tokens, 46);   // reasoning tokens are already part of these
   EXPECT_EQ(outcome.usage.cached_input_tokens, 1024);
+  EXPECT_EQ(outcome.usage.reasoning_tokens, 12);
+  EXPECT_EQ(outcome.usage.cache_creation_input_tokens, 0);
   EXPECT_EQ(outcome.retry_after_ms, -1);
   EXPECT_TRUE(outcome.error_message.empty());
+}
+
+// An o-series reasoning model: most of the prompt from the cache, most of the completion reasoning.
+TEST(OpenAiResponse, ReasoningModelReportsCachedAndReasoningTokens) {
+  ProviderOutcome outcome =
+      parse_openai_response(response_of(200, fixture("openai_o4_mini_cached_reasoning.json")));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kOk);
+  EXPECT_EQ(outcome.content, "The invoice total is $1,284.50 after the 5% discount.");
+  EXPECT_EQ(outcome.finish_reason, "stop");
+  EXPECT_EQ(outcome.usage.input_tokens, 5210);
+  EXPECT_EQ(outcome.usage.cached_input_tokens, 4096);
+  EXPECT_EQ(outcome.usage.cache_creation_input_tokens, 0);
+  EXPECT_EQ(outcome.usage.output_tokens, 1630);
+  EXPECT_EQ(outcome.usage.reasoning_tokens, 1216);
+}
+
+TEST(OpenAiResponse, DeepSeekCacheHitTokensAreCachedTokens) {
+  ProviderOutcome outcome = parse_openai_response(response_of(200, R"({
+    "id": "930c60df-bf64-41c9-a88e-3ec75f81e00e", "object": "chat.completion",
+    "created": 1705651092, "model": "deepseek-chat",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello!"},
+                 "logprobs": null, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 16, "completion_tokens": 10, "total_tokens": 26,
+              "prompt_cache_hit_tokens": 12, "prompt_cache_miss_tokens": 4}})"));
+  EXPECT_EQ(outcome.kind, OutcomeKind::kOk);
+  EXPECT_EQ(outcome.usage.input_tokens, 16);
+  EXPECT_EQ(outcome.usage.cached_input_tokens, 12);
+}
+
+TEST(OpenAiResponse, FinishReasonsAreMappedToTheNormalisedSet) {
+  auto finish_of = [](const std::string& reason) {
+    return parse_openai_response(
+        response_of(200, R"({"choices":[{"message":{"role":"assistant","content":null},
+                            "finish_reason":")" +
+                             reason + R"("}],"usage":{}})"));
+  };
+  EXPECT_EQ(finish_of("stop").finish_reason, "stop");
+  EXPECT_EQ(finish_of("length").finish_reason, "length");
+  EXPECT_EQ(finish_of("tool_calls").finish_reason, "tool_calls");
+  EXPECT_EQ(finish_of("function_call").finish_reason, "tool_calls");  // the deprecated name
+  EXPECT_EQ(finish_of("content_filter").finish_reason, "content_filter");
+  EXPECT_EQ(finish_of("content_filter").kind, OutcomeKind::kContentFiltered);
+  EXPECT_EQ(finish_of("eos").finish_reason, "eos");  // unknown values pass through
+  EXPECT_EQ(finish_of("tool_calls").kind, OutcomeKind::kOk);
+  ProviderOutcome absent = parse_openai_response(
+      response_of(200, R"({"choices":[{"message":{"content":"x"},"finish_reason":null}]})"));
+  EXPECT_EQ(absent.kind, OutcomeKind::kOk);
+  EXPECT_EQ(absent.finish_reason, "");
 }
 
 TEST(OpenAiResponse, SuccessWithoutTokenDetailsHasNoCachedTokens) {
@@ -193,12 +247,26 @@ TEST(OpenAiResponse, RetryAfterMsWinsOverRetryAfter) {
   EXPECT_EQ(parse_openai_response(response).retry_after_ms, 120);
 }
 
-TEST(OpenAiResponse, RetryAfterAsHttpDateIsIgnored) {
+TEST(OpenAiResponse, RetryAfterAsHttpDateIsMeasuredFromNow) {
   HttpResponse response = response_of(429, kRateLimitError);
   response.headers = {{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}};
-  ProviderOutcome outcome = parse_openai_response(response);
+  // 2015-10-21 is 16,729 days after 1970-01-01: 1,445,385,600 s at midnight, +07:28:00.
+  const std::chrono::system_clock::time_point date{std::chrono::seconds(1'445'412'480)};
+  EXPECT_EQ(retry_after_ms(response, date - std::chrono::seconds(90)), 90'000);
+  EXPECT_EQ(retry_after_ms(response, date - std::chrono::milliseconds(1500)), 1'500);
+  EXPECT_EQ(retry_after_ms(response, date + std::chrono::seconds(5)), 0);  // already past
+  ProviderOutcome outcome = parse_openai_response(response);  // measured from the system clock
   EXPECT_EQ(outcome.kind, OutcomeKind::kRateLimited);
-  EXPECT_EQ(outcome.retry_after_ms, -1);
+  EXPECT_EQ(outcome.retry_after_ms, 0);
+}
+
+TEST(OpenAiResponse, UnreadableRetryAfterIsAbsent) {
+  for (const char* value :
+       {"soon", "-3", "Wed, 21 Oct 2015 07:28:00 PST", "Wed, 32 Oct 2015 07:28:00 GMT", ""}) {
+    HttpResponse response = response_of(429, kRateLimitError);
+    response.headers = {{"retry-after", value}};
+    EXPECT_EQ(parse_openai_response(response).retry_after_ms, -1) << value;
+  }
 }
 
 TEST(OpenAiResponse, RateLimitWithoutRetryAfterHasNone) {

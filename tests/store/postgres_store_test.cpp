@@ -41,7 +41,8 @@ class PostgresStoreTest : public ::testing::Test {
   void SetUp() override {
     // ctest runs tests in parallel processes: each test gets its own database.
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    url_ = fresh_database("sy_store_" + std::to_string(std::hash<std::string>{}(name) % 1000000007));
+    url_ =
+        fresh_database("sy_store_" + std::to_string(std::hash<std::string>{}(name) % 1000000007));
   }
   std::string url_;
 };
@@ -79,6 +80,40 @@ TEST_F(PostgresStoreTest, WritesRequestAndLedgerRowsWithExactMoney) {
             "b");
   EXPECT_EQ(query_one(url_, "SELECT cost_usd::text FROM team_spend_daily WHERE team='search'"),
             "0.000027000000");
+}
+
+TEST_F(PostgresStoreTest, LedgerAndRequestRowsCarryEveryTokenClass) {
+  auto store = make_postgres_store(url_);
+  ResultEvent r = ok_result("classes", 12'173'100'000);
+  r.route = {"interactive", "workhorse", "sonnet", "claude-sonnet-4-20250514", "anthropic", "tier"};
+  r.usage = {4494, 393, 3062, 1418, 0};
+  std::string json = encode_result(r);
+  TerminalRecord rec = record_of(r, json);
+  // A second billed call of the same request: an OpenAI reasoning model after a fallback.
+  rec.ledger.push_back({2, "o4-mini", "o4-mini", "workhorse", "openai",
+                        Usage{5210, 1630, 4096, 0, 1216}, 9'523'800'000});
+  std::vector<WriteOutcome> outcomes;
+  std::string error;
+  ASSERT_TRUE(store->write_terminal({rec}, outcomes, error)) << error;
+  ASSERT_TRUE(outcomes[0].inserted);
+  EXPECT_EQ(query_one(url_,
+                      "SELECT concat_ws(',', input_tokens, output_tokens, cached_input_tokens, "
+                      "cache_creation_input_tokens, reasoning_tokens, cost_usd) FROM cost_ledger "
+                      "WHERE request_id = 'classes' AND attempt = 1"),
+            "4494,393,3062,1418,0,0.012173100000");
+  EXPECT_EQ(query_one(url_,
+                      "SELECT concat_ws(',', input_tokens, output_tokens, cached_input_tokens, "
+                      "cache_creation_input_tokens, reasoning_tokens, cost_usd) FROM cost_ledger "
+                      "WHERE request_id = 'classes' AND attempt = 2"),
+            "5210,1630,4096,0,1216,0.009523800000");
+  EXPECT_EQ(query_one(url_,
+                      "SELECT concat_ws(',', cached_input_tokens, cache_creation_input_tokens, "
+                      "reasoning_tokens) FROM requests WHERE request_id = 'classes'"),
+            "3062,1418,0");
+  EXPECT_EQ(query_one(url_,
+                      "SELECT result->'usage'->>'cache_creation_input_tokens' FROM requests "
+                      "WHERE request_id = 'classes'"),
+            "1418");
 }
 
 TEST_F(PostgresStoreTest, SecondWriteOfATerminalRequestReturnsTheStoredResultAndBillsNothing) {

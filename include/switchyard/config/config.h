@@ -15,7 +15,8 @@ namespace switchyard {
 enum class PriorityClass { kInteractive, kBackground };
 const char* to_string(PriorityClass c);
 
-enum class ProviderKind { kOpenAI, kAnthropic };
+// Which API a deployment speaks; picks the adapter in provider/adapter.h.
+enum class ProviderKind { kOpenAI, kAzure, kAnthropic };
 const char* to_string(ProviderKind k);
 
 struct KafkaConfig {
@@ -58,9 +59,21 @@ struct HttpConfig {
   int connect_timeout_ms = 5000;
   int request_timeout_ms = 120000;
   int max_connections_per_host = 4096;
-  int max_attempts = 3;
+  int max_attempts = 5;              // provider calls that may fail per request (429s aside)
+  int max_rate_limited_attempts = 10;  // 429 answers a request may collect before it ends
+  int request_deadline_ms = 600000;    // all attempts of one request, waits included
+  int first_byte_timeout_ms = 0;       // request written -> first response byte; 0 = none
   int retry_base_ms = 200;
   int retry_max_ms = 10000;
+  std::string ca_file;  // extra CA bundle on top of the system store
+};
+
+struct BreakerConfig {
+  int min_failures = 5;           // failures in the window before a breaker may open
+  double min_failure_rate = 0.5;  // ... and at least this share of the window's calls
+  int window_ms = 10000;
+  int open_ms = 5000;       // first cooldown; doubles after each failed probe
+  int max_open_ms = 60000;  // cap of the doubling
 };
 
 struct PricingConfig {
@@ -87,7 +100,14 @@ struct DeploymentConfig {
   ProviderKind provider = ProviderKind::kOpenAI;
   std::string api_base;     // e.g. https://api.openai.com/v1
   std::string api_key_env;  // the key itself is read from this variable, never from the file
-  std::string model;        // the provider's model name
+  std::string model;        // the provider's model name (Azure: the deployment name)
+  // Azure OpenAI only: the api-version query parameter (the latest GA data-plane version).
+  std::string api_version = "2024-10-21";
+  // Plain http:// to a host that is not loopback is refused unless this is set.
+  bool allow_insecure_http = false;
+  // Anthropic only: max_tokens sent when a request sets none (the Messages API requires it).
+  // At most worker.budget_max_output_tokens, the output a budget's worst case assumes.
+  int default_max_tokens = 4096;
   std::string group;        // model group; defaults to `model`
   std::string tier;         // one of Config::tiers
   std::string region;
@@ -133,6 +153,7 @@ struct Config {
   PostgresConfig postgres;
   WorkerConfig worker;
   HttpConfig http;
+  BreakerConfig circuit_breaker;
   PricingConfig pricing;
   RoutingConfig routing;
   // Tier names from the cheapest / lowest quality to the best; every deployment's tier is one.

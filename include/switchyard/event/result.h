@@ -22,11 +22,32 @@ enum class ErrorCode {
 };
 const char* to_string(ErrorCode code);
 
+// Tokens of one provider call (or the sum over a request's calls), in one convention whatever the
+// provider's own (the adapters normalise; see provider/adapter.h):
+//   input_tokens                 ALL prompt tokens: uncached, read from the cache and written to it
+//   cached_input_tokens          the part of input_tokens read from the provider's prompt cache
+//   cache_creation_input_tokens  the part of input_tokens written to the cache (Anthropic)
+//   output_tokens                ALL completion tokens, reasoning tokens included
+//   reasoning_tokens             the part of output_tokens spent on reasoning (OpenAI o-series)
+// So input_tokens - cached_input_tokens - cache_creation_input_tokens are the tokens billed at the
+// plain input price, and output_tokens - reasoning_tokens the visible answer.
 struct Usage {
   std::int64_t input_tokens = 0;
   std::int64_t output_tokens = 0;
   std::int64_t cached_input_tokens = 0;
+  std::int64_t cache_creation_input_tokens = 0;
+  std::int64_t reasoning_tokens = 0;
 };
+
+// Field by field: a request's usage is the sum of its billed calls'.
+inline Usage& operator+=(Usage& total, const Usage& call) {
+  total.input_tokens += call.input_tokens;
+  total.output_tokens += call.output_tokens;
+  total.cached_input_tokens += call.cached_input_tokens;
+  total.cache_creation_input_tokens += call.cache_creation_input_tokens;
+  total.reasoning_tokens += call.reasoning_tokens;
+  return total;
+}
 
 struct RouteInfo {
   std::string priority_class;  // interactive | background

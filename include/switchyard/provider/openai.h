@@ -1,43 +1,40 @@
 #pragma once
-// OpenAI-compatible chat completions: request building and response parsing. Pure code.
-#include <cstdint>
+// OpenAI-compatible chat completions (OpenAI, Groq, Together, Mistral, DeepSeek, vLLM, Ollama,
+// Gemini's OpenAI-compatible endpoint, a LiteLLM proxy) and Azure OpenAI, which speaks the same
+// body on a different URL with a different key header. Pure code. The worker reaches these
+// through provider/adapter.h, which picks the adapter of the deployment's provider.
 #include <string>
 #include <string_view>
 
 #include "switchyard/config/config.h"
 #include "switchyard/event/request.h"
-#include "switchyard/event/result.h"
 #include "switchyard/provider/http_client.h"
+#include "switchyard/provider/outcome.h"
 
 namespace switchyard {
 
-enum class OutcomeKind {
-  kOk,
-  kRetryable,    // 408, 5xx, transport errors, timeouts: retry with backoff
-  kRateLimited,  // 429: honour retry_after_ms
-  kFatal,        // 4xx that will not get better, malformed response
-  kContentFiltered,
-  kContextTooLong,
-  kAuth,  // 401/403
-};
-
-struct ProviderOutcome {
-  OutcomeKind kind = OutcomeKind::kFatal;
-  int http_status = 0;
-  std::string content;
-  std::string finish_reason;
-  Usage usage;
-  std::int64_t retry_after_ms = -1;  // from Retry-After / retry-after-ms, -1 when absent
-  std::string error_message;         // never contains the API key
-};
-
-// Builds POST {api_base}/chat/completions for the deployment's model.
+// POST {api_base}/chat/completions with `Authorization: Bearer <key>` (no header without a key:
+// Ollama, a local vLLM). Body: model, messages, max_tokens and temperature when the request has
+// them.
 HttpRequest build_openai_request(const RequestEvent& request, const DeploymentConfig& deployment,
                                  const std::string& api_key);
-ProviderOutcome parse_openai_response(const HttpResponse& response);
-// As above, and replaces any occurrence of `secret_to_redact` (the API key) in error_message,
-// in case a provider echoes the key back in its error text.
+
+// POST {api_base}/openai/deployments/{model}/chat/completions?api-version={api_version} with an
+// `api-key` header. api_base is the resource endpoint (https://NAME.openai.azure.com) and the
+// deployment's `model` is the Azure deployment name. Same body as OpenAI, without `model`.
+HttpRequest build_azure_openai_request(const RequestEvent& request,
+                                       const DeploymentConfig& deployment,
+                                       const std::string& api_key);
+
+// Parses a chat.completion (OpenAI and Azure alike) or classifies the failure.
+// Usage: prompt_tokens (cached tokens included, as Usage wants it), prompt_tokens_details.
+// cached_tokens (DeepSeek: prompt_cache_hit_tokens), completion_tokens (reasoning included),
+// completion_tokens_details.reasoning_tokens. finish_reason: stop, length, tool_calls,
+// content_filter as they are; function_call (deprecated) -> tool_calls. finish_reason
+// content_filter (Azure: the completion was filtered) -> kContentFiltered, still billed.
+// `secret_to_redact` (the API key) is replaced in error_message, in case a provider echoes it.
 ProviderOutcome parse_openai_response(const HttpResponse& response,
                                       std::string_view secret_to_redact);
+ProviderOutcome parse_openai_response(const HttpResponse& response);
 
 }  // namespace switchyard

@@ -52,9 +52,10 @@ bool team_may_use(const TeamConfig& team, const DeploymentConfig& deployment);
 Picodollars cost_of(const DeploymentConfig& deployment, std::int64_t input_tokens,
                     std::int64_t output_tokens);
 
-// Cost of one answered call from its reported usage (input_tokens include cached ones, as
-// OpenAI reports them): the deployment's full catalog price when it has one, so cached input
-// is billed at its own price; otherwise input and output prices.
+// Cost of one answered call from its normalised usage (event/result.h: input_tokens include
+// cache reads and writes, output_tokens include reasoning): the deployment's full catalog price
+// when it has one, so cache reads, cache writes and reasoning tokens are billed at their own
+// prices; otherwise input and output prices.
 Picodollars billed_cost(const DeploymentConfig& deployment, const Usage& usage);
 
 }  // namespace switchyard

@@ -1,0 +1,31 @@
+#pragma once
+// The one entry point the worker uses to talk to a provider: build the HTTP request for a
+// deployment and read its answer, whichever API the deployment speaks (DeploymentConfig::provider):
+//   openai     OpenAI-compatible chat completions (provider/openai.h)
+//   azure      Azure OpenAI chat completions (provider/openai.h)
+//   anthropic  the Anthropic Messages API (provider/anthropic.h)
+// Pure code, no I/O: safe to call from any thread. Every adapter classifies failures the same way
+// (OutcomeKind) and normalises usage to the convention of Usage (event/result.h), so what follows
+// the call (retries, fallbacks, billing) never needs to know which provider answered.
+#include <string>
+#include <string_view>
+
+#include "switchyard/config/config.h"
+#include "switchyard/event/request.h"
+#include "switchyard/provider/http_client.h"
+#include "switchyard/provider/outcome.h"
+
+namespace switchyard {
+
+// The request to send for `request` to `deployment`, authenticated with `api_key` (empty: no
+// key header). Timeouts are left at HttpRequest's defaults for the caller to set.
+HttpRequest build_provider_request(const RequestEvent& request, const DeploymentConfig& deployment,
+                                   const std::string& api_key);
+
+// What `response` (to a request built above for `deployment`) came to. Every occurrence of
+// `secret_to_redact` (the API key) in error_message is replaced.
+ProviderOutcome parse_provider_response(const DeploymentConfig& deployment,
+                                        const HttpResponse& response,
+                                        std::string_view secret_to_redact);
+
+}  // namespace switchyard
