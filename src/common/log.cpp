@@ -45,9 +45,13 @@ const std::string& fields_marker() {
 // ---------------------------------------------------------------------------------------------
 // Redaction
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
-bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+bool is_alnum(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0;
+}
 
 bool starts_with_nocase(std::string_view text, std::size_t at, std::string_view prefix) {
   if (text.size() - at < prefix.size()) return false;
@@ -58,8 +62,8 @@ bool starts_with_nocase(std::string_view text, std::size_t at, std::string_view 
 }
 
 bool ends_with_nocase(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && starts_with_nocase(text, text.size() - suffix.size(),
-                                                            suffix);
+  return text.size() >= suffix.size() &&
+         starts_with_nocase(text, text.size() - suffix.size(), suffix);
 }
 
 // Characters of an API key or bearer token (base64, base64url, JWT dots).
@@ -68,7 +72,9 @@ bool is_credential_char(char c) {
          c == '=';
 }
 
-bool is_identifier_char(char c) { return is_alnum(c) || c == '_' || c == '-'; }
+bool is_identifier_char(char c) {
+  return is_alnum(c) || c == '_' || c == '-';
+}
 
 // At a word start: the previous character is not part of a word.
 bool at_word_start(std::string_view text, std::size_t i) {
@@ -82,8 +88,8 @@ std::size_t credential_end(std::string_view text, std::size_t from) {
 
 // API keys recognised by their prefix; the prefix is kept, the rest redacted when at least
 // kMinKeyChars follow it.
-constexpr std::string_view kKeyPrefixes[] = {"sk-", "sk_", "gsk_", "hf_", "xai-", "AIza", "pk-",
-                                             "rk-", "ghp_", "github_pat_", "xoxb-", "xoxp-"};
+constexpr std::string_view kKeyPrefixes[] = {"sk-", "sk_", "gsk_", "hf_",         "xai-",  "AIza",
+                                             "pk-", "rk-", "ghp_", "github_pat_", "xoxb-", "xoxp-"};
 constexpr std::size_t kMinKeyChars = 6;
 
 // "Bearer" (any case) + spaces + a credential, or "Basic" + spaces + at least 8 credential
@@ -502,7 +508,9 @@ void configure_logging(LogFormat format, spdlog::level::level_enum level) {
   spdlog::set_level(level);
 }
 
-LogFormat current_log_format() { return g_format.load(std::memory_order_relaxed); }
+LogFormat current_log_format() {
+  return g_format.load(std::memory_order_relaxed);
+}
 
 std::string redact_secrets(std::string_view text) {
   std::string out;
@@ -513,8 +521,8 @@ std::string redact_secrets(std::string_view text) {
 
 bool is_secret_key(std::string_view key) {
   if (key.empty()) return false;
-  for (std::string_view exact : {"authorization", "proxy-authorization", "proxy_authorization",
-                                 "cookie", "set-cookie"}) {
+  for (std::string_view exact :
+       {"authorization", "proxy-authorization", "proxy_authorization", "cookie", "set-cookie"}) {
     if (key.size() == exact.size() && starts_with_nocase(key, 0, exact)) return true;
   }
   for (std::string_view suffix : {"api_key", "api-key", "apikey", "password", "passwd", "secret",
@@ -543,8 +551,7 @@ void append_log_fields(std::string& out, const LogFields& fields) {
     }
     append_value();
   };
-  for (const LogField& f : fields)
-    append_one(f.key(), [&] { append_field_value(out, f, json); });
+  for (const LogField& f : fields) append_one(f.key(), [&] { append_field_value(out, f, json); });
   if (fields.dropped() > 0)
     append_one("fields_dropped", [&] { append_number(out, fields.dropped()); });
 }

@@ -53,8 +53,8 @@ struct CallbackRegistration::Entry {
   std::mutex mutex;  // held while the callback runs and while unregistering
   // Written under `mutex`; read without it when pruning (it only ever goes true -> false).
   std::atomic<bool> alive{true};
-  MetricLabels labels;                          // single-series callback
-  std::function<double()> read_one;             // set for gauge_callback
+  MetricLabels labels;                                  // single-series callback
+  std::function<double()> read_one;                     // set for gauge_callback
   std::function<std::vector<GaugeSample>()> read_many;  // set for gauge_family_callback
 };
 
@@ -305,8 +305,8 @@ MetricsRegistry::Family& MetricsRegistry::family_of(std::string_view name, Metri
   if (it == families_.end())
     throw std::logic_error("metric " + std::string(name) + " is used but was never declared");
   if (it->second->type != type)
-    throw std::logic_error("metric " + std::string(name) + " is a " +
-                           type_name(it->second->type) + ", used as a " + type_name(type));
+    throw std::logic_error("metric " + std::string(name) + " is a " + type_name(it->second->type) +
+                           ", used as a " + type_name(type));
   return *it->second;
 }
 
@@ -423,8 +423,9 @@ void MetricsRegistry::render(std::string& out) const {
         }
         auto it = sampled.find(&f);
         if (it == sampled.end()) break;
-        std::stable_sort(it->second.begin(), it->second.end(),
-                         [](const GaugeSample& a, const GaugeSample& b) { return a.labels < b.labels; });
+        std::stable_sort(
+            it->second.begin(), it->second.end(),
+            [](const GaugeSample& a, const GaugeSample& b) { return a.labels < b.labels; });
         for (const auto& s : it->second) {
           append_sample(out, name, "", s.labels);
           append_metric_value(out, s.value);
@@ -468,15 +469,14 @@ void MetricsRegistry::render(std::string& out) const {
 namespace metric {
 
 const std::vector<double>& operation_duration_buckets() {
-  static const std::vector<double> bounds = {0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64,
+  static const std::vector<double> bounds = {0.01, 0.02, 0.04, 0.08,  0.16,  0.32,  0.64,
                                              1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92};
   return bounds;
 }
 
 const std::vector<double>& token_usage_buckets() {
-  static const std::vector<double> bounds = {1,       4,        16,       64,       256,
-                                             1024,    4096,     16384,    65536,    262144,
-                                             1048576, 4194304,  16777216, 67108864};
+  static const std::vector<double> bounds = {
+      1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864};
   return bounds;
 }
 
@@ -494,11 +494,11 @@ void declare_worker_metrics(MetricsRegistry& r) {
   r.describe_histogram(kTokenUsage,
                        "Number of input and output tokens used per billed provider call.",
                        token_usage_buckets());
-  r.describe_histogram(kRequestDuration,
-                       "Request fetched from Kafka to result durable in Postgres and acked by "
-                       "the results topic, in seconds.",
-                       {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
-                        300, 600});
+  r.describe_histogram(
+      kRequestDuration,
+      "Request fetched from Kafka to result durable in Postgres and acked by "
+      "the results topic, in seconds.",
+      {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600});
   r.describe_counter(kCost, "Cost billed for provider calls, in USD (exact).",
                      /*fixed_point_decimals=*/12);
   r.describe_gauge(kBudgetRemaining,

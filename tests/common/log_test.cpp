@@ -87,8 +87,9 @@ TEST_F(LogTest, JsonLinesParseAndCarryTheStructuredFields) {
 
 TEST_F(LogTest, JsonLineStaysOneValidObjectWhateverTheMessageHolds) {
   auto logger = make_logger(LogFormat::json);
-  logger->error("quote \" backslash \\ newline\nnul-free control \x01 tab\t bad utf8 \xC3\x28 ok \xC3\xA9{}",
-                LogFields{{"reason", "two\nlines \"quoted\""}});
+  logger->error(
+      "quote \" backslash \\ newline\nnul-free control \x01 tab\t bad utf8 \xC3\x28 ok \xC3\xA9{}",
+      LogFields{{"reason", "two\nlines \"quoted\""}});
   auto docs = json_lines();
   ASSERT_EQ(docs.size(), 1u);  // the newline did not split the record
   EXPECT_EQ(std::string(docs[0]["msg"].GetString()),
@@ -121,13 +122,12 @@ TEST_F(LogTest, FieldNamesOfTheRecordItselfArePrefixed) {
 
 TEST_F(LogTest, TextModeReadsKeyEqualsValue) {
   auto logger = make_logger(LogFormat::text);
-  logger->info("provider call failed{}",
-               LogFields{{"request_id", "r-1"},
-                         {"deployment", "mini-a"},
-                         {"partition", 3},
-                         {"offset", 42},
-                         {"reason", "rate limited"},
-                         {"empty", ""}});
+  logger->info("provider call failed{}", LogFields{{"request_id", "r-1"},
+                                                   {"deployment", "mini-a"},
+                                                   {"partition", 3},
+                                                   {"offset", 42},
+                                                   {"reason", "rate limited"},
+                                                   {"empty", ""}});
   auto text = lines();
   ASSERT_EQ(text.size(), 1u);
   EXPECT_TRUE(text[0].ends_with(
@@ -140,8 +140,16 @@ TEST_F(LogTest, TextModeReadsKeyEqualsValue) {
 
 TEST_F(LogTest, MoreFieldsThanFitAreCountedNotSilentlyLost) {
   auto logger = make_logger(LogFormat::text);
-  logger->info("m{}", LogFields{{"a", 1}, {"b", 2}, {"c", 3}, {"d", 4}, {"e", 5}, {"f", 6},
-                                {"g", 7}, {"h", 8}, {"i", 9}, {"j", 10}});
+  logger->info("m{}", LogFields{{"a", 1},
+                                {"b", 2},
+                                {"c", 3},
+                                {"d", 4},
+                                {"e", 5},
+                                {"f", 6},
+                                {"g", 7},
+                                {"h", 8},
+                                {"i", 9},
+                                {"j", 10}});
   EXPECT_TRUE(lines().at(0).ends_with(" h=8 fields_dropped=2")) << lines().at(0);
 }
 
@@ -174,7 +182,7 @@ TEST(Redaction, SecretsInFreeTextBecomeRedacted) {
 
 TEST(Redaction, OrdinaryTextIsLeftAlone) {
   for (std::string text : {
-           "task-abcdefgh12 finished",             // "sk-" inside a word
+           "task-abcdefgh12 finished",  // "sk-" inside a word
            "max_tokens=100 budget_max_output_tokens: 4096",
            "basic tier chosen, bearer of bad news",  // "bearer of": one word after, no credential?
            "api_key_env=OPENAI_KEY token_env=ADMIN_TOKEN",  // variable names are not secrets
@@ -199,9 +207,9 @@ TEST(Redaction, IsIdempotent) {
 }
 
 TEST(Redaction, SecretKeyNames) {
-  for (auto key : {"api_key", "API_KEY", "x-api-key", "apikey", "Authorization",
-                   "proxy-authorization", "password", "db_password", "client_secret",
-                   "access_token", "admin_token"})
+  for (auto key :
+       {"api_key", "API_KEY", "x-api-key", "apikey", "Authorization", "proxy-authorization",
+        "password", "db_password", "client_secret", "access_token", "admin_token"})
     EXPECT_TRUE(is_secret_key(key)) << key;
   for (auto key : {"api_key_env", "token_env", "max_tokens", "request_id", "deployment", "", "key"})
     EXPECT_FALSE(is_secret_key(key)) << key;
@@ -217,7 +225,8 @@ TEST_F(LogTest, FieldValuesAndMessagesNeverCarrySecretsInEitherFormat) {
                            {"key", "sk-abc123def456ghi"},
                            {"deployment", "mini-a"}});
     std::string all = out_.str();
-    for (auto secret : {"live1234567890abcd", "tok123", "plainvalue99", "xyz789", "abc123def456ghi"})
+    for (auto secret :
+         {"live1234567890abcd", "tok123", "plainvalue99", "xyz789", "abc123def456ghi"})
       EXPECT_EQ(all.find(secret), std::string::npos) << secret << " leaked in: " << all;
     EXPECT_NE(all.find("mini-a"), std::string::npos);
     if (format == LogFormat::json) {

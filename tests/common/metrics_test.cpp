@@ -22,9 +22,9 @@ namespace {
 // histogram buckets are cumulative and end with le="+Inf" equal to _count.
 
 struct Exposition {
-  std::map<std::string, std::string> types;          // family -> type
-  std::map<std::string, std::string> helps;          // family -> help text (unescaped)
-  std::map<std::string, double> samples;             // "name{a=\"x\",...}" as written -> value
+  std::map<std::string, std::string> types;  // family -> type
+  std::map<std::string, std::string> helps;  // family -> help text (unescaped)
+  std::map<std::string, double> samples;     // "name{a=\"x\",...}" as written -> value
   std::vector<std::string> problems;
 
   bool ok() const { return problems.empty(); }
@@ -301,17 +301,17 @@ std::string join(const std::vector<std::string>& lines) {
 
 TEST(ExpositionParser, RejectsWhatPrometheusWouldReject) {
   EXPECT_TRUE(parse_exposition("# TYPE a counter\na 1\n").ok());
-  EXPECT_FALSE(parse_exposition("a 1\n# TYPE a counter\n").ok());          // TYPE after samples
-  EXPECT_FALSE(parse_exposition("# TYPE 1a counter\n1a 1\n").ok());        // bad name
+  EXPECT_FALSE(parse_exposition("a 1\n# TYPE a counter\n").ok());             // TYPE after samples
+  EXPECT_FALSE(parse_exposition("# TYPE 1a counter\n1a 1\n").ok());           // bad name
   EXPECT_FALSE(parse_exposition("# TYPE a counter\na{x=\"\\t\"} 1\n").ok());  // bad escape
-  EXPECT_FALSE(parse_exposition("# TYPE a counter\na{x=\"1} 1\n").ok());     // unterminated
-  EXPECT_FALSE(parse_exposition("# TYPE a counter\na one\n").ok());          // bad value
+  EXPECT_FALSE(parse_exposition("# TYPE a counter\na{x=\"1} 1\n").ok());      // unterminated
+  EXPECT_FALSE(parse_exposition("# TYPE a counter\na one\n").ok());           // bad value
   EXPECT_FALSE(parse_exposition(join({"# TYPE h histogram", "h_bucket{le=\"1\"} 2",
                                       "h_bucket{le=\"+Inf\"} 1", "h_sum 1", "h_count 1"}))
                    .ok());  // not cumulative
-  EXPECT_FALSE(parse_exposition(join({"# TYPE h histogram", "h_bucket{le=\"1\"} 1", "h_sum 1",
-                                      "h_count 1"}))
-                   .ok());  // no +Inf
+  EXPECT_FALSE(
+      parse_exposition(join({"# TYPE h histogram", "h_bucket{le=\"1\"} 1", "h_sum 1", "h_count 1"}))
+          .ok());  // no +Inf
 }
 
 TEST(Metrics, CounterRendersHelpTypeAndOneLinePerLabelSet) {
@@ -340,9 +340,9 @@ TEST(Metrics, GaugeRendersWholeAndFractionalValues) {
   Gauge& g = r.gauge("depth", {{"class", "background"}});
   g.add(2.5);
   g.sub(4);
-  EXPECT_EQ(r.render(), join({"# HELP depth Queue depth.", "# TYPE depth gauge",
-                              "depth{class=\"background\"} -1.5",
-                              "depth{class=\"interactive\"} 7"}));
+  EXPECT_EQ(r.render(),
+            join({"# HELP depth Queue depth.", "# TYPE depth gauge",
+                  "depth{class=\"background\"} -1.5", "depth{class=\"interactive\"} 7"}));
 }
 
 TEST(Metrics, HistogramBucketsAreCumulativeAndEndWithInfSumAndCount) {
@@ -355,14 +355,13 @@ TEST(Metrics, HistogramBucketsAreCumulativeAndEndWithInfSumAndCount) {
   h.observe(2);
   h.observe(std::chrono::milliseconds(750));
   h.observe(std::nan(""));  // ignored
-  EXPECT_EQ(r.render(), join({"# HELP latency_seconds Latency.",
-                              "# TYPE latency_seconds histogram",
-                              "latency_seconds_bucket{op=\"chat\",le=\"0.1\"} 2",
-                              "latency_seconds_bucket{op=\"chat\",le=\"0.5\"} 3",
-                              "latency_seconds_bucket{op=\"chat\",le=\"1\"} 4",
-                              "latency_seconds_bucket{op=\"chat\",le=\"+Inf\"} 5",
-                              "latency_seconds_sum{op=\"chat\"} 3.2",
-                              "latency_seconds_count{op=\"chat\"} 5"}));
+  EXPECT_EQ(r.render(),
+            join({"# HELP latency_seconds Latency.", "# TYPE latency_seconds histogram",
+                  "latency_seconds_bucket{op=\"chat\",le=\"0.1\"} 2",
+                  "latency_seconds_bucket{op=\"chat\",le=\"0.5\"} 3",
+                  "latency_seconds_bucket{op=\"chat\",le=\"1\"} 4",
+                  "latency_seconds_bucket{op=\"chat\",le=\"+Inf\"} 5",
+                  "latency_seconds_sum{op=\"chat\"} 3.2", "latency_seconds_count{op=\"chat\"} 5"}));
   EXPECT_EQ(h.count(), 5u);
   EXPECT_EQ(h.bucket_counts(), (std::vector<std::uint64_t>{2, 1, 1, 1}));
 }
@@ -474,15 +473,16 @@ TEST(Metrics, GaugeCallbacksAreReadAtScrapeTimeUntilUnregistered) {
   many = CallbackRegistration();
   e = parse_exposition(r.render());
   EXPECT_FALSE(e.samples.count("switchyard_in_flight_requests{}"));
-  EXPECT_FALSE(e.samples.count("switchyard_consumer_lag_messages{partition=\"0\",topic=\"req.hi\"}"));
+  EXPECT_FALSE(
+      e.samples.count("switchyard_consumer_lag_messages{partition=\"0\",topic=\"req.hi\"}"));
 }
 
 TEST(Metrics, AFailingCallbackCostsOnlyItsOwnSeries) {
   MetricsRegistry r;
   declare_worker_metrics(r);
-  CallbackRegistration broken = r.gauge_callback(
-      metric::kQueueDepth, {{"class", "background"}},
-      []() -> double { throw std::runtime_error("scheduler gone"); });
+  CallbackRegistration broken =
+      r.gauge_callback(metric::kQueueDepth, {{"class", "background"}},
+                       []() -> double { throw std::runtime_error("scheduler gone"); });
   CallbackRegistration fine =
       r.gauge_callback(metric::kQueueDepth, {{"class", "interactive"}}, [] { return 4.0; });
   Exposition e = parse_exposition(r.render());
@@ -507,10 +507,8 @@ TEST(Metrics, WorkerFamiliesParseAsExpositionFormatAndMoveWithTraffic) {
   MetricsRegistry r;
   declare_worker_metrics(r);
   declare_worker_metrics(r);  // idempotent
-  MetricLabels request = {{"class", "interactive"},
-                          {"tier", "economy"},
-                          {"deployment", "mini-a"},
-                          {"status", "ok"}};
+  MetricLabels request = {
+      {"class", "interactive"}, {"tier", "economy"}, {"deployment", "mini-a"}, {"status", "ok"}};
   MetricLabels call = {{"gen_ai_operation_name", "chat"},
                        {"gen_ai_provider_name", "openai"},
                        {"gen_ai_request_model", "gpt-4o-mini"},

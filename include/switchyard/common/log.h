@@ -27,12 +27,12 @@
 // "field_" prefix in JSON so they cannot shadow the record's own keys.
 //
 // Secrets. Every LogFields value, and (once configure_logging installed these formatters, in
-// either format) the whole message, goes through redact_secrets(): "Bearer <token>", "Basic <base64>", API keys by
-// their well-known prefixes (sk-, sk_, gsk_, hf_, xai-, AIza, ...; not inside a hyphenated
-// word) and the value of any key=value / key: value / "key": "value" whose key names a secret
-// (authorization, *api_key, *api-key, *apikey, *password, *secret, *token) become [REDACTED].
-// A LogFields field whose own name names a secret is redacted whole. Prompts and completions
-// are not secrets to this filter: do not log them above debug.
+// either format) the whole message, goes through redact_secrets(): "Bearer <token>", "Basic
+// <base64>", API keys by their well-known prefixes (sk-, sk_, gsk_, hf_, xai-, AIza, ...; not
+// inside a hyphenated word) and the value of any key=value / key: value / "key": "value" whose key
+// names a secret (authorization, *api_key, *api-key, *apikey, *password, *secret, *token) become
+// [REDACTED]. A LogFields field whose own name names a secret is redacted whole. Prompts and
+// completions are not secrets to this filter: do not log them above debug.
 //
 // Concurrency: configure_logging() swaps formatters under spdlog's locks and may be called while
 // other threads log, but is meant for start-up. Formatting happens on the logging thread.
@@ -86,8 +86,7 @@ class LogField {
 
   LogField() = default;
   LogField(std::string_view key, std::string_view value) : key_(key), string_(value) {}
-  LogField(std::string_view key, const char* value)
-      : key_(key), string_(value ? value : "") {}
+  LogField(std::string_view key, const char* value) : key_(key), string_(value ? value : "") {}
   LogField(std::string_view key, const std::string& value) : key_(key), string_(value) {}
   LogField(std::string_view key, bool value) : key_(key), kind_(Kind::boolean) {
     number_.b = value;
@@ -97,8 +96,8 @@ class LogField {
     number_.i = value;
   }
   template <std::unsigned_integral T>
-    requires(!std::same_as<T, bool>)
-  LogField(std::string_view key, T value) : key_(key), kind_(Kind::unsigned_int) {
+  requires(!std::same_as<T, bool>) LogField(std::string_view key, T value)
+      : key_(key), kind_(Kind::unsigned_int) {
     number_.u = value;
   }
   LogField(std::string_view key, double value) : key_(key), kind_(Kind::floating) {

@@ -143,12 +143,10 @@ class MetricsRegistry {
   // with another type it throws std::logic_error.
   // fixed_point_decimals: the counter's integer is rendered divided by 10^decimals, exactly
   // (12 for picodollars -> USD).
-  void describe_counter(std::string_view name, std::string_view help,
-                        int fixed_point_decimals = 0);
+  void describe_counter(std::string_view name, std::string_view help, int fixed_point_decimals = 0);
   void describe_gauge(std::string_view name, std::string_view help);
   // bounds: strictly increasing and finite; +Inf is implied.
-  void describe_histogram(std::string_view name, std::string_view help,
-                          std::vector<double> bounds);
+  void describe_histogram(std::string_view name, std::string_view help, std::vector<double> bounds);
 
   // The series of a declared family with these labels, created on first use. Stable reference.
   Counter& counter(std::string_view name, const MetricLabels& labels = {});
@@ -179,7 +177,8 @@ class MetricsRegistry {
 };
 
 // Content-Type of render()'s text.
-inline constexpr std::string_view kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr std::string_view kPrometheusContentType =
+    "text/plain; version=0.0.4; charset=utf-8";
 
 // Label escaping of the exposition format: backslash, double quote and newline.
 void append_escaped_label_value(std::string& out, std::string_view value);
