@@ -38,6 +38,12 @@ std::string DeploymentConfig::api_key() const {
   return value ? value : "";
 }
 
+std::string AdminConfig::token() const {
+  if (token_env.empty()) return {};
+  const char* value = std::getenv(token_env.c_str());
+  return value ? value : "";
+}
+
 std::string Config::postgres_url() const {
   if (!postgres.url_env.empty()) {
     if (const char* value = std::getenv(postgres.url_env.c_str())) return value;
@@ -141,6 +147,45 @@ std::string read_usd(const YAML::Node& node, Picodollars& out) {
            "'";
   out = *value;
   return {};
+}
+
+// admin.listen: "host:port" or "[v6]:port"; "" or "off" disables the admin server.
+std::string read_listen(const YAML::Node& node, AdminConfig& admin) {
+  if (auto e = read_string(node, admin.listen); !e.empty()) return e;
+  const std::string& text = admin.listen;
+  admin.enabled = !(text.empty() || text == "off");
+  if (!admin.enabled) return {};
+  const std::string format =
+      "must be host:port ([::1]:port for IPv6), \"\" or off, got '" + text + "'";
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return format;
+  std::string host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return format;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return format;  // a bare IPv6 address: its port would be ambiguous
+  }
+  const std::string port = text.substr(colon + 1);
+  if (port.size() > 5 || !std::all_of(port.begin(), port.end(),
+                                      [](unsigned char ch) { return std::isdigit(ch) != 0; }))
+    return format;
+  int value = std::stoi(port);
+  if (value > 65535) return "port must be at most 65535, got " + port;
+  admin.host = host;
+  admin.port = static_cast<std::uint16_t>(value);
+  return {};
+}
+
+std::string read_one_of(const YAML::Node& node, std::string& out,
+                        std::initializer_list<const char*> allowed) {
+  if (auto e = read_string(node, out); !e.empty()) return e;
+  std::string list;
+  for (const char* a : allowed) {
+    if (out == a) return {};
+    list += std::string(list.empty() ? "" : ", ") + a;
+  }
+  return "must be one of " + list + ", got '" + out + "'";
 }
 
 const std::vector<Key<Config>>& top_keys() {
@@ -290,6 +335,24 @@ const std::vector<Key<Config>>& top_keys() {
       {"circuit_breaker.max_open_ms", "60000", "cap of the doubling",
        [](const YAML::Node& n, Config& c) {
          return int_in(1, 86400000)(n, c.circuit_breaker.max_open_ms);
+       }},
+      {"admin.listen", "127.0.0.1:9464",
+       "host:port of the admin HTTP server (/metrics, /healthz, /readyz); \"\" or off disables "
+       "it; an address that is not loopback needs admin.token_env",
+       [](const YAML::Node& n, Config& c) { return read_listen(n, c.admin); }},
+      {"admin.token_env", "",
+       "environment variable holding the admin server's bearer token (Authorization: Bearer); "
+       "required when admin.listen is not loopback",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.admin.token_env); }},
+      {"log.format", "text",
+       "text, or json for one JSON object per line (ts, level, logger, msg, fields)",
+       [](const YAML::Node& n, Config& c) {
+         return read_one_of(n, c.log.format, {"text", "json"});
+       }},
+      {"log.level", "info", "trace, debug, info, warn, error, critical or off; --log-level wins",
+       [](const YAML::Node& n, Config& c) {
+         return read_one_of(n, c.log.level,
+                            {"trace", "debug", "info", "warn", "error", "critical", "off"});
        }},
       {"http.retry_base_ms", "200", "base of the exponential backoff (full jitter)",
        [](const YAML::Node& n, Config& c) { return int_in(0, 60000)(n, c.http.retry_base_ms); }},
@@ -765,6 +828,14 @@ void validate(Config& c, std::vector<std::string>& problems) {
       }
     }
   }
+  if (c.admin.enabled && !is_loopback_host(c.admin.host) && c.admin.token_env.empty())
+    problems.push_back("admin.listen: " + c.admin.host +
+                       " is not a loopback address, so /metrics and /readyz would be open to the "
+                       "network; set admin.token_env to a variable holding a bearer token, or "
+                       "listen on 127.0.0.1");
+  if (c.admin.enabled && !c.admin.token_env.empty() && c.admin.token().empty())
+    problems.push_back("admin.token_env: environment variable " + c.admin.token_env +
+                       " is not set (or empty)");
   std::set<std::string> teams;
   for (std::size_t i = 0; i < c.teams.size(); ++i) {
     const auto& t = c.teams[i];

@@ -224,6 +224,82 @@ TEST(Config, EveryKeyIsDocumented) {
   EXPECT_NE(doc.find("deployments[].api_key_env"), std::string::npos);
 }
 
+// ---- admin server and logs ---------------------------------------------------------------------
+
+TEST(Config, AdminServerListensOnLoopbackAndLogsAreTextAtInfoByDefault) {
+  auto load = load_config_text(kGood);
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  const Config& c = load.config;
+  EXPECT_TRUE(c.admin.enabled);
+  EXPECT_EQ(c.admin.listen, "127.0.0.1:9464");
+  EXPECT_EQ(c.admin.host, "127.0.0.1");
+  EXPECT_EQ(c.admin.port, 9464);
+  EXPECT_EQ(c.admin.token(), "");
+  EXPECT_EQ(c.log.format, "text");
+  EXPECT_EQ(c.log.level, "info");
+  std::string doc = describe_config_keys();
+  for (auto key :
+       {"admin.listen (default 127.0.0.1:9464)", "admin.token_env", "log.format", "log.level"})
+    EXPECT_NE(doc.find(key), std::string::npos) << key;
+}
+
+TEST(Config, AdminListenIsHostAndPortOrOff) {
+  auto listen = [](const std::string& value) {
+    return load_config_text(std::string(kGood) + "admin:\n  listen: \"" + value + "\"\n");
+  };
+  auto v6 = listen("[::1]:9465");
+  ASSERT_TRUE(v6.ok()) << v6.problems.front();
+  EXPECT_EQ(v6.config.admin.host, "::1");
+  EXPECT_EQ(v6.config.admin.port, 9465);
+  auto named = listen("localhost:0");
+  ASSERT_TRUE(named.ok()) << named.problems.front();
+  EXPECT_EQ(named.config.admin.host, "localhost");
+  EXPECT_EQ(named.config.admin.port, 0);
+  for (std::string off : {"off", ""}) {
+    auto load = listen(off);
+    ASSERT_TRUE(load.ok()) << off;
+    EXPECT_FALSE(load.config.admin.enabled) << off;
+  }
+  for (std::string bad : {"9464", "127.0.0.1:", ":9464", "127.0.0.1:99999", "127.0.0.1:http",
+                          "::1:9464", "[::1:9464"})
+    EXPECT_TRUE(has_problem(listen(bad), "admin.listen: ")) << bad;
+}
+
+TEST(Config, AdminListenBeyondLoopbackWithoutATokenIsAConfigError) {
+  const std::string exposed = std::string(kGood) + "admin:\n  listen: 0.0.0.0:9464\n";
+  auto no_token = load_config_text(exposed);
+  EXPECT_TRUE(has_problem(no_token, "admin.listen: 0.0.0.0 is not a loopback address"));
+
+  ::unsetenv("SWITCHYARD_TEST_ADMIN_TOKEN");
+  const std::string with_env = exposed + "  token_env: SWITCHYARD_TEST_ADMIN_TOKEN\n";
+  auto unset = load_config_text(with_env);
+  EXPECT_TRUE(has_problem(unset,
+                          "admin.token_env: environment variable "
+                          "SWITCHYARD_TEST_ADMIN_TOKEN is not set"));
+  EXPECT_FALSE(has_problem(unset, "admin.listen"));
+
+  ::setenv("SWITCHYARD_TEST_ADMIN_TOKEN", "t0ken", 1);
+  auto ok = load_config_text(with_env);
+  EXPECT_TRUE(ok.ok()) << ok.problems.front();
+  EXPECT_EQ(ok.config.admin.token(), "t0ken");
+  ::unsetenv("SWITCHYARD_TEST_ADMIN_TOKEN");
+
+  EXPECT_TRUE(load_config_text(std::string(kGood) + "admin:\n  listen: localhost:9464\n").ok());
+  EXPECT_TRUE(load_config_text(std::string(kGood) + "admin:\n  listen: off\n").ok());
+}
+
+TEST(Config, LogFormatAndLevelAreValidated) {
+  auto good = load_config_text(std::string(kGood) + "log:\n  format: json\n  level: debug\n");
+  ASSERT_TRUE(good.ok()) << good.problems.front();
+  EXPECT_EQ(good.config.log.format, "json");
+  EXPECT_EQ(good.config.log.level, "debug");
+  auto bad = load_config_text(std::string(kGood) + "log:\n  format: xml\n  level: verbose\n");
+  EXPECT_TRUE(has_problem(bad, "log.format: must be one of text, json, got 'xml'"));
+  EXPECT_TRUE(has_problem(bad,
+                          "log.level: must be one of trace, debug, info, warn, error, "
+                          "critical, off, got 'verbose'"));
+}
+
 // ---- pricing catalog, tiers and routing -------------------------------------------------------
 
 const std::string kCatalog =

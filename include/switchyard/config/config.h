@@ -76,6 +76,25 @@ struct BreakerConfig {
   int max_open_ms = 60000;  // cap of the doubling
 };
 
+// The admin HTTP server (app/admin_server.h): /metrics, /healthz, /readyz.
+struct AdminConfig {
+  // host:port ("[::1]:9464" for IPv6); "" or "off" disables the server.
+  std::string listen = "127.0.0.1:9464";
+  // Parsed from `listen` at load.
+  bool enabled = true;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9464;
+  // Environment variable holding the bearer token; required when `host` is not loopback.
+  std::string token_env;
+
+  std::string token() const;  // reads the environment; empty when unset
+};
+
+struct LogConfig {
+  std::string format = "text";  // text | json (common/log.h)
+  std::string level = "info";   // trace | debug | info | warn | error | critical | off
+};
+
 struct PricingConfig {
   // LiteLLM-format price map, as resolved at load: a relative `pricing.catalog_file` is made
   // relative to the config file's directory; $SWITCHYARD_PRICING_CATALOG is used when the key is
@@ -154,6 +173,8 @@ struct Config {
   WorkerConfig worker;
   HttpConfig http;
   BreakerConfig circuit_breaker;
+  AdminConfig admin;
+  LogConfig log;
   PricingConfig pricing;
   RoutingConfig routing;
   // Tier names from the cheapest / lowest quality to the best; every deployment's tier is one.
