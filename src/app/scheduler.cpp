@@ -6,8 +6,6 @@
 namespace switchyard {
 
 namespace {
-constexpr int kFailuresBeforeCooldown = 5;
-constexpr std::int64_t kCooldownMs = 10'000;
 constexpr double kLatencyAlpha = 0.2;
 // Output tokens assumed for rate limiting when a request sets no max_tokens; corrected by the
 // actual usage after the call.
@@ -29,7 +27,15 @@ Scheduler::Scheduler(const Config& config, std::int64_t now_steady_ms) : config_
     limits.rpm = d.rpm;
     limits.tpm = d.tpm;
     limits.interactive_reserve = config.routing.interactive_reserve;
-    states_.push_back(DeploymentState{limit::DeploymentLimiter(limits, now_steady_ms)});
+    limit::BreakerParams breaker;
+    breaker.min_failures = config.circuit_breaker.min_failures;
+    breaker.min_failure_rate = config.circuit_breaker.min_failure_rate;
+    breaker.window_ms = config.circuit_breaker.window_ms;
+    breaker.open_ms = config.circuit_breaker.open_ms;
+    breaker.max_open_ms = config.circuit_breaker.max_open_ms;
+    states_.push_back(
+        DeploymentState{limit::DeploymentLimiter(limits, now_steady_ms), 0, 0, 0,
+                        limit::CircuitBreaker(breaker)});
   }
   for (const auto& t : config.teams) {
     if (t.rpm == 0 && t.tpm == 0) {
@@ -74,25 +80,46 @@ void Scheduler::set_fleet(int ordinal, int workers, bool joining, std::int64_t g
 std::vector<bool> Scheduler::cooling_snapshot(std::int64_t now) const {
   std::lock_guard lock(mutex_);
   std::vector<bool> out(states_.size());
-  for (std::size_t i = 0; i < states_.size(); ++i) out[i] = states_[i].cooldown_until_ms > now;
+  for (std::size_t i = 0; i < states_.size(); ++i)
+    out[i] = states_[i].disabled || !states_[i].breaker.allows(now);
   return out;
+}
+
+bool Scheduler::usable(std::size_t i) const {
+  std::lock_guard lock(mutex_);
+  return !states_[i].disabled;
+}
+
+int Scheduler::open_breakers(std::int64_t now) const {
+  std::lock_guard lock(mutex_);
+  int n = 0;
+  for (const auto& s : states_)
+    n += s.breaker.state(now) != limit::CircuitBreaker::State::kClosed ? 1 : 0;
+  return n;
 }
 
 void Scheduler::add_view(const DeploymentConfig* d, PriorityClass cls, std::int64_t input,
                          std::int64_t tokens, bool fallback_tier, std::int64_t now) {
   std::size_t i = static_cast<std::size_t>(d - config_.deployments.data());
   DeploymentState& s = states_[i];
+  if (s.disabled) return;
+  for (const CandidateView& seen : views_) {
+    if (seen.index == i) return;  // already a candidate (e.g. a fallback that is in the route)
+  }
   s.limiter.advance(now);
   CandidateView v;
   v.index = i;
   v.deployment = d;
-  v.in_cooldown = s.cooldown_until_ms > now;
-  v.healthy = !v.in_cooldown;
+  // An open breaker (or a half-open one whose probe is out) takes nothing until it allows.
+  const std::int64_t breaker_wait = s.breaker.ms_until_allowed(now);
+  v.in_cooldown = breaker_wait > 0;
+  v.healthy = true;
   v.latency_ewma_ms = s.latency_ewma_ms;
   v.latency_p95_ms = s.latency_ewma_ms + 2.0 * s.latency_dev_ms;
   v.samples = s.samples;
-  v.has_headroom = s.limiter.has_headroom(cls, tokens, now);
-  v.ms_until_headroom = v.has_headroom ? 0 : s.limiter.ms_until_headroom(cls, tokens, now);
+  v.has_headroom = !v.in_cooldown && s.limiter.has_headroom(cls, tokens, now);
+  v.ms_until_headroom =
+      v.has_headroom ? 0 : std::max(breaker_wait, s.limiter.ms_until_headroom(cls, tokens, now));
   v.estimated_cost = cost_of(*d, input, tokens - input);
   v.tier_rank = rank_of(d->tier);
   v.weight = d->weight;
@@ -104,7 +131,8 @@ void Scheduler::add_view(const DeploymentConfig* d, PriorityClass cls, std::int6
 
 ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
                                  const RouteDecision& route, const TeamConfig* team,
-                                 std::int64_t now, std::int64_t wall_now) {
+                                 std::span<const std::size_t> avoid, std::int64_t now,
+                                 std::int64_t wall_now) {
   ScheduleChoice choice;
   using Kind = PolicyDecision::Kind;
   const std::int64_t input = estimate_input_tokens(request);
@@ -147,6 +175,21 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
       }
     }
   }
+  if (!avoid.empty()) {
+    // Deployments that failed this request step aside while anything else is ready now.
+    auto avoided = [&avoid](const CandidateView& v) {
+      return std::find(avoid.begin(), avoid.end(), v.index) != avoid.end();
+    };
+    const bool other_ready = std::any_of(views_.begin(), views_.end(), [&](const CandidateView& v) {
+      return !avoided(v) && v.has_headroom && !v.in_cooldown;
+    });
+    if (other_ready) views_.erase(std::remove_if(views_.begin(), views_.end(), avoided), views_.end());
+  }
+  if (views_.empty()) {
+    choice.decision.kind = Kind::kNoCandidate;
+    choice.decision.reason = "no usable deployment left (disabled after 401/403)";
+    return choice;
+  }
   const std::uint64_t hash = request_hash(request.request_id);
   if (cls == PriorityClass::kInteractive) {
     choice.decision = choose_interactive(views_, hash);
@@ -169,17 +212,20 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
       choice.decision.wait_ms = std::max<std::int64_t>(1, choice.admission.retry_after_ms);
       choice.decision.reason +=
           std::string("; waiting for ") + choice.admission.reason_text() + " headroom";
-    } else if (team_limits) {
+    } else {
+      states_[choice.decision.index].breaker.on_dispatch(now);
       // Checked above under the same lock: this grant cannot fail.
-      choice.team_admission = team_limits->try_acquire(cls, tokens, now);
+      if (team_limits) choice.team_admission = team_limits->try_acquire(cls, tokens, now);
     }
   }
   return choice;
 }
 
-void Scheduler::on_response(std::size_t i, const ScheduleChoice& grant, const TeamConfig* team,
-                            const ProviderOutcome& outcome, const HttpResponse& response,
-                            std::int64_t latency_ms, std::int64_t now) {
+ResponseEffects Scheduler::on_response(std::size_t i, const ScheduleChoice& grant,
+                                       const TeamConfig* team, const ProviderOutcome& outcome,
+                                       const HttpResponse& response, std::int64_t latency_ms,
+                                       std::int64_t now) {
+  ResponseEffects effects;
   std::lock_guard lock(mutex_);
   DeploymentState& s = states_[i];
   std::int64_t actual = outcome.usage.input_tokens + outcome.usage.output_tokens;
@@ -205,7 +251,10 @@ void Scheduler::on_response(std::size_t i, const ScheduleChoice& grant, const Te
     s.limiter.on_success();
   }
   if (answered) {
-    s.consecutive_failures = 0;
+    const bool was_open = s.breaker.state(now) != limit::CircuitBreaker::State::kClosed;
+    s.breaker.record_success(now);
+    effects.breaker_closed =
+        was_open && s.breaker.state(now) == limit::CircuitBreaker::State::kClosed;
     double x = static_cast<double>(latency_ms);
     if (s.samples == 0) {
       s.latency_ewma_ms = x;
@@ -214,10 +263,18 @@ void Scheduler::on_response(std::size_t i, const ScheduleChoice& grant, const Te
       s.latency_ewma_ms += kLatencyAlpha * (x - s.latency_ewma_ms);
     }
     ++s.samples;
-  } else if (outcome.kind == OutcomeKind::kRetryable || outcome.kind == OutcomeKind::kAuth) {
-    if (++s.consecutive_failures >= kFailuresBeforeCooldown)
-      s.cooldown_until_ms = now + kCooldownMs;
+  } else if (outcome.kind == OutcomeKind::kRetryable) {
+    const int opened = s.breaker.times_opened();
+    s.breaker.record_failure(now);
+    effects.breaker_opened = s.breaker.times_opened() != opened;
+    effects.open_ms = s.breaker.open_until_ms() - now;
+  } else if (outcome.kind == OutcomeKind::kAuth) {
+    effects.disabled = !s.disabled;
+    s.disabled = true;
+  } else {
+    s.breaker.record_neutral();
   }
+  return effects;
 }
 
 }  // namespace switchyard

@@ -4,17 +4,27 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "switchyard/config/config.h"
 #include "switchyard/event/request.h"
+#include "switchyard/limit/circuit_breaker.h"
 #include "switchyard/limit/deployment_limiter.h"
 #include "switchyard/provider/openai.h"
 #include "switchyard/route/policy.h"
 #include "switchyard/route/router.h"
 
 namespace switchyard {
+
+// What one provider answer changed, for the caller to log and count.
+struct ResponseEffects {
+  bool breaker_opened = false;  // this failure opened (or re-opened) the circuit breaker
+  std::int64_t open_ms = 0;     // for how long
+  bool breaker_closed = false;  // a probe succeeded
+  bool disabled = false;        // 401/403: the deployment gets no more traffic
+};
 
 struct ScheduleChoice {
   PolicyDecision decision;
@@ -32,16 +42,24 @@ class Scheduler {
   // Interactive work may also go to deployments of the route tier's fallback tiers
   // (Config::fallback_chain) when none of its own tier is ready. `team` (may be null) adds the
   // team's own rate limits and its allowed tiers/models for those fallback deployments.
+  // `avoid`: deployments that already failed this request; left out while any other candidate
+  // is ready now, used as before otherwise. Disabled deployments and open circuit breakers are
+  // never chosen (a half-open breaker lets one probe through).
   ScheduleChoice choose(const RequestEvent& request, PriorityClass priority_class,
                         const RouteDecision& route, const TeamConfig* team,
-                        std::int64_t now_steady_ms, std::int64_t now_wall_ms);
+                        std::span<const std::size_t> avoid, std::int64_t now_steady_ms,
+                        std::int64_t now_wall_ms);
 
   // Feeds one provider answer back: limiter correction with actual tokens (the team's limiter
   // too), 429 cooldowns, rate-limit headers, latency figures and consecutive-failure cooldowns.
-  void on_response(std::size_t deployment_index, const ScheduleChoice& grant,
-                   const TeamConfig* team, const ProviderOutcome& outcome,
-                   const HttpResponse& response, std::int64_t latency_ms,
-                   std::int64_t now_steady_ms);
+  ResponseEffects on_response(std::size_t deployment_index, const ScheduleChoice& grant,
+                              const TeamConfig* team, const ProviderOutcome& outcome,
+                              const HttpResponse& response, std::int64_t latency_ms,
+                              std::int64_t now_steady_ms);
+
+  // Deployments that can take a call now or soon: not disabled (401/403). Open breakers count.
+  bool usable(std::size_t deployment_index) const;
+  int open_breakers(std::int64_t now_steady_ms) const;
 
 
   std::vector<bool> cooling_snapshot(std::int64_t now_steady_ms) const;
@@ -61,8 +79,8 @@ class Scheduler {
     double latency_ewma_ms = 0;
     double latency_dev_ms = 0;  // exponentially weighted mean absolute deviation
     std::int64_t samples = 0;
-    int consecutive_failures = 0;
-    std::int64_t cooldown_until_ms = 0;
+    limit::CircuitBreaker breaker;
+    bool disabled = false;  // answered 401/403: its key or entitlement is wrong
   };
   int rank_of(const std::string& tier) const;
   void add_view(const DeploymentConfig* d, PriorityClass cls, std::int64_t input,

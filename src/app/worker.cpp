@@ -24,7 +24,7 @@
 #include "switchyard/kafka/client.h"
 #include "switchyard/kafka/offset_tracker.h"
 #include "switchyard/provider/http_client.h"
-#include "switchyard/provider/openai.h"
+#include "switchyard/provider/adapter.h"
 #include "switchyard/route/router.h"
 #include "switchyard/store/store.h"
 
@@ -139,6 +139,16 @@ struct Job {
   bool downgraded = false;              // moved to the cheapest tier by its team's budget policy
   std::int64_t deferred_since_ms = -1;  // first deferral by budget policy defer
   int attempt = 0;
+  // Retries and fallbacks (see on_response): deployments that failed this request, the failed
+  // and rate-limited calls so far, how far along the tier chain the route has been extended,
+  // the smallest context window still worth trying, and when the first call started.
+  std::vector<std::size_t> avoid;
+  int failures = 0;
+  int rate_limited = 0;
+  std::size_t chain_next = 0;
+  std::int64_t min_context = 0;
+  std::int64_t first_attempt_ms = -1;
+  std::string history;  // "a: HTTP 503; b: HTTP 429" for route.reason
   bool filled = false;  // result fields and result_json are final
   std::atomic<int> acks_pending{0};
   std::vector<Job*> duplicates;  // same request_id fetched while this one was in flight
@@ -372,7 +382,13 @@ struct Worker::Impl : RebalanceListener {
   bool stopping = false;
 
   int run() {
-    http = make_http_client(io, HttpClientOptions{config.http.max_connections_per_host, true, ""});
+    HttpClientOptions http_options;
+    http_options.max_connections_per_host = config.http.max_connections_per_host;
+    http_options.ca_file = config.http.ca_file;
+    http_options.allow_plain_http =
+        std::any_of(config.deployments.begin(), config.deployments.end(),
+                    [](const DeploymentConfig& d) { return d.allow_insecure_http; });
+    http = make_http_client(io, std::move(http_options));
     producer = std::make_unique<KafkaProducer>(
         config.kafka, [this](void* tag, const char* error) { on_delivery(tag, error); });
     consumer = std::make_unique<KafkaConsumer>(config.kafka, config.request_topics(), this);
@@ -766,13 +782,14 @@ struct Worker::Impl : RebalanceListener {
       return finish_to_writer(job);
     }
     ScheduleChoice choice = scheduler.choose(job->decoded.request, job->priority_class, job->route,
-                                             team_of(job), steady_ms(), wall_ms());
+                                             team_of(job), job->avoid, steady_ms(), wall_ms());
     using Kind = PolicyDecision::Kind;
     switch (choice.decision.kind) {
       case Kind::kDispatch:
       case Kind::kEscalate:
         job->deployment_index = choice.decision.index;
         job->result.route.reason = job->route.reason + "; " + choice.decision.reason;
+        if (!job->history.empty()) job->result.route.reason += "; after " + job->history;
         job->grant = std::move(choice);
         return attempt(job);
       case Kind::kWait:
@@ -819,8 +836,9 @@ struct Worker::Impl : RebalanceListener {
   void attempt(Job* job) {
     const DeploymentConfig* d = &config.deployments[job->deployment_index];
     HttpRequest http_request =
-        build_openai_request(job->decoded.request, *d, api_keys[job->deployment_index]);
+        build_provider_request(job->decoded.request, *d, api_keys[job->deployment_index]);
     http_request.connect_timeout_ms = config.http.connect_timeout_ms;
+    http_request.first_byte_timeout_ms = config.http.first_byte_timeout_ms;
     http_request.total_timeout_ms = config.http.request_timeout_ms;
     if (const auto& deadline = job->decoded.request.deadline_unix_ms) {
       auto left = *deadline - wall_ms();
@@ -830,6 +848,7 @@ struct Worker::Impl : RebalanceListener {
     ++job->attempt;
     stats.provider_calls.fetch_add(1, std::memory_order_relaxed);
     job->provider_started = Clock::now();
+    if (job->first_attempt_ms < 0) job->first_attempt_ms = steady_ms();
     if (job->attempt == 1) {
       job->dispatched = job->provider_started;
       stats.dispatch_overhead.record_us(micros_between(job->fetched, job->dispatched));
@@ -841,10 +860,13 @@ struct Worker::Impl : RebalanceListener {
   void on_response(Job* job, const DeploymentConfig* d, HttpResponse response) {
     job->responded = Clock::now();
     job->provider_ms += micros_between(job->provider_started, job->responded) / 1000;
-    ProviderOutcome outcome = parse_openai_response(response);
-    scheduler.on_response(job->deployment_index, job->grant, team_of(job), outcome, response,
-                          micros_between(job->provider_started, job->responded) / 1000,
-                          steady_ms());
+    const std::size_t index = job->deployment_index;
+    ProviderOutcome outcome = parse_provider_response(*d, response, api_keys[index]);
+    ResponseEffects effects =
+        scheduler.on_response(index, job->grant, team_of(job), outcome, response,
+                              micros_between(job->provider_started, job->responded) / 1000,
+                              steady_ms());
+    note_effects(*d, effects, outcome);
     auto& r = job->result;
     r.route.tier = d->tier;
     r.route.deployment = d->name;
@@ -856,9 +878,7 @@ struct Worker::Impl : RebalanceListener {
       Picodollars cost = billed_cost(*d, outcome.usage);
       job->ledger.push_back(
           {job->attempt, d->name, d->model, d->tier, to_string(d->provider), outcome.usage, cost});
-      r.usage.input_tokens += outcome.usage.input_tokens;
-      r.usage.output_tokens += outcome.usage.output_tokens;
-      r.usage.cached_input_tokens += outcome.usage.cached_input_tokens;
+      r.usage += outcome.usage;
       r.cost += cost;
       if (outcome.kind == OutcomeKind::kOk) {
         r.content = std::move(outcome.content);
@@ -866,30 +886,151 @@ struct Worker::Impl : RebalanceListener {
         r.error = ErrorCode::kNone;
       } else {
         set_error(job, ErrorCode::kContentFiltered,
-                  "the provider's content filter stopped the completion");
+                  "the provider's content filter stopped the request or the completion");
       }
       return finish_to_writer(job);
     }
-    bool retryable =
-        outcome.kind == OutcomeKind::kRetryable || outcome.kind == OutcomeKind::kRateLimited ||
-        outcome.kind == OutcomeKind::kAuth || outcome.kind == OutcomeKind::kContextTooLong;
-    if (retryable && job->attempt < config.http.max_attempts && !stop_requested.load()) {
-      stats.provider_retries.fetch_add(1, std::memory_order_relaxed);
-      // The scheduler has seen this deployment's 429 or failure and may pick another one.
-      std::int64_t delay_ms = backoff_ms(job->attempt, outcome.retry_after_ms);
-      auto timer = std::make_shared<boost::asio::steady_timer>(io.context(),
-                                                               std::chrono::milliseconds(delay_ms));
-      timer->async_wait([this, job, timer](const boost::system::error_code&) { schedule(job); });
+    const std::string what =
+        outcome.error_message.empty() ? "HTTP " + std::to_string(outcome.http_status)
+                                      : outcome.error_message;
+    job->history += (job->history.empty() ? "" : "; ") + d->name + ": " + short_reason(outcome);
+    // What each error class does (issue 4): content filter (above) and malformed answers end
+    // the request; 429 moves to another deployment or waits Retry-After (the limiter knows);
+    // 5xx/timeouts retry with backoff, elsewhere first; 401/403 disable the deployment; a
+    // prompt too long for it moves to a larger one.
+    bool counts_as_failure = true;
+    switch (outcome.kind) {
+      case OutcomeKind::kRateLimited:
+        counts_as_failure = false;
+        ++job->rate_limited;
+        break;
+      case OutcomeKind::kContextTooLong:
+        job->min_context = std::max(job->min_context, d->context_window + 1);
+        break;
+      case OutcomeKind::kRetryable:
+      case OutcomeKind::kAuth:
+        break;
+      default:
+        set_error(job, ErrorCode::kProviderError,
+                  "deployment " + d->name + ": " + what + " (not retried)");
+        return finish_to_writer(job);
+    }
+    if (std::find(job->avoid.begin(), job->avoid.end(), index) == job->avoid.end())
+      job->avoid.push_back(index);
+    if (counts_as_failure) ++job->failures;
+    std::string stop_reason;
+    if (stop_requested.load()) {
+      stop_reason = "the worker is stopping";
+    } else if (job->failures >= config.http.max_attempts) {
+      stop_reason = std::to_string(job->failures) + " failed attempts (http.max_attempts)";
+    } else if (job->rate_limited > config.http.max_rate_limited_attempts) {
+      stop_reason = std::to_string(job->rate_limited) +
+                    " rate-limited answers (http.max_rate_limited_attempts)";
+    } else if (steady_ms() - job->first_attempt_ms >= config.http.request_deadline_ms) {
+      stop_reason = "http.request_deadline_ms passed";
+    } else if (!refit_route(job)) {
+      stop_reason = outcome.kind == OutcomeKind::kContextTooLong
+                        ? "no deployment with a larger context window is left to try"
+                        : "no usable deployment is left to try";
+    }
+    if (!stop_reason.empty()) {
+      ErrorCode code = outcome.kind == OutcomeKind::kRateLimited ? ErrorCode::kRateLimited
+                                                                 : ErrorCode::kProviderError;
+      set_error(job, code,
+                "deployment " + d->name + ": " + what + " (after " +
+                    std::to_string(job->attempt) + " attempts; " + stop_reason + ")");
+      return finish_to_writer(job);
+    }
+    stats.provider_retries.fetch_add(1, std::memory_order_relaxed);
+    // Another deployment not yet tried goes at once (a 429's Retry-After is in the limiter, an
+    // open breaker in the scheduler: both make schedule() wait when nothing else is ready);
+    // the same one again after an exponential backoff with full jitter.
+    const bool elsewhere = std::any_of(
+        job->route.candidates.begin(), job->route.candidates.end(), [&](const DeploymentConfig* c) {
+          auto i = static_cast<std::size_t>(c - config.deployments.data());
+          return std::find(job->avoid.begin(), job->avoid.end(), i) == job->avoid.end() &&
+                 scheduler.usable(i);
+        });
+    if (elsewhere) {
+      boost::asio::post(io.context(), [this, job] { schedule(job); });
       return;
     }
-    ErrorCode code = outcome.kind == OutcomeKind::kRateLimited ? ErrorCode::kRateLimited
-                                                               : ErrorCode::kProviderError;
-    std::string message =
-        "deployment " + d->name + ": " +
-        (outcome.error_message.empty() ? "HTTP " + std::to_string(outcome.http_status)
-                                       : outcome.error_message);
-    set_error(job, code, message + " (after " + std::to_string(job->attempt) + " attempts)");
-    finish_to_writer(job);
+    std::int64_t delay_ms = backoff_ms(job->failures + job->rate_limited, outcome.retry_after_ms);
+    auto timer = std::make_shared<boost::asio::steady_timer>(io.context(),
+                                                             std::chrono::milliseconds(delay_ms));
+    timer->async_wait([this, job, timer](const boost::system::error_code&) { schedule(job); });
+  }
+
+  static std::string short_reason(const ProviderOutcome& o) {
+    switch (o.kind) {
+      case OutcomeKind::kRateLimited:
+        return "429";
+      case OutcomeKind::kContextTooLong:
+        return "context too long";
+      case OutcomeKind::kAuth:
+        return "HTTP " + std::to_string(o.http_status) + " (auth)";
+      default:
+        return o.http_status ? "HTTP " + std::to_string(o.http_status) : "transport error";
+    }
+  }
+
+  // Keeps the route's candidates that can still serve the request (large enough context, usable)
+  // and, when every one of them has failed it, extends the route along the tier chain
+  // (routing.fallback_tiers) one tier at a time. False when nothing is left to try.
+  bool refit_route(Job* job) {
+    auto& cs = job->route.candidates;
+    auto fits = [&](const DeploymentConfig& d) {
+      auto i = static_cast<std::size_t>(&d - config.deployments.data());
+      const auto& req = job->decoded.request;
+      const TeamConfig* team = team_of(job);
+      return d.context_window >= job->min_context && scheduler.usable(i) &&
+             (req.region.empty() || d.region == req.region) && (!team || team_may_use(*team, d));
+    };
+    cs.erase(std::remove_if(cs.begin(), cs.end(),
+                            [&](const DeploymentConfig* d) { return !fits(*d); }),
+             cs.end());
+    auto untried = [&] {
+      return std::any_of(cs.begin(), cs.end(), [&](const DeploymentConfig* d) {
+        auto i = static_cast<std::size_t>(d - config.deployments.data());
+        return std::find(job->avoid.begin(), job->avoid.end(), i) == job->avoid.end();
+      });
+    };
+    const std::vector<std::string> chain = config.fallback_chain(job->route.tier);
+    while (!untried() && job->chain_next < chain.size()) {
+      const std::string& tier = chain[job->chain_next++];
+      std::size_t added = 0;
+      for (const DeploymentConfig& d : config.deployments) {
+        if (d.tier == tier && fits(d) && std::find(cs.begin(), cs.end(), &d) == cs.end()) {
+          cs.push_back(&d);
+          ++added;
+        }
+      }
+      if (added) {
+        job->route.reason += "; fallback to tier " + tier;
+        stats.fallbacks.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    return !cs.empty();
+  }
+
+  // Logs and counts what a provider answer did to its deployment.
+  void note_effects(const DeploymentConfig& d, const ResponseEffects& e,
+                    const ProviderOutcome& outcome) {
+    if (e.disabled) {
+      stats.deployments_disabled.fetch_add(1, std::memory_order_relaxed);
+      log()->error(
+          "deployment {} answered HTTP {} ({}): DISABLED, it gets no more traffic until the "
+          "worker restarts; check the key in ${} and the account's access to model {}",
+          d.name, outcome.http_status, outcome.error_message, d.api_key_env, d.model);
+    }
+    if (e.breaker_opened) {
+      stats.breaker_opens.fetch_add(1, std::memory_order_relaxed);
+      log()->warn("deployment {}: circuit breaker open for {} ms after repeated failures ({})",
+                  d.name, e.open_ms,
+                  outcome.error_message.empty() ? "HTTP " + std::to_string(outcome.http_status)
+                                                : outcome.error_message);
+    }
+    if (e.breaker_closed) log()->info("deployment {}: probe succeeded, circuit breaker closed", d.name);
   }
 
   std::int64_t backoff_ms(int attempt_number, std::int64_t retry_after_ms) {
@@ -1075,6 +1216,8 @@ std::string WorkerStats::to_json() const {
          ",\"budget_downgrades\":" + n(budget_downgrades) +
          ",\"budget_deferrals\":" + n(budget_deferrals) +
          ",\"budget_defer_wakes\":" + n(budget_defer_wakes) +
+         ",\"fallbacks\":" + n(fallbacks) + ",\"breaker_opens\":" + n(breaker_opens) +
+         ",\"deployments_disabled\":" + n(deployments_disabled) +
          ",\"budget_soft_crossings\":" + n(budget_soft_crossings) + ",\"waits\":" + n(waits) +
          ",\"provider_calls\":" + n(provider_calls) +
          ",\"provider_retries\":" + n(provider_retries) + ",\"results_ok\":" + n(results_ok) +

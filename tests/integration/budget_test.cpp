@@ -114,11 +114,6 @@ TEST(Budget, DowngradePolicyMovesOverBudgetRequestsToTheCheapestTierBeforeReject
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
 }
 
-long long stat_of(const std::string& json, const std::string& name) {
-  auto pos = json.find("\"" + name + "\":");
-  return pos == std::string::npos ? -1 : std::stoll(json.substr(pos + name.size() + 3));
-}
-
 TEST(Budget, DeferPolicyHoldsBackgroundWorkThenRejectsItAndSoftBudgetsAreReported) {
   HarnessOptions options;
   options.teams_yaml =

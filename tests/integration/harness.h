@@ -346,6 +346,12 @@ inline std::string deployment_yaml(const std::string& name, const std::string& m
   return yaml;
 }
 
+// A counter from the worker's --stats-file JSON; -1 when absent.
+inline long long stat_of(const std::string& json, const std::string& name) {
+  auto pos = json.find("\"" + name + "\":");
+  return pos == std::string::npos ? -1 : std::stoll(json.substr(pos + name.size() + 3));
+}
+
 inline std::vector<std::pair<std::string, std::string>> numbered_requests(const std::string& prefix,
                                                                           int n) {
   std::vector<std::pair<std::string, std::string>> out;
