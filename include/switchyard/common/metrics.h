@@ -39,6 +39,7 @@
 // accumulates, and 12345 pico-USD is printed as 0.000000012345.
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -55,8 +56,11 @@ using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
 enum class MetricType { counter, gauge, histogram };
 
+// Series are cache-line aligned: two threads bumping different series never share a line.
+inline constexpr std::size_t kMetricAlignment = 64;
+
 // Monotonic integer count. inc() is one relaxed fetch_add.
-class Counter {
+class alignas(kMetricAlignment) Counter {
  public:
   void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
   std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
@@ -66,7 +70,7 @@ class Counter {
 };
 
 // A value that goes up and down. set() is a relaxed store, add() a compare-exchange loop.
-class Gauge {
+class alignas(kMetricAlignment) Gauge {
  public:
   void set(double v) noexcept { value_.store(v, std::memory_order_relaxed); }
   void add(double d) noexcept { value_.fetch_add(d, std::memory_order_relaxed); }
@@ -80,7 +84,7 @@ class Gauge {
 // Fixed upper bounds chosen when the family is declared. observe() finds the bucket (a short
 // scan of the bounds), then adds 1 to it and the value to the sum: two relaxed atomics.
 // The count is the sum of the buckets, so a scrape always sees _count == the +Inf bucket.
-class Histogram {
+class alignas(kMetricAlignment) Histogram {
  public:
   explicit Histogram(std::shared_ptr<const std::vector<double>> bounds);
 
