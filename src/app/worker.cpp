@@ -1018,10 +1018,17 @@ struct Worker::Impl : RebalanceListener {
                     const ProviderOutcome& outcome) {
     if (e.disabled) {
       stats.deployments_disabled.fetch_add(1, std::memory_order_relaxed);
-      log()->error(
-          "deployment {} answered HTTP {} ({}): DISABLED, it gets no more traffic until the "
-          "worker restarts; check the key in ${} and the account's access to model {}",
-          d.name, outcome.http_status, outcome.error_message, d.api_key_env, d.model);
+      if (outcome.http_status == 0) {
+        log()->error(
+            "deployment {}: {}: DISABLED, it gets no more traffic until the worker restarts; "
+            "check its api_base and certificate, or http.ca_file",
+            d.name, outcome.error_message);
+      } else {
+        log()->error(
+            "deployment {} answered HTTP {} ({}): DISABLED, it gets no more traffic until the "
+            "worker restarts; check the key in ${} and the account's access to model {}",
+            d.name, outcome.http_status, outcome.error_message, d.api_key_env, d.model);
+      }
     }
     if (e.breaker_opened) {
       stats.breaker_opens.fetch_add(1, std::memory_order_relaxed);

@@ -99,7 +99,12 @@ ProviderOutcome classify_failure(const HttpResponse& response) {
   ProviderOutcome outcome;
   outcome.http_status = response.status;
   if (response.status == 0) {  // connect refused, reset, timeout: nothing was answered
-    outcome.kind = OutcomeKind::kRetryable;
+    // A certificate that does not verify will not verify on the next try either, and talking
+    // to that endpoint anyway is what verification exists to prevent: like a bad key, the
+    // deployment is unusable until someone fixes it. Everything else may pass when asked again.
+    const bool untrusted =
+        response.transport_error.find("certificate verify failed") != std::string::npos;
+    outcome.kind = untrusted ? OutcomeKind::kAuth : OutcomeKind::kRetryable;
     outcome.error_message =
         response.transport_error.empty() ? std::string("no response") : response.transport_error;
     return outcome;

@@ -116,6 +116,7 @@ struct HarnessOptions {
   int partitions = 4;
   SimOptions sim;
   std::string extra_worker_yaml;  // appended under `worker:`
+  std::string extra_http_yaml;    // appended under `http:`
   std::string teams_yaml = "teams:\n  - name: search\n  - name: ads\n";
   // Replaces the single default deployment; SIM_PORT is replaced by the simulator's port.
   std::string deployments_yaml;
@@ -167,6 +168,7 @@ class Harness {
         << "postgres:\n  url: " << db_url << "\n  retry_backoff_ms: 200\n"
         << "worker:\n  default_tier: economy\n  commit_interval_ms: 50\n"
         << options_.extra_worker_yaml << "http:\n  retry_base_ms: 10\n  retry_max_ms: 200\n"
+        << options_.extra_http_yaml
         << deployments_yaml() << options_.teams_yaml;
   }
 

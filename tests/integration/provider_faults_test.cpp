@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "harness.h"
+#include "support/test_ca.h"
 
 namespace switchyard::testing {
 namespace {
@@ -179,6 +180,38 @@ TEST(ProviderFaults, AnthropicDeploymentsAreCalledThroughTheMessagesApiAndBilled
   for (const auto& r : log) EXPECT_EQ(to_string(r.endpoint), "anthropic");
   EXPECT_EQ(h.worker_log().find("sk-ant-test-key"), std::string::npos);
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+}
+
+TEST(ProviderTls, HttpsProvidersAreVerifiedAgainstTheConfiguredCaAndAWrongCertificateIsRefused) {
+  test::TestCa ca;
+  for (const bool trusted : {true, false}) {
+    HarnessOptions options;
+    options.sim.tls_cert_file = (trusted ? ca.server_cert : ca.impostor_cert).string();
+    options.sim.tls_key_file = ca.key.string();
+    options.extra_http_yaml = "  ca_file: " + ca.ca_cert.string() + "\n";
+    options.deployments_yaml =
+        "deployments:\n  - name: tls\n    api_base: https://localhost:SIM_PORT/v1\n"
+        "    model: gpt-4o-mini\n    tier: economy\n    input_cost_per_token: 1.5e-07\n"
+        "    output_cost_per_token: 6e-07\n";
+    options.extra_worker_yaml = "  shutdown_drain_ms: 1000\n";
+    Harness h(trusted ? "tls_trusted" : "tls_impostor", options);
+    h.publish(kBackgroundTopic, wave("tls-", 10));
+    h.start_worker();
+    ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= 10; }))
+        << h.worker_log();
+    if (trusted) {
+      EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE status = 'ok'"), 10);
+    } else {
+      EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE error_code = 'provider_error'"), 10);
+      EXPECT_NE(h.query("SELECT error_message FROM requests LIMIT 1").find("certificate verify failed"),
+                std::string::npos)
+          << h.query("SELECT error_message FROM requests LIMIT 1");
+      EXPECT_EQ(h.sim().stats().ok, 0u);  // nothing was sent over the refused connection
+      EXPECT_NE(h.worker_log().find("deployment tls: TLS handshake"), std::string::npos)
+          << h.worker_log();  // disabled, loudly, after the first refusal
+    }
+    EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+  }
 }
 
 }  // namespace

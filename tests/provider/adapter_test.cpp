@@ -172,6 +172,19 @@ TEST(ProviderAdapter, EveryProviderTreatsTransportFailuresAsRetryable) {
   }
 }
 
+TEST(ProviderAdapter, ACertificateThatDoesNotVerifyIsAnAuthFailureNotARetry) {
+  for (ProviderKind provider :
+       {ProviderKind::kOpenAI, ProviderKind::kAzure, ProviderKind::kAnthropic}) {
+    HttpResponse tls;
+    tls.transport_error =
+        "TLS handshake with api.example.com:443 failed: certificate verify failed: hostname "
+        "mismatch";
+    ProviderOutcome outcome = parse_provider_response(deployment_of(provider), tls, "");
+    EXPECT_EQ(outcome.kind, OutcomeKind::kAuth) << to_string(provider);
+    EXPECT_EQ(outcome.error_message, tls.transport_error);
+  }
+}
+
 TEST(ProviderAdapter, EveryProviderCallsAnUnreadableSuccessMalformed) {
   for (ProviderKind provider :
        {ProviderKind::kOpenAI, ProviderKind::kAzure, ProviderKind::kAnthropic}) {
