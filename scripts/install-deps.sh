@@ -7,6 +7,7 @@ PACKAGES=(
   libboost-dev libboost-system-dev libssl-dev
   librdkafka-dev rapidjson-dev libpqxx-dev libpq-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  chromium  # headless, for the dashboard page test (DashboardTest.PageRenders...)
   postgresql postgresql-client kcat openssl
 )
 missing=()
