@@ -12,6 +12,7 @@
 #include "switchyard/app/commands.h"
 #include "switchyard/app/worker.h"
 #include "switchyard/common/flags.h"
+#include "switchyard/common/log.h"
 #include "switchyard/config/config.h"
 #include "switchyard/store/store.h"
 
@@ -113,6 +114,18 @@ int cmd_run(const Args& args) {
   set_log_level(flags.get("log-level", "info"));
   Config config;
   if (!load_or_report(flags.get("config"), config)) return 1;
+  // From here on the config's log format and level apply (--log-level wins over log.level);
+  // both were validated at load.
+  {
+    const std::string level = flags.has("log-level") ? flags.get("log-level") : config.log.level;
+    auto parsed_level = parse_log_level(level);
+    if (!parsed_level) {
+      std::fprintf(stderr, "error: --log-level: unknown level '%s'\n", level.c_str());
+      return 2;
+    }
+    configure_logging(parse_log_format(config.log.format).value_or(LogFormat::text),
+                      *parsed_level);
+  }
   if (flags.has("bootstrap")) config.kafka.bootstrap_servers = flags.get("bootstrap");
   raise_fd_limit();
   std::signal(SIGINT, on_stop_signal);

@@ -16,6 +16,8 @@
 #include <unordered_map>
 
 #include "app/scheduler.h"
+#include "switchyard/app/admin_server.h"
+#include "switchyard/common/metrics.h"
 #include "switchyard/common/io_pool.h"
 #include "switchyard/common/log.h"
 #include "switchyard/config/classifier_config.h"
@@ -181,11 +183,160 @@ struct Worker::Impl : RebalanceListener {
         wake_timer(io.context()) {
     for (const auto& d : config.deployments) api_keys.push_back(d.api_key());
     for (const auto& t : config.teams) teams_by_name.emplace(t.name, &t);
+    resolve_metrics();
   }
+
+  // ---------------- metrics ----------------
+  // Every series the hot path touches is resolved here, once: afterwards a result, a call or a
+  // DLQ record costs a few relaxed atomic adds (see common/metrics.h).
+  static constexpr std::size_t kErrorCodes = static_cast<std::size_t>(ErrorCode::kShutdown) + 1;
+  std::vector<Counter*> requests_series;  // [class][deployment or none][error code]
+  struct DeploymentSeries {
+    Histogram* duration_ok = nullptr;
+    Histogram* duration_failed = nullptr;
+    Histogram* tokens_in = nullptr;
+    Histogram* tokens_out = nullptr;
+    Counter* cost = nullptr;
+  };
+  std::vector<DeploymentSeries> deployment_series;
+  Histogram* request_duration[2] = {nullptr, nullptr};
+  Counter* dlq_unreadable = nullptr;
+  Counter* dlq_invalid = nullptr;
+  std::atomic<std::int64_t> in_flight_now{0};
+  std::atomic<std::int64_t> queued_now[2] = {0, 0};  // parked for headroom, by class
+  std::atomic<int> partitions_assigned{0};
+  std::mutex lag_mutex;
+  std::vector<KafkaConsumer::PartitionLag> lag_snapshot;  // guarded by lag_mutex
+  std::vector<std::atomic<std::int64_t>> budget_remaining_pico;  // parallel to config.teams
+
+  static std::size_t class_index(PriorityClass c) { return c == PriorityClass::kInteractive ? 0 : 1; }
+
+  void resolve_metrics() {
+    declare_worker_metrics(metrics);
+    const std::size_t n = config.deployments.size();
+    requests_series.resize(2 * (n + 1) * kErrorCodes);
+    for (PriorityClass cls : {PriorityClass::kInteractive, PriorityClass::kBackground}) {
+      for (std::size_t d = 0; d <= n; ++d) {
+        for (std::size_t e = 0; e < kErrorCodes; ++e) {
+          const auto code = static_cast<ErrorCode>(e);
+          requests_series[(class_index(cls) * (n + 1) + d) * kErrorCodes + e] =
+              &metrics.counter(metric::kRequests,
+                               {{"class", to_string(cls)},
+                                {"tier", d < n ? config.deployments[d].tier : ""},
+                                {"deployment", d < n ? config.deployments[d].name : ""},
+                                {"status", code == ErrorCode::kNone ? "ok" : to_string(code)}});
+        }
+      }
+    }
+    for (const auto& d : config.deployments) {
+      MetricLabels base = {{"gen_ai_operation_name", "chat"},
+                           {"gen_ai_provider_name", provider_label(d.provider)},
+                           {"gen_ai_request_model", d.model},
+                           {"deployment", d.name}};
+      DeploymentSeries ds;
+      ds.duration_ok = &metrics.histogram(metric::kOperationDuration, base);
+      MetricLabels failed = base;
+      failed.push_back({"error_type", "provider_error"});
+      ds.duration_failed = &metrics.histogram(metric::kOperationDuration, failed);
+      MetricLabels in = base, out = base;
+      in.push_back({"gen_ai_token_type", "input"});
+      out.push_back({"gen_ai_token_type", "output"});
+      ds.tokens_in = &metrics.histogram(metric::kTokenUsage, in);
+      ds.tokens_out = &metrics.histogram(metric::kTokenUsage, out);
+      ds.cost = &metrics.counter(metric::kCost, {{"tier", d.tier}, {"deployment", d.name}});
+      deployment_series.push_back(ds);
+    }
+    request_duration[0] = &metrics.histogram(metric::kRequestDuration, {{"class", "interactive"}});
+    request_duration[1] = &metrics.histogram(metric::kRequestDuration, {{"class", "background"}});
+    dlq_unreadable = &metrics.counter(metric::kDlqRecords, {{"kind", "unreadable"}});
+    dlq_invalid = &metrics.counter(metric::kDlqRecords, {{"kind", "invalid"}});
+    budget_remaining_pico = std::vector<std::atomic<std::int64_t>>(config.teams.size());
+    for (std::size_t i = 0; i < config.teams.size(); ++i)
+      budget_remaining_pico[i].store(config.teams[i].budget.value_or(0));
+  }
+
+  static const char* provider_label(ProviderKind k) {
+    switch (k) {
+      case ProviderKind::kAzure:
+        return "azure.ai.openai";
+      case ProviderKind::kAnthropic:
+        return "anthropic";
+      default:
+        return "openai";
+    }
+  }
+
+  Counter& requests_counter(const Job* job) const {
+    const std::size_t n = config.deployments.size();
+    const std::size_t d = job->attempt > 0 ? job->deployment_index : n;
+    const auto e = static_cast<std::size_t>(job->result.error);
+    return *requests_series[(class_index(job->priority_class) * (n + 1) + d) * kErrorCodes + e];
+  }
+
+  // Gauges read at scrape time (on the admin thread): atomics and snapshots only.
+  std::vector<CallbackRegistration> gauge_registrations;
+  std::unique_ptr<AdminServer> admin;
+
+  void start_admin() {
+    gauge_registrations.push_back(metrics.gauge_callback(
+        metric::kInFlight, {}, [this] { return static_cast<double>(in_flight_now.load()); }));
+    gauge_registrations.push_back(
+        metrics.gauge_callback(metric::kQueueDepth, {{"class", "interactive"}},
+                               [this] { return static_cast<double>(queued_now[0].load()); }));
+    gauge_registrations.push_back(
+        metrics.gauge_callback(metric::kQueueDepth, {{"class", "background"}},
+                               [this] { return static_cast<double>(queued_now[1].load()); }));
+    gauge_registrations.push_back(metrics.gauge_callback(
+        metric::kOpenCircuitBreakers, {},
+        [this] { return static_cast<double>(scheduler.open_breakers(steady_ms())); }));
+    gauge_registrations.push_back(metrics.gauge_family_callback(metric::kConsumerLag, [this] {
+      std::vector<GaugeSample> out;
+      std::lock_guard lock(lag_mutex);
+      for (const auto& l : lag_snapshot) {
+        if (l.lag < 0) continue;
+        out.push_back({{{"topic", l.tp.topic}, {"partition", std::to_string(l.tp.partition)}},
+                       static_cast<double>(l.lag)});
+      }
+      return out;
+    }));
+    gauge_registrations.push_back(metrics.gauge_family_callback(metric::kBudgetRemaining, [this] {
+      std::vector<GaugeSample> out;
+      for (std::size_t i = 0; i < config.teams.size(); ++i) {
+        const TeamConfig& t = config.teams[i];
+        if (!t.budget) continue;
+        out.push_back({{{"team", t.name}, {"period", t.budget_period}},
+                       static_cast<double>(budget_remaining_pico[i].load()) / 1e12});
+      }
+      return out;
+    }));
+    if (!config.admin.enabled) return;
+    AdminServerOptions options;
+    options.host = config.admin.host;
+    options.port = config.admin.port;
+    options.bearer_token = config.admin.token();
+    admin = std::make_unique<AdminServer>(options, metrics);
+    admin->set_readiness([this] {
+      const int assigned = partitions_assigned.load();
+      const bool pg = store_healthy.load();
+      return std::vector<ReadinessCheck>{
+          {"broker", broker_ok.load(), broker_ok.load() ? "" : last_broker_error()},
+          {"postgres", pg, pg ? "" : "the last Postgres statement failed; retrying"},
+          {"partitions", assigned > 0, std::to_string(assigned) + " assigned"}};
+    });
+    for (const auto& hook : admin_hooks) hook(*admin);
+    admin->start();
+    log()->info("admin HTTP on {}:{} (/metrics, /healthz, /readyz{})", config.admin.host,
+                admin->port(), admin_hooks.empty() ? "" : ", /dashboard");
+  }
+
+  std::atomic<bool> broker_ok{false};
+  std::string last_broker_error() const { return "no partitions assigned yet"; }
+  std::vector<std::function<void(AdminServer&)>> admin_hooks;  // e.g. the dashboard
 
   const Config& config;
   WorkerStats& stats;
   std::atomic<bool>& stop_requested;
+  MetricsRegistry metrics;
   Router router;
   Scheduler scheduler;
   std::vector<std::string> api_keys;  // read once at start; never logged
@@ -302,6 +453,7 @@ struct Worker::Impl : RebalanceListener {
     // Unreadable or invalid: the original bytes and the reason go to the DLQ.
     job->raw.assign(msg.value());
     stats.dlq.fetch_add(1, std::memory_order_relaxed);
+    (job->decoded.status == DecodeStatus::kUnreadable ? dlq_unreadable : dlq_invalid)->inc();
     job->out_topic = config.kafka.results_topic;
     if (job->decoded.status == DecodeStatus::kUnreadable) {
       job->acks_pending.store(1);
@@ -338,7 +490,7 @@ struct Worker::Impl : RebalanceListener {
     std::string_view key = d.request.request_id;
     if (auto err = producer->produce(config.kafka.dlq_topic, key, job->raw, headers, dlq_tag(job));
         !err.empty()) {
-      log()->error("cannot queue DLQ record for {}: {}", source, err);
+      log()->error("cannot queue DLQ record: {}{}", err, fields_of(job));
       produce_retries.push({job, true});
     }
   }
@@ -346,6 +498,8 @@ struct Worker::Impl : RebalanceListener {
   void finish_completed(Job* job) {
     auto now = Clock::now();
     stats.end_to_end.record_us(micros_between(job->fetched, now));
+    request_duration[class_index(job->priority_class)]->observe(
+        static_cast<double>(micros_between(job->fetched, now)) / 1e6);
     std::vector<Job*> all = {job};
     all.insert(all.end(), job->duplicates.begin(), job->duplicates.end());
     if (job->decoded.status == DecodeStatus::kOk) {
@@ -392,6 +546,7 @@ struct Worker::Impl : RebalanceListener {
     producer = std::make_unique<KafkaProducer>(
         config.kafka, [this](void* tag, const char* error) { on_delivery(tag, error); });
     consumer = std::make_unique<KafkaConsumer>(config.kafka, config.request_topics(), this);
+    start_admin();
     io.start();
     lookup_thread = std::thread([this] { lookup_loop(); });
     writer_thread = std::thread([this] { writer_loop(); });
@@ -402,6 +557,7 @@ struct Worker::Impl : RebalanceListener {
     std::vector<KafkaMessage> batch;
     std::vector<Job*> done;
     auto last_commit = Clock::now();
+    auto last_lag = Clock::time_point{};
     Clock::time_point drain_deadline;
     for (;;) {
       if (!stopping && stop_requested.load(std::memory_order_relaxed)) {
@@ -425,6 +581,15 @@ struct Worker::Impl : RebalanceListener {
       for (Job* j : done) finish_completed(j);
       flow_control();
       auto now = Clock::now();
+      in_flight_now.store(static_cast<std::int64_t>(tracker.pending()), std::memory_order_relaxed);
+      if (now - last_lag >= std::chrono::seconds(1)) {
+        auto lag = consumer->lag();
+        partitions_assigned.store(static_cast<int>(consumer->assignment().size()));
+        broker_ok.store(!consumer->assignment().empty());
+        std::lock_guard lock(lag_mutex);
+        lag_snapshot = std::move(lag);
+        last_lag = now;
+      }
       if (now - last_commit >= std::chrono::milliseconds(config.worker.commit_interval_ms)) {
         commit(false);
         last_commit = now;
@@ -438,6 +603,8 @@ struct Worker::Impl : RebalanceListener {
     }
     commit(true);
     consumer->close();
+    if (admin) admin->stop();
+    gauge_registrations.clear();
     shutdown_threads();
     log()->info("worker stopped: {}", stats.to_json());
     return 0;
@@ -614,6 +781,8 @@ struct Worker::Impl : RebalanceListener {
       Job* j = jobs[i];
       const TeamConfig* team = team_budget(j);
       note_soft_budget(*team, answers[i], worst[i]);
+      budget_remaining_pico[static_cast<std::size_t>(team - config.teams.data())].store(
+          *team->budget - answers[i].committed, std::memory_order_relaxed);
       if (answers[i].verdict != BudgetVerdict::kExceeded) {
         boost::asio::post(io.context(), [this, j] { schedule(j); });
       } else if (!j->downgraded && team->budget_policy == "downgrade" && downgrade(j)) {
@@ -807,6 +976,7 @@ struct Worker::Impl : RebalanceListener {
   // the earliest wait ends, so an old background request is never overtaken forever.
   void park(Job* job, std::int64_t wait_ms) {
     stats.waits.fetch_add(1, std::memory_order_relaxed);
+    queued_now[class_index(job->priority_class)].fetch_add(1, std::memory_order_relaxed);
     std::int64_t now = steady_ms();
     if (job->waiting_since_ms < 0) job->waiting_since_ms = now;
     std::lock_guard lock(waiting_mutex);
@@ -830,7 +1000,10 @@ struct Worker::Impl : RebalanceListener {
       wake_at_ms = 0;
       while (!waiting.empty()) ready.push_back(waiting.pop());
     }
-    for (Job* j : ready) schedule(j);
+    for (Job* j : ready) {
+      queued_now[class_index(j->priority_class)].fetch_sub(1, std::memory_order_relaxed);
+      schedule(j);
+    }
   }
 
   void attempt(Job* job) {
@@ -867,6 +1040,16 @@ struct Worker::Impl : RebalanceListener {
                               micros_between(job->provider_started, job->responded) / 1000,
                               steady_ms());
     note_effects(*d, effects, outcome);
+    const DeploymentSeries& series = deployment_series[index];
+    const double seconds =
+        static_cast<double>(micros_between(job->provider_started, job->responded)) / 1e6;
+    const bool answered =
+        outcome.kind == OutcomeKind::kOk || outcome.kind == OutcomeKind::kContentFiltered;
+    (answered ? series.duration_ok : series.duration_failed)->observe(seconds);
+    if (answered) {
+      series.tokens_in->observe(static_cast<double>(outcome.usage.input_tokens));
+      series.tokens_out->observe(static_cast<double>(outcome.usage.output_tokens));
+    }
     auto& r = job->result;
     r.route.tier = d->tier;
     r.route.deployment = d->name;
@@ -876,6 +1059,7 @@ struct Worker::Impl : RebalanceListener {
     if (outcome.kind == OutcomeKind::kOk || outcome.kind == OutcomeKind::kContentFiltered) {
       // A billed call: the provider returned usage, whatever the outcome.
       Picodollars cost = billed_cost(*d, outcome.usage);
+      series.cost->inc(static_cast<std::uint64_t>(std::max<Picodollars>(cost, 0)));
       job->ledger.push_back(
           {job->attempt, d->name, d->model, d->tier, to_string(d->provider), outcome.usage, cost});
       r.usage += outcome.usage;
@@ -1059,7 +1243,25 @@ struct Worker::Impl : RebalanceListener {
 
   void finish_to_writer(Job* job) {
     if (job->responded == Clock::time_point{}) job->responded = Clock::now();
+    if (log()->should_log(spdlog::level::debug)) {
+      log()->debug("request finished: {} after {} attempt(s){}",
+                   job->result.error == ErrorCode::kNone ? "ok" : to_string(job->result.error),
+                   job->attempt, fields_of(job));
+    }
     to_writer.push(job);
+  }
+
+  // The fields every per-request log line carries: the request, where it came from in Kafka and
+  // the deployment of its last attempt (none before the first).
+  LogFields fields_of(const Job* job) const {
+    std::string_view deployment =
+        job->attempt > 0 ? std::string_view(config.deployments[job->deployment_index].name)
+                         : std::string_view();
+    return LogFields{{"request_id", std::string_view(job->decoded.request.request_id)},
+                     {"deployment", deployment},
+                     {"topic", std::string_view(job->tp.topic)},
+                     {"partition", static_cast<std::int64_t>(job->tp.partition)},
+                     {"offset", job->offset}};
   }
 
   // ---------------- writer thread ----------------
@@ -1078,6 +1280,7 @@ struct Worker::Impl : RebalanceListener {
         0, now - enqueued - micros_between(job->fetched, Clock::now()) / 1000);
     r.provider_ms = job->provider_ms;
     r.total_ms = std::max<std::int64_t>(0, now - enqueued);
+    requests_counter(job).inc();
     if (r.ok()) {
       stats.results_ok.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -1161,7 +1364,7 @@ struct Worker::Impl : RebalanceListener {
     const std::string& key = job->decoded.request.request_id;
     if (auto err = producer->produce(job->out_topic, key, job->result_json, {}, result_tag(job));
         !err.empty()) {
-      log()->error("cannot queue result for {}: {}", key, err);
+      log()->error("cannot queue result: {}{}", err, fields_of(job));
       produce_retries.push({job, false});
     }
   }
@@ -1174,8 +1377,8 @@ struct Worker::Impl : RebalanceListener {
     if (error) {
       // librdkafka already retried within message.timeout.ms; never drop: produce it again.
       stats.produce_failures.fetch_add(1, std::memory_order_relaxed);
-      log()->warn("delivery of {} for {} failed: {}; producing it again",
-                  is_dlq ? "DLQ record" : "result", job->decoded.request.request_id, error);
+      log()->warn("delivery of {} failed: {}; producing it again{}",
+                  is_dlq ? "DLQ record" : "result", error, fields_of(job));
       produce_retries.push({job, is_dlq});
       return;
     }

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "kafka/cli_support.h"
@@ -229,6 +230,29 @@ std::string KafkaConsumer::commit(const std::vector<OffsetCommit>& commits, bool
   rd_kafka_resp_err_t err = rd_kafka_commit(impl_->rk, list, synchronous ? 0 : 1);
   rd_kafka_topic_partition_list_destroy(list);
   return err ? rd_kafka_err2str(err) : "";
+}
+
+std::vector<KafkaConsumer::PartitionLag> KafkaConsumer::lag() const {
+  std::vector<PartitionLag> out;
+  if (assignment_.empty() || !impl_->rk) return out;
+  auto* list = to_list(assignment_);
+  rd_kafka_position(impl_->rk, list);
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& p = list->elems[i];
+    PartitionLag l{{p.topic, p.partition}, -1};
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    if (rd_kafka_get_watermark_offsets(impl_->rk, p.topic, p.partition, &low, &high) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        high >= 0) {
+      // Before the first fetch the position is unknown: count from the low watermark.
+      const std::int64_t position = p.offset >= 0 ? p.offset : low;
+      l.lag = std::max<std::int64_t>(0, high - position);
+    }
+    out.push_back(std::move(l));
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return out;
 }
 
 void KafkaConsumer::close() {

@@ -117,6 +117,7 @@ struct HarnessOptions {
   SimOptions sim;
   std::string extra_worker_yaml;  // appended under `worker:`
   std::string extra_http_yaml;    // appended under `http:`
+  std::string admin_listen = "127.0.0.1:0";
   std::string teams_yaml = "teams:\n  - name: search\n  - name: ads\n";
   // Replaces the single default deployment; SIM_PORT is replaced by the simulator's port.
   std::string deployments_yaml;
@@ -166,6 +167,8 @@ class Harness {
         // A restarted worker must not wait the default 45 s for its killed predecessor's session.
         << "  properties:\n    session.timeout.ms: \"6000\"\n    heartbeat.interval.ms: \"500\"\n"
         << "postgres:\n  url: " << db_url << "\n  retry_backoff_ms: 200\n"
+        // Several workers per test: the admin server on a free port each.
+        << "admin:\n  listen: " << options_.admin_listen << "\n"
         << "worker:\n  default_tier: economy\n  commit_interval_ms: 50\n"
         << options_.extra_worker_yaml << "http:\n  retry_base_ms: 10\n  retry_max_ms: 200\n"
         << options_.extra_http_yaml

@@ -63,6 +63,13 @@ class KafkaConsumer {
   // Commits positions; returns an error text or "".
   std::string commit(const std::vector<OffsetCommit>& commits, bool synchronous);
   const std::vector<TopicPartition>& assignment() const { return assignment_; }
+  // Messages between this consumer's position and the end of each assigned partition, from
+  // librdkafka's cached watermarks (no broker round trip); -1 when not yet known.
+  struct PartitionLag {
+    TopicPartition tp;
+    std::int64_t lag = -1;
+  };
+  std::vector<PartitionLag> lag() const;
   void close();  // leaves the group; idempotent
 
  private:
