@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -150,11 +151,14 @@ void read_spend(pqxx::transaction_base& tx, const Window& win, JsonWriter& w) {
   write_total(w, "total_usd", total, 2);
   write_total(w, "requests", total, 1);
   w.Key("by_team");
-  write_rows(w, by_team, {{"team", Kind::text}, {"requests", Kind::number},
-                          {"cost_usd", Kind::number}}, true);
+  write_rows(w, by_team,
+             {{"team", Kind::text}, {"requests", Kind::number}, {"cost_usd", Kind::number}}, true);
   w.Key("daily");
-  write_rows(w, daily, {{"day", Kind::text}, {"team", Kind::text}, {"requests", Kind::number},
-                        {"cost_usd", Kind::number}});
+  write_rows(w, daily,
+             {{"day", Kind::text},
+              {"team", Kind::text},
+              {"requests", Kind::number},
+              {"cost_usd", Kind::number}});
   w.EndObject();
 }
 
@@ -208,13 +212,20 @@ void read_tier_mix(pqxx::transaction_base& tx, const Window& win, JsonWriter& w)
       win.from, win.to);
   w.StartObject();
   w.Key("by_tier");
-  write_rows(w, by_tier, {{"tier", Kind::text}, {"requests", Kind::number},
-                          {"cost_usd", Kind::number}, {"request_share", Kind::number},
-                          {"cost_share", Kind::number}});
+  write_rows(w, by_tier,
+             {{"tier", Kind::text},
+              {"requests", Kind::number},
+              {"cost_usd", Kind::number},
+              {"request_share", Kind::number},
+              {"cost_share", Kind::number}});
   w.Key("daily");
-  write_rows(w, daily, {{"day", Kind::text}, {"tier", Kind::text}, {"requests", Kind::number},
-                        {"cost_usd", Kind::number}, {"request_share", Kind::number},
-                        {"cost_share", Kind::number}});
+  write_rows(w, daily,
+             {{"day", Kind::text},
+              {"tier", Kind::text},
+              {"requests", Kind::number},
+              {"cost_usd", Kind::number},
+              {"request_share", Kind::number},
+              {"cost_share", Kind::number}});
   w.EndObject();
 }
 
@@ -243,11 +254,18 @@ void read_savings(pqxx::transaction_base& tx, const Window& win, JsonWriter& w) 
   write_total(w, "reference_usd", total, 2);
   write_total(w, "saved_usd", total, 3);
   w.Key("by_team");
-  write_rows(w, by_team, {{"team", Kind::text}, {"actual_usd", Kind::number},
-                          {"reference_usd", Kind::number}, {"saved_usd", Kind::number}}, true);
+  write_rows(w, by_team,
+             {{"team", Kind::text},
+              {"actual_usd", Kind::number},
+              {"reference_usd", Kind::number},
+              {"saved_usd", Kind::number}},
+             true);
   w.Key("daily");
-  write_rows(w, daily, {{"day", Kind::text}, {"actual_usd", Kind::number},
-                        {"reference_usd", Kind::number}, {"saved_usd", Kind::number}});
+  write_rows(w, daily,
+             {{"day", Kind::text},
+              {"actual_usd", Kind::number},
+              {"reference_usd", Kind::number},
+              {"saved_usd", Kind::number}});
   w.EndObject();
 }
 
@@ -273,6 +291,19 @@ std::string trim_message(std::string message) {
   return message;
 }
 
+// A Postgres that does not answer (a dropped route, not a refused connection) would hold the
+// refresh thread, and stop(), for the kernel's TCP timeout: bound the connect unless the URL says.
+constexpr int kConnectTimeoutSeconds = 5;
+
+std::string with_connect_timeout(const std::string& url) {
+  if (url.find("connect_timeout") != std::string::npos) return url;
+  std::string setting = "connect_timeout=" + std::to_string(kConnectTimeoutSeconds);
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + setting;
+  }
+  return url + (url.empty() ? "" : " ") + setting;  // keyword=value form
+}
+
 AdminResponse with_no_store(AdminResponse response) {
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;
@@ -292,15 +323,29 @@ struct Dashboard::State {
   std::map<std::string, std::string, std::less<>> section_errors;
 };
 
+namespace {
+
+// Out-of-range values would make an empty window or a busy loop: clamp them.
+DashboardOptions sanitized(DashboardOptions options) {
+  options.days = std::clamp(options.days, 1, 3660);
+  options.refresh_interval_ms = std::max(options.refresh_interval_ms, 100);
+  options.statement_timeout_ms = std::max(options.statement_timeout_ms, 0);  // 0: none
+  while (options.path_prefix.size() > 1 && options.path_prefix.ends_with('/')) {
+    options.path_prefix.pop_back();
+  }
+  return options;
+}
+
+}  // namespace
+
 Dashboard::Dashboard(DashboardOptions options, MetricsRegistry* metrics)
-    : options_(std::move(options)), state_(std::make_unique<State>()) {
+    : options_(sanitized(std::move(options))), state_(std::make_unique<State>()) {
   if (metrics) {
     metrics->describe_counter(kRefreshErrors,
                               "Dashboard snapshot refreshes that could not read every view.");
     refresh_errors_ = &metrics->counter(kRefreshErrors);
   }
   for (const Section& s : kSections) state_->sections.emplace(s.name, s.empty);
-  std::lock_guard lock(refresh_mutex_);
   // The placeholder: the page shows "waiting for the first refresh".
   rapidjson::StringBuffer out;
   JsonWriter w(out);
@@ -321,7 +366,9 @@ Dashboard::Dashboard(DashboardOptions options, MetricsRegistry* metrics)
   snapshot_ = std::make_shared<const std::string>(out.GetString(), out.GetSize());
 }
 
-Dashboard::~Dashboard() { stop(); }
+Dashboard::~Dashboard() {
+  stop();
+}
 
 void Dashboard::start() {
   std::lock_guard lock(thread_mutex_);
@@ -371,7 +418,7 @@ bool Dashboard::refresh_now() {
   try {
     if (!st.connection || !st.connection->is_open()) {
       st.connection.reset();
-      auto conn = std::make_unique<pqxx::connection>(options_.postgres_url);
+      auto conn = std::make_unique<pqxx::connection>(with_connect_timeout(options_.postgres_url));
       pqxx::nontransaction setup(*conn);
       setup.exec("SET statement_timeout = " + std::to_string(options_.statement_timeout_ms));
       // The dashboard only reads; a read-only session makes that a property, not a habit.
@@ -423,8 +470,7 @@ bool Dashboard::refresh_now() {
 
   if (st.error != previous_error) {
     if (!st.error.empty()) {
-      dashboard_logger().warn("dashboard refresh failed, serving the last good data: {}",
-                              st.error);
+      dashboard_logger().warn("dashboard refresh failed, serving the last good data: {}", st.error);
     } else if (!previous_error.empty()) {
       dashboard_logger().info("dashboard refresh reads every view again");
     }
@@ -489,12 +535,12 @@ std::shared_ptr<const std::string> Dashboard::snapshot() const {
 }
 
 AdminResponse Dashboard::handle(const AdminRequest& request) const {
-  std::string_view rest = std::string_view(request.path).substr(
-      std::min(request.path.size(), options_.path_prefix.size()));
+  std::string_view rest = std::string_view(request.path)
+                              .substr(std::min(request.path.size(), options_.path_prefix.size()));
   bool page = rest.empty() || rest == "/";
   bool data = rest == "/data.json";
   if (!page && !data) return AdminResponse::text(404, "not found\n");
-  if (request.method != "GET" && request.method != "HEAD") {
+  if (request.method != "GET") {
     AdminResponse r = AdminResponse::text(405, "method not allowed\n");
     r.headers.emplace_back("Allow", "GET");
     return r;

@@ -258,7 +258,9 @@ TEST_F(DashboardTest, TheRefreshThreadReadsAtStartAndStopsPromptly) {
 // ---- headless Chromium -----------------------------------------------------------------------
 
 std::string chromium_binary() {
-  if (const char* env = std::getenv("SWITCHYARD_CHROMIUM"); env && *env) return env;
+  if (const char* env = std::getenv("SWITCHYARD_CHROMIUM"); env && *env) {
+    return ::access(env, X_OK) == 0 ? env : "";
+  }
   for (const char* candidate : {"/usr/bin/chromium", "/usr/bin/chromium-browser"}) {
     if (::access(candidate, X_OK) == 0) return candidate;
   }
@@ -286,7 +288,8 @@ std::optional<PngSize> png_size(const std::string& png) {
   auto be32 = [&](std::size_t at) {
     return (std::uint32_t(std::uint8_t(png[at])) << 24) |
            (std::uint32_t(std::uint8_t(png[at + 1])) << 16) |
-           (std::uint32_t(std::uint8_t(png[at + 2])) << 8) | std::uint32_t(std::uint8_t(png[at + 3]));
+           (std::uint32_t(std::uint8_t(png[at + 2])) << 8) |
+           std::uint32_t(std::uint8_t(png[at + 3]));
   };
   return PngSize{be32(16), be32(20)};
 }
@@ -327,8 +330,7 @@ class Chromium {
         " --disable-dev-shm-usage --no-first-run --hide-scrollbars --mute-audio" +
         " --user-data-dir='" + (dir_ / "profile").string() + "'" +
         " --window-size=1280,1600 --run-all-compositor-stages-before-draw" +
-        " --virtual-time-budget=10000 " + what + " 2>> '" + (dir_ / "chromium.log").string() +
-        "'";
+        " --virtual-time-budget=10000 " + what + " 2>> '" + (dir_ / "chromium.log").string() + "'";
     int rc = std::system(command.c_str());
     EXPECT_EQ(rc, 0) << command << "\n" << log();
   }
@@ -353,7 +355,7 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
 #define REQUIRE_CHROMIUM()                                                                      \
   ASSERT_FALSE(chromium_binary().empty())                                                       \
       << "headless Chromium is needed to render the dashboard page: install Debian's chromium " \
-         "package (scripts/install-deps.sh does: apt-get install chromium), or point "         \
+         "package (scripts/install-deps.sh does: apt-get install chromium), or point "          \
          "SWITCHYARD_CHROMIUM at a chromium binary"
 
 TEST_F(DashboardTest, PageRendersEveryChartForTheSeededDataInHeadlessChromium) {
@@ -408,6 +410,24 @@ TEST_F(DashboardTest, PageRendersEveryChartForTheSeededDataInHeadlessChromium) {
                     fs::copy_options::overwrite_existing);
     }
   }
+}
+
+TEST_F(DashboardTest, PageSaysSoWhenThereIsNoSpendYet) {
+  REQUIRE_CHROMIUM();
+  Dashboard dashboard({.postgres_url = url_});  // migrated, nothing written yet
+  ASSERT_TRUE(dashboard.refresh_now()) << *dashboard.snapshot();
+  AdminServer& admin = serve(dashboard);
+
+  Chromium chromium;
+  std::string dom =
+      chromium.dump_dom("http://127.0.0.1:" + std::to_string(admin.port()) + "/dashboard");
+  ASSERT_FALSE(dom.empty()) << chromium.log();
+  EXPECT_NE(dom.find("id=\"total-spend\">$0.00<"), std::string::npos) << dom;
+  EXPECT_NE(chart_markup(dom, "spend-by-team").find("No spend recorded"), std::string::npos);
+  EXPECT_NE(chart_markup(dom, "budget-status").find("No team has a budget"), std::string::npos);
+  EXPECT_NE(chart_markup(dom, "tier-mix").find("No requests"), std::string::npos);
+  EXPECT_NE(chart_markup(dom, "savings").find("No spend"), std::string::npos);
+  EXPECT_NE(dom.find("id=\"error\" role=\"alert\" hidden"), std::string::npos);
 }
 
 TEST_F(DashboardTest, PageShowsThePostgresErrorAboveTheLastGoodCharts) {

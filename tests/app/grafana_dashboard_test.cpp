@@ -34,8 +34,8 @@ rapidjson::Document load_dashboard() {
   rapidjson::Document d;
   std::string text = read_text(kGrafanaDir + "/dashboards/switchyard.json");
   d.Parse(text.c_str());
-  EXPECT_FALSE(d.HasParseError()) << "switchyard.json does not parse: error "
-                                  << d.GetParseError() << " at " << d.GetErrorOffset();
+  EXPECT_FALSE(d.HasParseError()) << "switchyard.json does not parse: error " << d.GetParseError()
+                                  << " at " << d.GetErrorOffset();
   return d;
 }
 
@@ -99,7 +99,8 @@ std::vector<Query> dashboard_queries() {
   std::vector<Query> queries;
   for (const auto* p : panels) {
     for (const auto& t : (*p)["targets"].GetArray()) {
-      queries.push_back({(*p)["title"].GetString(), t["format"].GetString(), t["rawSql"].GetString()});
+      queries.push_back(
+          {(*p)["title"].GetString(), t["format"].GetString(), t["rawSql"].GetString()});
     }
   }
   return queries;
@@ -139,9 +140,10 @@ TEST(GrafanaDashboard, EveryPanelReadsTheProvisionedDatasourceWithRawSql) {
     }
   }
   // What issue 5 asks the dashboard to show.
-  for (const char* wanted : {"Spend per team per day", "Budget burn-down", "Budget status",
-                             "Tier mix: share of requests per day", "Actual against reference cost per day",
-                             "Error rate per hour", "Latency per hour"}) {
+  for (const char* wanted :
+       {"Spend per team per day", "Budget burn-down", "Budget status",
+        "Tier mix: share of requests per day", "Actual against reference cost per day",
+        "Error rate per hour", "Latency per hour"}) {
     EXPECT_TRUE(titles.count(wanted)) << "no panel \"" << wanted << "\"";
   }
   // The team variable: a query against the views, several teams at once.
@@ -165,7 +167,8 @@ TEST(GrafanaDashboard, ProvisioningReadsCredentialsFromTheEnvironmentAndFindsThe
   YAML::Node providers = YAML::LoadFile(kGrafanaDir + "/provisioning/dashboards/switchyard.yaml");
   const std::string path = providers["providers"][0]["options"]["path"].as<std::string>();
   // docker-compose.yml mounts deploy/grafana/dashboards at exactly that path.
-  YAML::Node compose = YAML::LoadFile(std::string(SWITCHYARD_SOURCE_DIR) + "/deploy/docker-compose.yml");
+  YAML::Node compose =
+      YAML::LoadFile(std::string(SWITCHYARD_SOURCE_DIR) + "/deploy/docker-compose.yml");
   ASSERT_TRUE(compose["services"]["grafana"]) << "no grafana service in deploy/docker-compose.yml";
   bool mounted = false;
   for (const auto& volume : compose["services"]["grafana"]["volumes"]) {
@@ -306,9 +309,11 @@ TEST_F(GrafanaQueries, SpendAndBudgetPanelsShowTheHandComputedFigures) {
   pqxx::result burn = run(query_of("Budget burn-down"));
   std::vector<std::string> alpha;
   for (const auto& r : burn) {
-    if (std::string(r["metric"].c_str()) == "team-alpha") alpha.push_back(r["remaining_usd"].c_str());
+    if (std::string(r["metric"].c_str()) == "team-alpha")
+      alpha.push_back(r["remaining_usd"].c_str());
   }
-  EXPECT_EQ(alpha, (std::vector<std::string>{"9.000000000000", "7.000000000000", "9.500000000000"}));
+  EXPECT_EQ(alpha,
+            (std::vector<std::string>{"9.000000000000", "7.000000000000", "9.500000000000"}));
 
   // Errors: a-4 is one of alpha's two requests that hour.
   pqxx::result errors = run(query_of("Error rate per hour"));

@@ -44,7 +44,6 @@
 //   dashboard.stop();                 // or the destructor; joins the refresh thread
 // refresh_now() reads Postgres on the calling thread (tests, a CLI); it is serialised with the
 // refresh thread. Every other member may be called from any thread.
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -60,10 +59,10 @@ class Counter;
 class MetricsRegistry;
 
 struct DashboardOptions {
-  std::string postgres_url;           // libpq connection string or URI
-  int days = 30;                      // the window: today (UTC) and the days before it
-  int refresh_interval_ms = 5000;     // how often the snapshot is re-read
-  int statement_timeout_ms = 10000;   // per query, so a stuck query cannot stall refreshes
+  std::string postgres_url;          // libpq connection string or URI (a read-only role will do)
+  int days = 30;                     // the window: today (UTC) and the days before it; 1..3660
+  int refresh_interval_ms = 5000;    // how often the snapshot is re-read; at least 100
+  int statement_timeout_ms = 10000;  // per query, so a stuck query cannot stall refreshes
   std::string path_prefix = "/dashboard";
 };
 
