@@ -304,6 +304,17 @@ std::string with_connect_timeout(const std::string& url) {
   return url + (url.empty() ? "" : " ") + setting;  // keyword=value form
 }
 
+// Out-of-range values would make an empty window or a busy loop: clamp them.
+DashboardOptions sanitized(DashboardOptions options) {
+  options.days = std::clamp(options.days, 1, 3660);
+  options.refresh_interval_ms = std::max(options.refresh_interval_ms, 100);
+  options.statement_timeout_ms = std::max(options.statement_timeout_ms, 0);  // 0: none
+  while (options.path_prefix.size() > 1 && options.path_prefix.ends_with('/')) {
+    options.path_prefix.pop_back();
+  }
+  return options;
+}
+
 AdminResponse with_no_store(AdminResponse response) {
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;
@@ -322,21 +333,6 @@ struct Dashboard::State {
   std::string error;         // the last attempt's first error ("" when it read everything)
   std::map<std::string, std::string, std::less<>> section_errors;
 };
-
-namespace {
-
-// Out-of-range values would make an empty window or a busy loop: clamp them.
-DashboardOptions sanitized(DashboardOptions options) {
-  options.days = std::clamp(options.days, 1, 3660);
-  options.refresh_interval_ms = std::max(options.refresh_interval_ms, 100);
-  options.statement_timeout_ms = std::max(options.statement_timeout_ms, 0);  // 0: none
-  while (options.path_prefix.size() > 1 && options.path_prefix.ends_with('/')) {
-    options.path_prefix.pop_back();
-  }
-  return options;
-}
-
-}  // namespace
 
 Dashboard::Dashboard(DashboardOptions options, MetricsRegistry* metrics)
     : options_(sanitized(std::move(options))), state_(std::make_unique<State>()) {
