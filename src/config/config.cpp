@@ -78,6 +78,15 @@ std::vector<std::string> Config::fallback_chain(const std::string& tier) const {
   return std::vector<std::string>(tiers.begin() + rank + 1, tiers.end());
 }
 
+const DeploymentConfig* Config::reference_deployment() const {
+  for (const auto& d : deployments) {
+    if (reporting.reference_model.empty() ? d.tier == worker.default_tier
+                                          : d.group == reporting.reference_model)
+      return &d;
+  }
+  return nullptr;
+}
+
 namespace {
 
 // One declared key: where it lives, what it means, and how to read + validate it into the
@@ -416,6 +425,10 @@ const std::vector<Key<Config>>& top_keys() {
        [](const YAML::Node& n, Config& c) {
          return int_in<std::int64_t>(0, 100'000'000)(n, c.routing.short_input_tokens);
        }},
+      {"reporting.reference_model", "",
+       "model group whose prices team_savings_daily measures savings against; default: the "
+       "group of the first deployment of worker.default_tier",
+       [](const YAML::Node& n, Config& c) { return read_string(n, c.reporting.reference_model); }},
   };
   return keys;
 }
@@ -802,6 +815,10 @@ void validate(Config& c, std::vector<std::string>& problems) {
   else if (!c.deployments.empty() && !tiers.count(c.worker.default_tier))
     problems.push_back("worker.default_tier: no deployment has tier '" + c.worker.default_tier +
                        "'");
+  if (!c.reporting.reference_model.empty() && !c.deployments.empty() &&
+      c.reference_deployment() == nullptr)
+    problems.push_back("reporting.reference_model: no deployment has model group '" +
+                       c.reporting.reference_model + "'");
   for (const auto& [task_type, tier] : c.routing.task_type_tiers) {
     const std::string where = "routing.task_type_tiers." + task_type;
     if (c.tier_rank(tier) < 0)

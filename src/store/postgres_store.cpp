@@ -95,6 +95,20 @@ constexpr const char* kFindTerminalSql =
     "SELECT r.request_id, r.result::text FROM unnest($1::text[]) AS ids(id) "
     "JOIN requests r ON r.request_id = ids.id";
 
+// The single "current" row of reference_prices (migration 0005).
+constexpr const char* kSetReferencePriceSql = R"SQL(
+INSERT INTO reference_prices (name, input_cost_per_token, output_cost_per_token,
+                              cached_input_cost_per_token, cache_creation_input_cost_per_token,
+                              reasoning_cost_per_token)
+VALUES ($1, $2::numeric, $3::numeric, $4::numeric, $5::numeric, $6::numeric)
+ON CONFLICT (is_current) DO UPDATE SET
+  name = EXCLUDED.name, input_cost_per_token = EXCLUDED.input_cost_per_token,
+  output_cost_per_token = EXCLUDED.output_cost_per_token,
+  cached_input_cost_per_token = EXCLUDED.cached_input_cost_per_token,
+  cache_creation_input_cost_per_token = EXCLUDED.cache_creation_input_cost_per_token,
+  reasoning_cost_per_token = EXCLUDED.reasoning_cost_per_token, updated_at = now()
+)SQL";
+
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void put(JsonWriter& w, const char* key, std::string_view value) {
@@ -266,6 +280,29 @@ class PostgresStore final : public RequestStore {
                                                 : BudgetVerdict::kExceeded;
         if (!row[2].is_null()) answer.committed = parse_usd(row[2].c_str()).value_or(0);
       }
+    });
+  }
+
+  bool set_reference_price(std::string_view name, const ModelPrice& price,
+                           std::string& error) override {
+    auto usd = [](const std::optional<Picodollars>& p) {
+      return p ? std::optional<std::string>(format_usd(*p)) : std::nullopt;
+    };
+    return with_connection(error, [&](pqxx::connection& conn) {
+      pqxx::work tx(conn);
+      tx.exec_params(kSetReferencePriceSql, std::string(name), format_usd(price.input_per_token),
+                     format_usd(price.output_per_token), usd(price.cached_input_per_token),
+                     usd(price.cache_creation_per_token), usd(price.reasoning_per_token));
+      tx.commit();
+    });
+  }
+
+  bool ensure_ledger_partitions(int months_ahead, int& created, std::string& error) override {
+    return with_connection(error, [&](pqxx::connection& conn) {
+      pqxx::work tx(conn);
+      created = tx.exec_params("SELECT switchyard_ensure_ledger_partitions($1)", months_ahead)[0][0]
+                    .as<int>();
+      tx.commit();
     });
   }
 

@@ -114,6 +114,13 @@ struct RoutingConfig {
   std::optional<std::map<std::string, std::vector<std::string>>> fallback_tiers;
 };
 
+// Spend reporting (the Postgres views of migration 0005).
+struct ReportingConfig {
+  // Model group whose prices team_savings_daily measures savings against; empty = the group of
+  // the first deployment of worker.default_tier (see Config::reference_deployment).
+  std::string reference_model;
+};
+
 struct DeploymentConfig {
   std::string name;
   ProviderKind provider = ProviderKind::kOpenAI;
@@ -177,6 +184,7 @@ struct Config {
   LogConfig log;
   PricingConfig pricing;
   RoutingConfig routing;
+  ReportingConfig reporting;
   // Tier names from the cheapest / lowest quality to the best; every deployment's tier is one.
   std::vector<std::string> tiers = {"economy", "workhorse", "frontier"};
   std::vector<DeploymentConfig> deployments;
@@ -190,6 +198,10 @@ struct Config {
   // The tiers `tier` falls back to, in order: routing.fallback_tiers when set, else every
   // higher tier from the cheapest up.
   std::vector<std::string> fallback_chain(const std::string& tier) const;
+  // The deployment whose prices are the savings reference: the first one of model group
+  // reporting.reference_model, or when that is empty the first one of worker.default_tier.
+  // nullptr when there is none (a config that loaded without problems always has one).
+  const DeploymentConfig* reference_deployment() const;
 };
 
 struct ConfigLoad {

@@ -14,6 +14,7 @@
 
 #include "switchyard/common/money.h"
 #include "switchyard/event/result.h"
+#include "switchyard/pricing/catalog.h"
 
 namespace switchyard {
 
@@ -86,6 +87,20 @@ class RequestStore {
   // `records[i]`. Record request_ids must be distinct within one call.
   virtual bool write_terminal(const std::vector<TerminalRecord>& records,
                               std::vector<WriteOutcome>& outcomes, std::string& error) = 0;
+
+  // Makes `price` the reference that team_savings_daily measures savings against: the one row of
+  // reference_prices, named `name` (the reporting.reference_model group). Its standard per-token
+  // prices are stored (batch prices are not); a cached, cache-creation or reasoning price the
+  // model does not have is stored as NULL and costs as the input / output price, as call_cost()
+  // does. The worker calls it at start; the view applies it to every day, past ones included.
+  virtual bool set_reference_price(std::string_view name, const ModelPrice& price,
+                                   std::string& error) = 0;
+
+  // Creates the cost ledger's monthly partitions from the current UTC month to `months_ahead`
+  // months after it (switchyard_ensure_ledger_partitions; rows waiting in the DEFAULT partition
+  // move into their month). `created` is how many were new. Inserts never fail for want of a
+  // partition, but call it at start and daily so months do not pile up in DEFAULT.
+  virtual bool ensure_ledger_partitions(int months_ahead, int& created, std::string& error) = 0;
 };
 
 // `url` is a libpq connection string. Connects lazily; never throws.
