@@ -18,7 +18,7 @@ int usage() {
       "  provider-sim [options]     run the provider simulator (development and tests)\n"
       "  publish [options] [FILE]   publish JSONL request events to a request topic\n"
       "  tail [options]             print result events as JSONL\n"
-      "  spend --config FILE        spend per team from Postgres\n"
+      "  spend [options]            spend per team, model, deployment or tier from Postgres\n"
       "  pricing show MODEL         prices and context window of a model from the pricing catalog\n"
       "\n"
       "Run `switchyard <command> --help` for a command's options.\n",

@@ -1,4 +1,4 @@
-// `switchyard run`, `check-config`, `migrate` and `spend`.
+// `switchyard run`, `check-config` and `migrate`.
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -6,7 +6,6 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <pqxx/pqxx>
 #include <thread>
 
 #include "switchyard/app/commands.h"
@@ -177,44 +176,6 @@ int cmd_run(const Args& args) {
     }
   }
   return code;
-}
-
-int cmd_spend(const Args& args) {
-  Flags flags(args, {"config", "url", "days"}, {"help"});
-  if (!flags.ok() || flags.has("help")) {
-    for (const auto& e : flags.errors()) std::fprintf(stderr, "error: %s\n", e.c_str());
-    std::fprintf(stderr,
-                 "usage: switchyard spend (--config FILE | --url POSTGRES_URL) [--days N]\n");
-    return flags.has("help") ? 0 : 2;
-  }
-  std::string url = flags.get("url");
-  if (url.empty()) {
-    Config config;
-    if (!load_or_report(flags.get("config"), config)) return 1;
-    url = config.postgres_url();
-  }
-  long long days = flags.get_int("days", 30);
-  try {
-    pqxx::connection conn(url);
-    pqxx::nontransaction tx(conn);
-    pqxx::result rows = tx.exec_params(
-        "SELECT team, sum(requests)::bigint, sum(input_tokens)::bigint, "
-        "sum(output_tokens)::bigint, "
-        "sum(cost_usd)::numeric(30,6)::text FROM team_spend_daily "
-        "WHERE day > (now() AT TIME ZONE 'UTC')::date - $1::int GROUP BY team ORDER BY "
-        "sum(cost_usd) DESC, team",
-        static_cast<int>(days));
-    std::printf("%-20s %10s %14s %14s %16s\n", "team", "requests", "input_tokens", "output_tokens",
-                "cost_usd");
-    for (const auto& row : rows) {
-      std::printf("%-20s %10s %14s %14s %16s\n", row[0].c_str(), row[1].c_str(), row[2].c_str(),
-                  row[3].c_str(), row[4].c_str());
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "spend: %s\n", e.what());
-    return 1;
-  }
-  return 0;
 }
 
 }  // namespace switchyard

@@ -55,12 +55,12 @@ void bill(pqxx::connection& conn, const std::string& id, const std::string& team
               std::to_string(c.reasoning) + ", " + c.cost + ")";
   }
   if (!values.empty()) {
-    tx.exec("INSERT INTO cost_ledger (request_id, attempt, team, deployment, model, provider, tier,"
-            " input_tokens, output_tokens, cached_input_tokens, cache_creation_input_tokens,"
-            " reasoning_tokens, cost_usd, created_at)"
-            " SELECT v.*, r.finished_at FROM (VALUES " +
-            values +
-            ") AS v JOIN requests r ON r.request_id = v.column1");
+    tx.exec(
+        "INSERT INTO cost_ledger (request_id, attempt, team, deployment, model, provider, tier,"
+        " input_tokens, output_tokens, cached_input_tokens, cache_creation_input_tokens,"
+        " reasoning_tokens, cost_usd, created_at)"
+        " SELECT v.*, r.finished_at FROM (VALUES " +
+        values + ") AS v JOIN requests r ON r.request_id = v.column1");
   }
   tx.commit();
 }
@@ -220,10 +220,10 @@ TEST_F(DashboardViews, TierSharesOfEachDayAddUpToOne) {
 
 TEST_F(DashboardViews, SavingsAreMeasuredAgainstTheCurrentReferencePrice) {
   Call c = call("0.001");
-  c.input = 1000;          // 500 uncached + 400 cached + 100 written to the cache
+  c.input = 1000;  // 500 uncached + 400 cached + 100 written to the cache
   c.cached = 400;
   c.cache_creation = 100;
-  c.output = 500;          // 300 visible + 200 reasoning
+  c.output = 500;  // 300 visible + 200 reasoning
   c.reasoning = 200;
   bill(*conn_, "r1", "alpha", "2025-07-04 12:00:00+00", {c});
   bill(*conn_, "r2", "alpha", "2025-07-04 13:00:00+00", {call("0.002")});  // 100 in, 20 out
@@ -299,7 +299,8 @@ deployments:
 
   ConfigLoad unknown = load_config_text(yaml + "reporting:\n  reference_model: gpt-5\n", ".");
   ASSERT_EQ(unknown.problems.size(), 1u);
-  EXPECT_EQ(unknown.problems[0], "reporting.reference_model: no deployment has model group 'gpt-5'");
+  EXPECT_EQ(unknown.problems[0],
+            "reporting.reference_model: no deployment has model group 'gpt-5'");
 }
 
 TEST_F(DashboardViews, BudgetStatusCountsOnlyTheSettledCostOfAReleasedReservation) {
@@ -366,10 +367,14 @@ TEST_F(DashboardViews, RowsLandInTheirMonthsPartitionOrInDefault) {
   bill(*conn_, "long-ago", "alpha", "2001-02-03 04:05:06+00", {call("8")});
 
   const std::string where = "SELECT request_id, tableoid::regclass FROM cost_ledger ORDER BY 1";
-  EXPECT_EQ(rows(where), "far-future|cost_ledger_default\n"
-                         "long-ago|cost_ledger_default\n"
-                         "next-month-first|" + partition_name("interval '1 month'") + "\n"
-                         "this-month-last-ms|" + partition_name("interval '0 months'"));
+  EXPECT_EQ(rows(where),
+            "far-future|cost_ledger_default\n"
+            "long-ago|cost_ledger_default\n"
+            "next-month-first|" +
+                partition_name("interval '1 month'") +
+                "\n"
+                "this-month-last-ms|" +
+                partition_name("interval '0 months'"));
   const std::string rollup_before = rows("SELECT * FROM ledger_daily ORDER BY day");
 
   auto store = make_postgres_store(url_);
@@ -379,10 +384,14 @@ TEST_F(DashboardViews, RowsLandInTheirMonthsPartitionOrInDefault) {
   EXPECT_EQ(created, 3) << "months 4, 5 and 6 ahead (the migration made 0 to 3)";
   ASSERT_TRUE(store->ensure_ledger_partitions(6, created, error)) << error;
   EXPECT_EQ(created, 0) << "idempotent";
-  EXPECT_EQ(rows(where), "far-future|" + partition_name("interval '6 months'") + "\n"
-                         "long-ago|cost_ledger_default\n"
-                         "next-month-first|" + partition_name("interval '1 month'") + "\n"
-                         "this-month-last-ms|" + partition_name("interval '0 months'"));
+  EXPECT_EQ(rows(where), "far-future|" + partition_name("interval '6 months'") +
+                             "\n"
+                             "long-ago|cost_ledger_default\n"
+                             "next-month-first|" +
+                             partition_name("interval '1 month'") +
+                             "\n"
+                             "this-month-last-ms|" +
+                             partition_name("interval '0 months'"));
   EXPECT_EQ(rows("SELECT * FROM ledger_daily ORDER BY day"), rollup_before)
       << "moving rows out of DEFAULT does not count them again";
   EXPECT_EQ(rows("SELECT count(*), sum(cost_usd) FROM cost_ledger"), "4|15.000000000000");
@@ -462,14 +471,14 @@ TEST_F(DashboardViews, RebuildMatchesTheRollupTheWritesMaintained) {
   ASSERT_TRUE(store->write_terminal(
       std::vector<TerminalRecord>(records.begin(), records.begin() + 25), outcomes, error))
       << error;
-  ASSERT_TRUE(store->write_terminal(std::vector<TerminalRecord>(records.begin() + 20, records.end()),
-                                    outcomes, error))
+  ASSERT_TRUE(store->write_terminal(
+      std::vector<TerminalRecord>(records.begin() + 20, records.end()), outcomes, error))
       << error;
   bill(*conn_, "old", "alpha", "2025-02-28 23:59:59+00", {call("0.5"), [] {
-                                                             Call c = call("0.25", "frontier");
-                                                             c.attempt = 3;
-                                                             return c;
-                                                           }()});
+                                                            Call c = call("0.25", "frontier");
+                                                            c.attempt = 3;
+                                                            return c;
+                                                          }()});
   const std::string everything = "SELECT * FROM ledger_daily ORDER BY 1, 2, 3, 4, 5, 6";
   const std::string maintained = rows(everything);
   ASSERT_EQ(rows("SELECT sum(calls), sum(served_requests) FROM ledger_daily"), "48|41");
@@ -490,8 +499,9 @@ TEST(DashboardMigration, ConvertsAnExistingLedgerKeepingEveryRow) {
   pqxx::connection conn(url);
   {
     pqxx::work tx(conn);
-    tx.exec("CREATE TABLE switchyard_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())");
+    tx.exec(
+        "CREATE TABLE switchyard_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())");
     for (const auto& m : embedded_migrations()) {
       const int version = std::stoi(m.name);
       if (version >= 5) continue;
@@ -529,18 +539,21 @@ INSERT INTO cost_ledger (request_id, attempt, team, deployment, model, tier, pro
 
   EXPECT_EQ(rows_of(conn, columns), before);
   EXPECT_EQ(rows_of(conn, "SELECT relkind FROM pg_class WHERE oid = 'cost_ledger'::regclass"), "p");
-  EXPECT_EQ(rows_of(conn, "SELECT request_id, tableoid::regclass,"
-                          " created_at = (SELECT finished_at FROM requests r"
-                          "               WHERE r.request_id = l.request_id)"
-                          " FROM cost_ledger l WHERE request_id <> 'now' ORDER BY 1"),
+  EXPECT_EQ(rows_of(conn,
+                    "SELECT request_id, tableoid::regclass,"
+                    " created_at = (SELECT finished_at FROM requests r"
+                    "               WHERE r.request_id = l.request_id)"
+                    " FROM cost_ledger l WHERE request_id <> 'now' ORDER BY 1"),
             "dec|cost_ledger_p2025_12|t\nhand|cost_ledger_p2025_06|t\njan|cost_ledger_p2026_01|t");
-  EXPECT_EQ(rows_of(conn, "SELECT team, day, requests, cost_usd FROM team_spend_daily"
-                          " WHERE day < '2026-02-01' ORDER BY day"),
+  EXPECT_EQ(rows_of(conn,
+                    "SELECT team, day, requests, cost_usd FROM team_spend_daily"
+                    " WHERE day < '2026-02-01' ORDER BY day"),
             "beta|2025-06-01|1|0.500000000000\n"
             "beta|2025-12-31|1|0.200000000000\n"
             "alpha|2026-01-15|1|0.100000000000");
-  EXPECT_EQ(rows_of(conn, "SELECT requests, cost_usd FROM team_spend_daily"
-                          " WHERE day = (now() AT TIME ZONE 'UTC')::date"),
+  EXPECT_EQ(rows_of(conn,
+                    "SELECT requests, cost_usd FROM team_spend_daily"
+                    " WHERE day = (now() AT TIME ZONE 'UTC')::date"),
             "1|0.700000000000");
   // New rows continue the old ids.
   bill(conn, "after", "alpha", "2026-01-16 00:00:00+00", {call("1")});

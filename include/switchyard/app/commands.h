@@ -15,7 +15,7 @@ int cmd_broker(const Args& args);        // embedded Kafka broker (librdkafka mo
 int cmd_provider_sim(const Args& args);  // provider simulator
 int cmd_publish(const Args& args);       // JSONL -> request topic
 int cmd_tail(const Args& args);          // results topic -> JSONL on stdout
-int cmd_spend(const Args& args);         // spend per team from Postgres
+int cmd_spend(const Args& args);         // spend per team/model/deployment/tier from Postgres
 int cmd_pricing(const Args& args);       // `pricing show MODEL`: catalog prices of a model
 
 }  // namespace switchyard
