@@ -17,6 +17,7 @@
 
 #include "app/scheduler.h"
 #include "switchyard/app/admin_server.h"
+#include "switchyard/app/dashboard.h"
 #include "switchyard/common/metrics.h"
 #include "switchyard/common/io_pool.h"
 #include "switchyard/common/log.h"
@@ -275,6 +276,7 @@ struct Worker::Impl : RebalanceListener {
 
   // Gauges read at scrape time (on the admin thread): atomics and snapshots only.
   std::vector<CallbackRegistration> gauge_registrations;
+  std::unique_ptr<Dashboard> dashboard;  // before `admin`: destroyed after its handlers
   std::unique_ptr<AdminServer> admin;
 
   void start_admin() {
@@ -310,6 +312,11 @@ struct Worker::Impl : RebalanceListener {
       return out;
     }));
     if (!config.admin.enabled) return;
+    // The built-in page reads the spend views on its own thread and connection.
+    dashboard = std::make_unique<Dashboard>(
+        DashboardOptions{.postgres_url = config.postgres_url()}, &metrics);
+    admin_hooks.push_back([this](AdminServer& a) { dashboard->register_with(a); });
+    dashboard->start();
     AdminServerOptions options;
     options.host = config.admin.host;
     options.port = config.admin.port;
@@ -604,6 +611,7 @@ struct Worker::Impl : RebalanceListener {
     commit(true);
     consumer->close();
     if (admin) admin->stop();
+    if (dashboard) dashboard->stop();
     gauge_registrations.clear();
     shutdown_threads();
     log()->info("worker stopped: {}", stats.to_json());
@@ -642,7 +650,13 @@ struct Worker::Impl : RebalanceListener {
     std::unordered_map<std::string, std::string> found;
     std::vector<Job*> budgeted;
     auto next_beat = Clock::now();
+    auto next_upkeep = Clock::now();
+    bool reference_written = false;
     while (!threads_stop.load()) {
+      if (Clock::now() >= next_upkeep) {
+        next_upkeep = Clock::now() + (upkeep(*store, reference_written) ? std::chrono::hours(1)
+                                                                       : std::chrono::minutes(1));
+      }
       if (Clock::now() >= next_beat) {
         beat(*store, false);
         next_beat = Clock::now() + std::chrono::milliseconds(kHeartbeatMs);
@@ -683,6 +697,27 @@ struct Worker::Impl : RebalanceListener {
       if (!budgeted.empty() && !reserve_budgets(*store, budgeted)) return;
     }
     beat(*store, true);
+  }
+
+  // Hourly upkeep for the dashboards: next months' ledger partitions exist before rows need
+  // them, and (once) the savings reference prices are the configured model group's.
+  bool upkeep(RequestStore& store, bool& reference_written) {
+    std::string error;
+    int created = 0;
+    if (!store.ensure_ledger_partitions(2, created, error)) {
+      log()->warn("creating cost_ledger partitions failed ({}); retrying in a minute", error);
+      return false;
+    }
+    if (created > 0) log()->info("created {} cost_ledger month partition(s)", created);
+    if (reference_written) return true;
+    const DeploymentConfig* reference = config.reference_deployment();
+    if (!reference || !reference->price) return true;
+    if (!store.set_reference_price(reference->group, *reference->price, error)) {
+      log()->warn("writing the savings reference price failed ({}); retrying in a minute", error);
+      return false;
+    }
+    reference_written = true;
+    return true;
   }
 
   // Fleet membership: refreshes this worker's heartbeat and takes its share of every

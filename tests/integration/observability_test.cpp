@@ -105,6 +105,15 @@ TEST(Observability, MetricsMoveWithTrafficHealthAndReadinessAnswerAndLogsAreJson
   EXPECT_NE(after.body.find("gen_ai_client_operation_duration_seconds_bucket{deployment=\"mini-a\""),
             std::string::npos);
 
+  // The built-in dashboard reads the same spend views (refreshed every few seconds), and the
+  // worker wrote the savings reference price at start.
+  EXPECT_EQ(get(port, "/dashboard").status, 200);
+  ASSERT_TRUE(eventually([&] {
+    return get(port, "/dashboard/data.json").body.find("\"search\"") != std::string::npos;
+  })) << get(port, "/dashboard/data.json").body;
+  EXPECT_EQ(h.count("SELECT count(*) FROM reference_prices"), 1);
+  EXPECT_EQ(h.query("SELECT bool_and(reference_cost_usd IS NOT NULL) FROM team_savings_daily"), "t");
+
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
   // JSON lines; the per-request ones carry the request and its Kafka position as fields.
   std::istringstream log(h.worker_log());
