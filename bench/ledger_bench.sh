@@ -9,6 +9,7 @@
 # Defaults: 5,000,000 requests (2% of them billed twice, so ~5.1M ledger rows) over the 6 full
 # UTC months before the current one, 20 teams, 12 deployments on 3 tiers; each query runs R = 7
 # times (the median and the best are printed); S = 200 write statements per schema.
+# SWITCHYARD_BIN (default build/switchyard): when executable, `switchyard spend` is timed as well.
 # Needs psql and the local Postgres of scripts/pg.sh (started if it is not running). Uses the
 # databases sy_ledger_bench and sy_ledger_bench_{v4,v5w,v5n}, dropped at the end
 # unless --keep. Full EXPLAIN (ANALYZE, BUFFERS) output goes to $LOG (printed at the end).
@@ -20,6 +21,7 @@ TEAMS=20
 RUNS=7
 WRITES=200
 KEEP=0
+SY="${SWITCHYARD_BIN:-$ROOT/build/switchyard}"  # timed too when it exists
 while [ $# -gt 0 ]; do
   case "$1" in
     --rows) ROWS="$2"; shift 2 ;;
@@ -219,7 +221,15 @@ timed "team_budget_status, every row" "SELECT * FROM team_budget_status"
 timed "tier_mix_daily, one month" "SELECT * FROM tier_mix_daily WHERE $R"
 timed "model_spend_daily, one month" "SELECT * FROM model_spend_daily WHERE $R"
 timed "team_savings_daily, one month" "SELECT * FROM team_savings_daily WHERE $R"
-timed "spend CLI query (--by team --month)" "SELECT team, sum(served_requests), sum(input_tokens), sum(output_tokens), sum(cost_usd) FROM ledger_daily WHERE $R GROUP BY team"
+# The real command, end to end (process start, connection, schema check, query, output).
+if [ -x "$SY" ]; then
+  for by in team deployment; do
+    ms=$(for _ in $(seq "$RUNS"); do
+      t0=$(now_ms); "$SY" spend --url "$DB" --month "${MONTH%-01}" --by "$by" >/dev/null; echo $(($(now_ms) - t0))
+    done | sort -n | awk '{ a[NR] = $1 } END { printf "%d ms (best %d)", a[int((NR + 1) / 2)], a[1] }')
+    printf '| switchyard spend --month %s --by %s | %s | the whole process, as a user runs it |\n' "${MONTH%-01}" "$by" "$ms"
+  done
+fi
 timed "raw: 0001-style view, one team, one month" "SELECT * FROM raw_team_spend_daily WHERE team = '$TEAM' AND $R"
 timed "raw: one team, one month, created_at range (pruned)" "SELECT (created_at AT TIME ZONE 'UTC')::date, count(DISTINCT request_id), sum(input_tokens), sum(output_tokens), sum(cost_usd) FROM cost_ledger WHERE team = '$TEAM' AND $C GROUP BY 1"
 timed "raw: tier mix, one month (pruned)" "SELECT (created_at AT TIME ZONE 'UTC')::date, tier, count(DISTINCT request_id), sum(cost_usd) FROM cost_ledger WHERE $C GROUP BY 1, 2"

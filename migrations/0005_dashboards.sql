@@ -192,8 +192,11 @@ CREATE INDEX ledger_daily_team_day_idx ON ledger_daily (team, day);
 -- rollup commits or rolls back with the ledger rows. The worker writes every ledger row of a
 -- request in one statement (the one that inserts the request), so "distinct" and "last call"
 -- computed over the statement's rows are exact; rows added to a request by a later statement
--- need switchyard_rebuild_ledger_daily. Upserts go in key order so concurrent writers cannot
--- deadlock on the rollup. Same aggregation as switchyard_rebuild_ledger_daily: keep them in step
+-- need switchyard_rebuild_ledger_daily, and so do rows inserted straight into a partition (a
+-- statement trigger of the parent does not see them): write to cost_ledger itself. Upserts go in
+-- key order so concurrent writers cannot deadlock on the rollup; a writer holds its rollup rows
+-- from the end of its statement to its commit. Same aggregation as
+-- switchyard_rebuild_ledger_daily: keep them in step
 -- (DashboardViews.RebuildMatchesTheRollupTheWritesMaintained checks it).
 CREATE FUNCTION switchyard_ledger_daily_add() RETURNS trigger
 LANGUAGE plpgsql AS $$
