@@ -13,6 +13,17 @@ using provider_detail::int_member;
 using provider_detail::malformed;
 using provider_detail::string_member;
 
+// OpenAI's reasoning models (o1, o3, o4-mini, gpt-5 ...) reject `max_tokens` (they take
+// `max_completion_tokens`, which also bounds the hidden reasoning tokens) and any temperature
+// but the default 1. Recognised by name, a provider prefix ("openai/") aside.
+bool openai_reasoning_model(std::string_view model) {
+  if (auto slash = model.rfind('/'); slash != std::string_view::npos) model.remove_prefix(slash + 1);
+  for (std::string_view prefix : {"o1", "o3", "o4", "gpt-5"}) {
+    if (model.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
 // The chat completions body shared by OpenAI and Azure. Azure takes the model from the URL.
 void write_chat_body(const RequestEvent& request, const DeploymentConfig& deployment,
                      bool with_model, std::string& body) {
@@ -39,11 +50,12 @@ void write_chat_body(const RequestEvent& request, const DeploymentConfig& deploy
     writer.EndObject();
   }
   writer.EndArray();
+  const bool reasoning = openai_reasoning_model(deployment.model);
   if (request.max_tokens) {
-    writer.Key("max_tokens");
+    writer.Key(reasoning ? "max_completion_tokens" : "max_tokens");
     writer.Int64(*request.max_tokens);
   }
-  if (request.temperature) {
+  if (request.temperature && (!reasoning || *request.temperature == 1.0)) {
     writer.Key("temperature");
     writer.Double(*request.temperature);
   }

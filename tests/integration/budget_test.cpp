@@ -153,6 +153,9 @@ TEST(Budget, DeferredWorkRetriesAsSoonAsASettlementReleasesBudget) {
   options.teams_yaml = "teams:\n  - name: search\n    budget_usd: 0.001\n    budget_policy: defer\n";
   // The timed retry is an hour away: only the settlement can wake the deferred request.
   options.extra_worker_yaml = "  budget_defer_retry_ms: 3600000\n  budget_max_defer_ms: 7200000\n";
+  // Each call takes 2 s, so whichever request reserves first still holds its worst case when the
+  // other asks, even if they reach the worker in different batches.
+  options.sim.latency_ms = 2000;
   Harness h("budget_wake", options);
   std::vector<std::pair<std::string, std::string>> events;
   for (int i = 0; i < 2; ++i) {

@@ -63,7 +63,8 @@ TEST(ProviderFaults, StormsRateLimitsAndADeadDeploymentLoseNothingAndTheDeadOneI
       << h.worker_log();
 
   // The dead deployment's answers opened its breaker: apart from the first burst (sent before
-  // any answer came back) it only saw probes, at most one per cooldown (2 s, then 4 s).
+  // any answer came back; 5 s is far more than it takes, even on a loaded machine) it only saw
+  // probes, at most one per cooldown (2 s, then 4 s).
   auto log = h.sim().request_log();
   std::int64_t first_dead = -1;
   for (const auto& r : log) {
@@ -73,10 +74,10 @@ TEST(ProviderFaults, StormsRateLimitsAndADeadDeploymentLoseNothingAndTheDeadOneI
   ASSERT_GE(first_dead, 0) << "the cheapest deployment was never tried";
   int after_burst = 0;
   for (const auto& r : log) {
-    if (r.model == "dead-model" && r.arrival_ms > first_dead + 1'000 && r.arrival_ms < kDownMs)
+    if (r.model == "dead-model" && r.arrival_ms > first_dead + 5'000 && r.arrival_ms < kDownMs)
       ++after_burst;
   }
-  EXPECT_LE(after_burst, static_cast<int>((kDownMs - first_dead) / 2'000) + 1);
+  EXPECT_LE(after_burst, std::max<int>(0, static_cast<int>((kDownMs - first_dead - 5'000) / 2'000)) + 1);
   EXPECT_NE(h.worker_log().find("deployment dead: circuit breaker open"), std::string::npos)
       << h.worker_log();
 

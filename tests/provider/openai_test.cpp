@@ -421,6 +421,27 @@ TEST(OpenAiRequest, MaxTokensAndTemperatureWhenSet) {
   EXPECT_DOUBLE_EQ(body["temperature"].GetDouble(), 0.25);
 }
 
+TEST(OpenAiRequest, ReasoningModelsGetMaxCompletionTokensAndNoTemperature) {
+  RequestEvent request = sample_request();
+  request.max_tokens = 256;
+  request.temperature = 0.25;
+  for (const char* model : {"o3-mini", "openai/o4-mini", "o1", "gpt-5-mini"}) {
+    DeploymentConfig d = sample_deployment("https://x/v1");
+    d.model = model;
+    rapidjson::Document body;
+    body.Parse(build_openai_request(request, d, "k").body.c_str());
+    ASSERT_FALSE(body.HasParseError());
+    EXPECT_FALSE(body.HasMember("max_tokens")) << model;
+    EXPECT_EQ(body["max_completion_tokens"].GetInt64(), 256) << model;
+    EXPECT_FALSE(body.HasMember("temperature")) << model;  // only the default 1 is accepted
+  }
+  DeploymentConfig chat = sample_deployment("https://x/v1");
+  chat.model = "gpt-4o";  // not a reasoning model, although it contains an "o"
+  rapidjson::Document body;
+  body.Parse(build_openai_request(request, chat, "k").body.c_str());
+  EXPECT_EQ(body["max_tokens"].GetInt64(), 256);
+}
+
 TEST(OpenAiRequest, TimeoutsAreLeftToTheCaller) {
   HttpRequest http = build_openai_request(sample_request(), sample_deployment("https://x/v1"), "k");
   EXPECT_EQ(http.connect_timeout_ms, HttpRequest{}.connect_timeout_ms);
