@@ -296,7 +296,7 @@ const std::vector<Key<Config>>& top_keys() {
        [](const YAML::Node& n, Config& c) {
          return int_in(1, 1000000)(n, c.http.max_connections_per_host);
        }},
-      {"http.max_attempts", "5",
+      {"http.max_attempts", "8",
        "provider calls per request that may fail (5xx, timeouts, 401/403, context too long), "
        "the first included; 429 answers count against http.max_rate_limited_attempts instead",
        [](const YAML::Node& n, Config& c) { return int_in(1, 20)(n, c.http.max_attempts); }},

@@ -59,7 +59,7 @@ struct HttpConfig {
   int connect_timeout_ms = 5000;
   int request_timeout_ms = 120000;
   int max_connections_per_host = 4096;
-  int max_attempts = 5;              // provider calls that may fail per request (429s aside)
+  int max_attempts = 8;              // provider calls that may fail per request (429s aside)
   int max_rate_limited_attempts = 10;  // 429 answers a request may collect before it ends
   int request_deadline_ms = 600000;    // all attempts of one request, waits included
   int first_byte_timeout_ms = 0;       // request written -> first response byte; 0 = none
