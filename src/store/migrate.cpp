@@ -42,7 +42,16 @@ MigrationReport apply_migrations(const std::string& url) {
       // Serialises concurrent migrators; the second one finds the version recorded and skips.
       tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLockKey) + ")");
       pqxx::result done =
-          tx.exec_params("SELECT 1 FROM switchyard_migrations WHERE version = $1", version);
+          tx.exec_params("SELECT name FROM switchyard_migrations WHERE version = $1", version);
+      if (!done.empty() && done[0][0].as<std::string>() != m.name) {
+        // Another build's migration holds this version: applying ours on top would leave the
+        // schema neither build expects.
+        report.error = "migration " + std::to_string(version) + " of this database is '" +
+                       done[0][0].as<std::string>() + "', but this build's is '" + m.name +
+                       "': the database was migrated by a different build; migrate it with that "
+                       "build's history or recreate it";
+        return report;
+      }
       if (done.empty()) {
         tx.exec(m.sql);
         tx.exec_params("INSERT INTO switchyard_migrations (version, name) VALUES ($1, $2)", version,

@@ -56,6 +56,13 @@ TEST_F(PostgresStoreTest, MigrationsAreRecordedAndSafeToReRun) {
   EXPECT_EQ(again.version, latest_migration_version());
 }
 
+TEST_F(PostgresStoreTest, ADatabaseMigratedByAnotherBuildIsRefusedNamingBothMigrations) {
+  query_one(url_, "UPDATE switchyard_migrations SET name = '0002_other.sql' WHERE version = 2");
+  MigrationReport report = apply_migrations(url_);
+  EXPECT_NE(report.error.find("'0002_other.sql'"), std::string::npos) << report.error;
+  EXPECT_NE(report.error.find("different build"), std::string::npos) << report.error;
+}
+
 TEST_F(PostgresStoreTest, WritesRequestAndLedgerRowsWithExactMoney) {
   auto store = make_postgres_store(url_);
   ResultEvent a = ok_result("a", 27'000'000);  // 100 x 0.15 + 20 x 0.6 micro-dollars
