@@ -92,6 +92,24 @@ echo
 psql "$PG_URL" -P pager=off -c "SELECT team, tier, count(*) AS requests, sum(cost_usd) AS cost_usd
   FROM requests WHERE request_id LIKE '$DEMO_ID-%' GROUP BY team, tier ORDER BY team, tier"
 
+step "the same figures on the worker's admin server (http://127.0.0.1:9464)"
+http_get() {  # bash only: no curl needed
+  exec 3<>"/dev/tcp/127.0.0.1/9464" || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3
+  sed '1,/^\r\{0,1\}$/d' <&3
+  exec 3>&-
+}
+sleep 6  # the dashboard re-reads the spend views every 5 s
+echo "/dashboard/data.json, spend per team:"
+http_get /dashboard/data.json | grep -o '"team":"[^"]*","requests":[0-9]*,"cost_usd":[0-9.]*' | sort -u | head -10 || true
+echo "/metrics:"
+http_get /metrics | grep -E '^switchyard_(requests_total|cost_usd_total)' | grep -v ' 0$' | head -12 || true
+echo "open http://127.0.0.1:9464/dashboard in a browser while the worker runs (DEMO_KEEP=1 keeps it running)"
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+  echo "worker running; Ctrl-C to stop"
+  wait "$WORKER" || true
+fi
+
 step "stopping"
 kill -TERM "$WORKER"
 wait "$WORKER" || true
