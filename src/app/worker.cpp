@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -14,20 +14,21 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "app/scheduler.h"
 #include "switchyard/app/admin_server.h"
 #include "switchyard/app/dashboard.h"
-#include "switchyard/common/metrics.h"
 #include "switchyard/common/io_pool.h"
 #include "switchyard/common/log.h"
+#include "switchyard/common/metrics.h"
 #include "switchyard/config/classifier_config.h"
 #include "switchyard/event/request.h"
 #include "switchyard/event/result.h"
 #include "switchyard/kafka/client.h"
 #include "switchyard/kafka/offset_tracker.h"
-#include "switchyard/provider/http_client.h"
 #include "switchyard/provider/adapter.h"
+#include "switchyard/provider/http_client.h"
 #include "switchyard/route/router.h"
 #include "switchyard/store/store.h"
 
@@ -141,6 +142,9 @@ struct Job {
   std::int64_t waiting_since_ms = -1;
   bool downgraded = false;              // moved to the cheapest tier by its team's budget policy
   std::int64_t deferred_since_ms = -1;  // first deferral by budget policy defer
+  // Worst case this worker holds reserved for the request in Postgres until its terminal write
+  // settles it (0 = none); summed per team in Impl::team_reserved_pico.
+  Picodollars reserved_pico = 0;
   int attempt = 0;
   // Retries and fallbacks (see on_response): deployments that failed this request, the failed
   // and rate-limited calls so far, how far along the tier chain the route has been extended,
@@ -207,10 +211,18 @@ struct Worker::Impl : RebalanceListener {
   std::atomic<std::int64_t> queued_now[2] = {0, 0};  // parked for headroom, by class
   std::atomic<int> partitions_assigned{0};
   std::mutex lag_mutex;
-  std::vector<KafkaConsumer::PartitionLag> lag_snapshot;  // guarded by lag_mutex
+  std::vector<KafkaConsumer::PartitionLag> lag_snapshot;         // guarded by lag_mutex
   std::vector<std::atomic<std::int64_t>> budget_remaining_pico;  // parallel to config.teams
+  // Reservations this worker holds and has not settled yet, parallel to config.teams: what a
+  // request refused by its budget may still get once this worker's calls of the team settle.
+  std::vector<std::atomic<std::int64_t>> team_reserved_pico;
+  // Write batches that settled reservations of the team, parallel to config.teams: tells the
+  // budget stage that a settlement may have come between its reservation and its parking.
+  std::vector<std::atomic<std::uint64_t>> team_settlements;
 
-  static std::size_t class_index(PriorityClass c) { return c == PriorityClass::kInteractive ? 0 : 1; }
+  static std::size_t class_index(PriorityClass c) {
+    return c == PriorityClass::kInteractive ? 0 : 1;
+  }
 
   void resolve_metrics() {
     declare_worker_metrics(metrics);
@@ -220,12 +232,11 @@ struct Worker::Impl : RebalanceListener {
       for (std::size_t d = 0; d <= n; ++d) {
         for (std::size_t e = 0; e < kErrorCodes; ++e) {
           const auto code = static_cast<ErrorCode>(e);
-          requests_series[(class_index(cls) * (n + 1) + d) * kErrorCodes + e] =
-              &metrics.counter(metric::kRequests,
-                               {{"class", to_string(cls)},
-                                {"tier", d < n ? config.deployments[d].tier : ""},
-                                {"deployment", d < n ? config.deployments[d].name : ""},
-                                {"status", code == ErrorCode::kNone ? "ok" : to_string(code)}});
+          requests_series[(class_index(cls) * (n + 1) + d) * kErrorCodes + e] = &metrics.counter(
+              metric::kRequests, {{"class", to_string(cls)},
+                                  {"tier", d < n ? config.deployments[d].tier : ""},
+                                  {"deployment", d < n ? config.deployments[d].name : ""},
+                                  {"status", code == ErrorCode::kNone ? "ok" : to_string(code)}});
         }
       }
     }
@@ -252,6 +263,8 @@ struct Worker::Impl : RebalanceListener {
     dlq_unreadable = &metrics.counter(metric::kDlqRecords, {{"kind", "unreadable"}});
     dlq_invalid = &metrics.counter(metric::kDlqRecords, {{"kind", "invalid"}});
     budget_remaining_pico = std::vector<std::atomic<std::int64_t>>(config.teams.size());
+    team_reserved_pico = std::vector<std::atomic<std::int64_t>>(config.teams.size());
+    team_settlements = std::vector<std::atomic<std::uint64_t>>(config.teams.size());
     for (std::size_t i = 0; i < config.teams.size(); ++i)
       budget_remaining_pico[i].store(config.teams[i].budget.value_or(0));
   }
@@ -288,9 +301,9 @@ struct Worker::Impl : RebalanceListener {
     gauge_registrations.push_back(
         metrics.gauge_callback(metric::kQueueDepth, {{"class", "background"}},
                                [this] { return static_cast<double>(queued_now[1].load()); }));
-    gauge_registrations.push_back(metrics.gauge_callback(
-        metric::kOpenCircuitBreakers, {},
-        [this] { return static_cast<double>(scheduler.open_breakers(steady_ms())); }));
+    gauge_registrations.push_back(metrics.gauge_callback(metric::kOpenCircuitBreakers, {}, [this] {
+      return static_cast<double>(scheduler.open_breakers(steady_ms()));
+    }));
     gauge_registrations.push_back(metrics.gauge_family_callback(metric::kConsumerLag, [this] {
       std::vector<GaugeSample> out;
       std::lock_guard lock(lag_mutex);
@@ -313,8 +326,8 @@ struct Worker::Impl : RebalanceListener {
     }));
     if (!config.admin.enabled) return;
     // The built-in page reads the spend views on its own thread and connection.
-    dashboard = std::make_unique<Dashboard>(
-        DashboardOptions{.postgres_url = config.postgres_url()}, &metrics);
+    dashboard = std::make_unique<Dashboard>(DashboardOptions{.postgres_url = config.postgres_url()},
+                                            &metrics);
     admin_hooks.push_back([this](AdminServer& a) { dashboard->register_with(a); });
     dashboard->start();
     AdminServerOptions options;
@@ -362,7 +375,8 @@ struct Worker::Impl : RebalanceListener {
   std::mutex deferred_mutex;
   std::unordered_map<std::string, std::unordered_map<Job*, std::uint64_t>> deferred_by_team;
   std::unordered_map<std::string, std::int64_t> deferred_woken_at;  // steady ms, by team
-  std::uint64_t deferral_seq = 0;   // guarded by deferred_mutex
+  std::unordered_set<std::string> deferred_wake_armed;  // teams with a throttled wake pending
+  std::uint64_t deferral_seq = 0;                       // guarded by deferred_mutex
   std::atomic<int> deferred_count{0};
 
   std::mutex waiting_mutex;
@@ -655,7 +669,7 @@ struct Worker::Impl : RebalanceListener {
     while (!threads_stop.load()) {
       if (Clock::now() >= next_upkeep) {
         next_upkeep = Clock::now() + (upkeep(*store, reference_written) ? std::chrono::hours(1)
-                                                                       : std::chrono::minutes(1));
+                                                                        : std::chrono::minutes(1));
       }
       if (Clock::now() >= next_beat) {
         beat(*store, false);
@@ -687,7 +701,9 @@ struct Worker::Impl : RebalanceListener {
           produce_result(j);
           continue;
         }
-        if (!route(j)) continue;
+        // A request its budget policy moved to the cheapest tier keeps that route when it comes
+        // back from waiting for a settlement; anything else is routed afresh.
+        if (!j->downgraded && !route(j)) continue;
         if (team_budget(j)) {
           budgeted.push_back(j);
         } else {
@@ -726,8 +742,8 @@ struct Worker::Impl : RebalanceListener {
     int live = 0;
     int ordinal = 0;
     std::string error;
-    if (!store.heartbeat(worker_id, config.kafka.group_id, kHeartbeatMs * 3, leaving, live,
-                         ordinal, error)) {
+    if (!store.heartbeat(worker_id, config.kafka.group_id, kHeartbeatMs * 3, leaving, live, ordinal,
+                         error)) {
       log()->warn("fleet heartbeat failed ({}); keeping a share of 1/{}", error,
                   std::max(fleet_size, 1));
       return;
@@ -757,7 +773,8 @@ struct Worker::Impl : RebalanceListener {
   bool route(Job* job) {
     job->route = router.route(job->decoded.request, scheduler.cooling_snapshot(steady_ms()));
     job->result.route.priority_class = to_string(job->priority_class);
-    if (const TeamConfig* team = team_of(job); team && job->route.error.empty()) restrict(job, *team);
+    if (const TeamConfig* team = team_of(job); team && job->route.error.empty())
+      restrict(job, *team);
     job->result.route.reason = job->route.reason;
     if (job->route.error.empty()) return true;
     set_error(job, ErrorCode::kNoDeployment, job->route.error);
@@ -810,16 +827,30 @@ struct Worker::Impl : RebalanceListener {
   bool reserve_budgets(RequestStore& store, const std::vector<Job*>& jobs) {
     std::vector<BudgetAnswer> answers;
     std::vector<Picodollars> worst;
+    std::vector<std::uint64_t> settlements_before(team_settlements.size());
+    for (std::size_t t = 0; t < team_settlements.size(); ++t)
+      settlements_before[t] = team_settlements[t].load(std::memory_order_acquire);
     if (!reserve_all(store, jobs, answers, worst)) return false;
     std::vector<Job*> downgraded;
+    std::vector<bool> parked(config.teams.size(), false);
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       Job* j = jobs[i];
       const TeamConfig* team = team_budget(j);
+      const auto t = static_cast<std::size_t>(team - config.teams.data());
       note_soft_budget(*team, answers[i], worst[i]);
-      budget_remaining_pico[static_cast<std::size_t>(team - config.teams.data())].store(
-          *team->budget - answers[i].committed, std::memory_order_relaxed);
+      budget_remaining_pico[t].store(*team->budget - answers[i].committed,
+                                     std::memory_order_relaxed);
       if (answers[i].verdict != BudgetVerdict::kExceeded) {
+        team_reserved_pico[t].fetch_add(worst[i] - j->reserved_pico, std::memory_order_relaxed);
+        j->reserved_pico = worst[i];
         boost::asio::post(io.context(), [this, j] { schedule(j); });
+      } else if (fits_once_settled(t, answers[i], worst[i])) {
+        // Refused only because of worst cases this worker still holds for the team: the budget
+        // has room for it once those calls settle at their (smaller) actual cost. Waiting for
+        // them instead of applying the policy keeps a hard budget from refusing work it can pay.
+        stats.budget_settlement_waits.fetch_add(1, std::memory_order_relaxed);
+        park_until_settlement(j);
+        parked[t] = true;
       } else if (!j->downgraded && team->budget_policy == "downgrade" && downgrade(j)) {
         downgraded.push_back(j);
       } else if (team->budget_policy == "defer" &&
@@ -828,6 +859,12 @@ struct Worker::Impl : RebalanceListener {
       } else {
         reject_over_budget(j, worst[i]);
       }
+    }
+    // A settlement written since the reservation statement may have found nothing parked yet:
+    // wake this batch's parked requests for it rather than leave them to the timed retry.
+    for (std::size_t t = 0; t < parked.size(); ++t) {
+      if (parked[t] && team_settlements[t].load(std::memory_order_acquire) != settlements_before[t])
+        wake_deferred(config.teams[t].name);
     }
     // One more reservation round for the requests moved to the cheapest tier.
     return downgraded.empty() || reserve_budgets(store, downgraded);
@@ -866,6 +903,15 @@ struct Worker::Impl : RebalanceListener {
     }
   }
 
+  // Whether a request refused by its budget would fit if every reservation this worker holds for
+  // the team were settled at no cost: `committed` less our reservations is the period's spend
+  // plus what other workers hold. Our reservations only shrink by settling, so a request that
+  // fits this way waits for the next settlement and a request that does not is over budget.
+  bool fits_once_settled(std::size_t team, const BudgetAnswer& answer, Picodollars worst) const {
+    const Picodollars ours = team_reserved_pico[team].load(std::memory_order_relaxed);
+    return ours > 0 && answer.committed - ours + worst <= *config.teams[team].budget;
+  }
+
   // Budget policy defer: background work waits for budget (released reservations, refunds, the
   // next period) and retries its reservation through the lookup stage; false once it has waited
   // worker.budget_max_defer_ms in all.
@@ -874,6 +920,13 @@ struct Worker::Impl : RebalanceListener {
     if (job->deferred_since_ms < 0) job->deferred_since_ms = now;
     if (now - job->deferred_since_ms >= config.worker.budget_max_defer_ms) return false;
     stats.budget_deferrals.fetch_add(1, std::memory_order_relaxed);
+    park_until_settlement(job);
+    return true;
+  }
+
+  // Parks a request refused by its budget until a settlement of its team wakes it (wake_deferred)
+  // or worker.budget_defer_retry_ms passes; then it retries its reservation via the lookup stage.
+  void park_until_settlement(Job* job) {
     std::uint64_t seq = 0;
     {
       std::lock_guard lock(deferred_mutex);
@@ -883,10 +936,8 @@ struct Worker::Impl : RebalanceListener {
     }
     auto timer = std::make_shared<boost::asio::steady_timer>(
         io.context(), std::chrono::milliseconds(config.worker.budget_defer_retry_ms));
-    timer->async_wait([this, job, seq, timer](const boost::system::error_code&) {
-      retry_deferred(job, seq);
-    });
-    return true;
+    timer->async_wait(
+        [this, job, seq, timer](const boost::system::error_code&) { retry_deferred(job, seq); });
   }
 
   // The retry timer of one deferral: retries unless the team's settlement woke it already (the
@@ -911,7 +962,8 @@ struct Worker::Impl : RebalanceListener {
 
   // A settlement of `team` released budget: its deferred requests try their reservation now
   // instead of at their next retry (at most once per kDeferWakeMinMs per team, so a large
-  // deferred backlog is not re-reserved for every write batch).
+  // deferred backlog is not re-reserved for every write batch). A settlement inside that interval
+  // arms one wake at its end, so the last settlements of a run are never missed.
   void wake_deferred(const std::string& team) {
     std::vector<Job*> woken;
     {
@@ -920,7 +972,21 @@ struct Worker::Impl : RebalanceListener {
       if (it == deferred_by_team.end() || it->second.empty()) return;
       std::int64_t now = steady_ms();
       std::int64_t& last = deferred_woken_at[team];
-      if (last != 0 && now - last < kDeferWakeMinMs) return;
+      if (last != 0 && now - last < kDeferWakeMinMs) {
+        if (deferred_wake_armed.insert(team).second) {
+          auto timer = std::make_shared<boost::asio::steady_timer>(
+              io.context(), std::chrono::milliseconds(kDeferWakeMinMs - (now - last)));
+          timer->async_wait([this, team, timer](const boost::system::error_code& ec) {
+            if (ec) return;  // stopping
+            {
+              std::lock_guard lock(deferred_mutex);
+              deferred_wake_armed.erase(team);
+            }
+            wake_deferred(team);
+          });
+        }
+        return;
+      }
       last = now;
       for (auto& [job, seq] : it->second) woken.push_back(job);
       it->second.clear();
@@ -1070,10 +1136,9 @@ struct Worker::Impl : RebalanceListener {
     job->provider_ms += micros_between(job->provider_started, job->responded) / 1000;
     const std::size_t index = job->deployment_index;
     ProviderOutcome outcome = parse_provider_response(*d, response, api_keys[index]);
-    ResponseEffects effects =
-        scheduler.on_response(index, job->grant, team_of(job), outcome, response,
-                              micros_between(job->provider_started, job->responded) / 1000,
-                              steady_ms());
+    ResponseEffects effects = scheduler.on_response(
+        index, job->grant, team_of(job), outcome, response,
+        micros_between(job->provider_started, job->responded) / 1000, steady_ms());
     note_effects(*d, effects, outcome);
     const DeploymentSeries& series = deployment_series[index];
     const double seconds =
@@ -1109,9 +1174,9 @@ struct Worker::Impl : RebalanceListener {
       }
       return finish_to_writer(job);
     }
-    const std::string what =
-        outcome.error_message.empty() ? "HTTP " + std::to_string(outcome.http_status)
-                                      : outcome.error_message;
+    const std::string what = outcome.error_message.empty()
+                                 ? "HTTP " + std::to_string(outcome.http_status)
+                                 : outcome.error_message;
     job->history += (job->history.empty() ? "" : "; ") + d->name + ": " + short_reason(outcome);
     // What each error class does (issue 4): content filter (above) and malformed answers end
     // the request; 429 moves to another deployment or waits Retry-After (the limiter knows);
@@ -1156,8 +1221,8 @@ struct Worker::Impl : RebalanceListener {
       ErrorCode code = outcome.kind == OutcomeKind::kRateLimited ? ErrorCode::kRateLimited
                                                                  : ErrorCode::kProviderError;
       set_error(job, code,
-                "deployment " + d->name + ": " + what + " (after " +
-                    std::to_string(job->attempt) + " attempts; " + stop_reason + ")");
+                "deployment " + d->name + ": " + what + " (after " + std::to_string(job->attempt) +
+                    " attempts; " + stop_reason + ")");
       return finish_to_writer(job);
     }
     stats.provider_retries.fetch_add(1, std::memory_order_relaxed);
@@ -1205,9 +1270,9 @@ struct Worker::Impl : RebalanceListener {
       return d.context_window >= job->min_context && scheduler.usable(i) &&
              (req.region.empty() || d.region == req.region) && (!team || team_may_use(*team, d));
     };
-    cs.erase(std::remove_if(cs.begin(), cs.end(),
-                            [&](const DeploymentConfig* d) { return !fits(*d); }),
-             cs.end());
+    cs.erase(
+        std::remove_if(cs.begin(), cs.end(), [&](const DeploymentConfig* d) { return !fits(*d); }),
+        cs.end());
     auto untried = [&] {
       return std::any_of(cs.begin(), cs.end(), [&](const DeploymentConfig* d) {
         auto i = static_cast<std::size_t>(d - config.deployments.data());
@@ -1256,7 +1321,8 @@ struct Worker::Impl : RebalanceListener {
                   outcome.error_message.empty() ? "HTTP " + std::to_string(outcome.http_status)
                                                 : outcome.error_message);
     }
-    if (e.breaker_closed) log()->info("deployment {}: probe succeeded, circuit breaker closed", d.name);
+    if (e.breaker_closed)
+      log()->info("deployment {}: probe succeeded, circuit breaker closed", d.name);
   }
 
   std::int64_t backoff_ms(int attempt_number, std::int64_t retry_after_ms) {
@@ -1373,10 +1439,17 @@ struct Worker::Impl : RebalanceListener {
       if (!store_healthy.exchange(true)) log()->info("postgres reachable again; intake resumes");
       // Settled reservations released budget: deferred requests of those teams retry now.
       settled_teams.clear();
-      if (deferred_count.load(std::memory_order_relaxed) > 0) {
-        for (Job* j : batch) {
-          if (team_budget(j)) settled_teams.push_back(j->decoded.request.team);
+      const bool any_deferred = deferred_count.load(std::memory_order_relaxed) > 0;
+      for (Job* j : batch) {
+        const TeamConfig* team = team_budget(j);
+        if (!team) continue;
+        if (j->reserved_pico != 0) {
+          const auto t = static_cast<std::size_t>(team - config.teams.data());
+          team_reserved_pico[t].fetch_sub(j->reserved_pico, std::memory_order_relaxed);
+          team_settlements[t].fetch_add(1, std::memory_order_release);
+          j->reserved_pico = 0;
         }
+        if (any_deferred) settled_teams.push_back(j->decoded.request.team);
       }
       for (std::size_t i = 0; i < batch.size(); ++i) {
         Job* j = batch[i];
@@ -1461,6 +1534,7 @@ std::string WorkerStats::to_json() const {
          ",\"budget_downgrades\":" + n(budget_downgrades) +
          ",\"budget_deferrals\":" + n(budget_deferrals) +
          ",\"budget_defer_wakes\":" + n(budget_defer_wakes) +
+         ",\"budget_settlement_waits\":" + n(budget_settlement_waits) +
          ",\"fallbacks\":" + n(fallbacks) + ",\"breaker_opens\":" + n(breaker_opens) +
          ",\"deployments_disabled\":" + n(deployments_disabled) +
          ",\"budget_soft_crossings\":" + n(budget_soft_crossings) + ",\"waits\":" + n(waits) +

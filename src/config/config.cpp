@@ -463,7 +463,9 @@ const std::vector<Key<DeploymentConfig>>& deployment_keys() {
       {"allow_insecure_http", "false",
        "allow a plain http:// api_base to a host that is not loopback (the key and prompts then "
        "cross the network unencrypted)",
-       [](const YAML::Node& n, DeploymentConfig& d) { return read_bool(n, d.allow_insecure_http); }},
+       [](const YAML::Node& n, DeploymentConfig& d) {
+         return read_bool(n, d.allow_insecure_http);
+       }},
       {"api_version", "2024-10-21", "provider azure: the api-version query parameter",
        [](const YAML::Node& n, DeploymentConfig& d) {
          return read_string(n, d.api_version, false);
@@ -509,10 +511,12 @@ const std::vector<Key<DeploymentConfig>>& deployment_keys() {
          return {};
        }},
       {"rpm", "0",
-       "requests per minute (0 = unlimited); enforced once the scheduler lands, recorded now",
+       "requests per minute (0 = unlimited), held by the whole fleet together; "
+       "routing.interactive_reserve of it is kept for interactive work",
        [](const YAML::Node& n, DeploymentConfig& d) { return int_in(0, 100000000)(n, d.rpm); }},
       {"tpm", "0",
-       "tokens per minute (0 = unlimited); enforced once the scheduler lands, recorded now",
+       "tokens per minute (0 = unlimited; estimated before the call, corrected by usage), held by "
+       "the whole fleet together",
        [](const YAML::Node& n, DeploymentConfig& d) { return int_in(0, 2000000000)(n, d.tpm); }},
       {"latency_target_ms", "", "interactive latency goal in ms; unset = none",
        [](const YAML::Node& n, DeploymentConfig& d) {
@@ -752,8 +756,7 @@ std::string url_host(std::string_view url) {
 bool is_loopback_host(const std::string& host) {
   if (host == "localhost" || host == "localhost.") return true;
   in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1)
-    return (ntohl(v4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
   in6_addr v6{};
   if (inet_pton(AF_INET6, host.c_str(), &v6) == 1)
     return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
@@ -799,8 +802,8 @@ void validate(Config& c, std::vector<std::string>& problems) {
                          "unencrypted; use https:// or set allow_insecure_http: true");
     if (d.provider == ProviderKind::kAnthropic &&
         d.default_max_tokens > c.worker.budget_max_output_tokens)
-      problems.push_back("deployments[" + std::to_string(i) + "].default_max_tokens: " +
-                         std::to_string(d.default_max_tokens) +
+      problems.push_back("deployments[" + std::to_string(i) +
+                         "].default_max_tokens: " + std::to_string(d.default_max_tokens) +
                          " is above worker.budget_max_output_tokens (" +
                          std::to_string(c.worker.budget_max_output_tokens) +
                          "), so a budget's worst case would not cover it; lower it or raise "

@@ -63,6 +63,44 @@ TEST(Budget, AThousandConcurrentRequestsNeverOverspendAndTheRestGetBudgetExceede
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
 }
 
+TEST(Budget, RejectPolicyWaitsForItsOwnInFlightCallsInsteadOfRefusingWorkTheBudgetCanPay) {
+  HarnessOptions options;
+  // Worst case of one request: ~1,000 output tokens x $6e-7 = ~$0.0006, so only one fits in
+  // $0.001 at a time; its settled cost (16 output tokens, ~$0.00001) is a few cents of that, so the
+  // budget pays for about 35 of them one after another. Refusing every request that finds another
+  // one's worst case reserved would serve one or two of the 60 and reject the rest.
+  options.teams_yaml =
+      "teams:\n  - name: search\n    budget_usd: 0.001\n    budget_policy: reject\n";
+  Harness h("budget_wait", options);
+  const int n = 60;
+  std::vector<std::pair<std::string, std::string>> events;
+  for (int i = 0; i < n; ++i) {
+    std::string id = "bw-" + std::to_string(i);
+    events.emplace_back(
+        id, request_json(id, "search", "n " + std::to_string(i), R"(,"max_tokens":1000)"));
+  }
+  h.publish(kBackgroundTopic, events);
+  h.start_worker();
+  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= n; }))
+      << h.worker_log();
+  long long ok = h.count("SELECT count(*) FROM requests WHERE status = 'ok'");
+  long long exceeded =
+      h.count("SELECT count(*) FROM requests WHERE error_code = 'budget_exceeded'");
+  EXPECT_EQ(ok + exceeded, n);
+  EXPECT_GE(ok, 25) << "requests the budget could pay for were refused";
+  EXPECT_GT(exceeded, 0) << "the budget runs out before 60 requests";
+  // Each one reserved its worst case before its call: the settled spend stays within the budget.
+  EXPECT_EQ(h.query("SELECT sum(cost_usd) <= 0.001 FROM cost_ledger WHERE team = 'search'"), "t");
+  // The last request admitted left less than one worst case (~$0.0006) of the budget unspent.
+  EXPECT_EQ(h.query("SELECT sum(cost_usd) + 0.0007 > 0.001 FROM cost_ledger"), "t");
+  EXPECT_EQ(h.query("SELECT reserved_usd::text FROM team_budget_status WHERE team = 'search'"),
+            "0.000000000000");
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+  std::string stats = h.worker_stats();
+  EXPECT_GT(stat_of(stats, "budget_settlement_waits"), 0) << stats;
+  EXPECT_EQ(stat_of(stats, "budget_rejections"), exceeded) << stats;
+}
+
 TEST(Budget, TeamsWithoutABudgetAreNotLimited) {
   HarnessOptions options;
   options.teams_yaml = "teams:\n  - name: search\n    budget_usd: 0\n  - name: ads\n";
@@ -150,7 +188,8 @@ TEST(Budget, DeferredWorkRetriesAsSoonAsASettlementReleasesBudget) {
   HarnessOptions options;
   // Worst case of one request: ~1,000 output tokens x $6e-7 = ~$0.0006, so two do not fit in
   // $0.001 together; the settled cost of one (16 output tokens) is a few cents of that.
-  options.teams_yaml = "teams:\n  - name: search\n    budget_usd: 0.001\n    budget_policy: defer\n";
+  options.teams_yaml =
+      "teams:\n  - name: search\n    budget_usd: 0.001\n    budget_policy: defer\n";
   // The timed retry is an hour away: only the settlement can wake the deferred request.
   options.extra_worker_yaml = "  budget_defer_retry_ms: 3600000\n  budget_max_defer_ms: 7200000\n";
   // Each call takes 2 s, so whichever request reserves first still holds its worst case when the
@@ -160,8 +199,8 @@ TEST(Budget, DeferredWorkRetriesAsSoonAsASettlementReleasesBudget) {
   std::vector<std::pair<std::string, std::string>> events;
   for (int i = 0; i < 2; ++i) {
     std::string id = "wk-" + std::to_string(i);
-    events.emplace_back(id, request_json(id, "search", "n " + std::to_string(i),
-                                         R"(,"max_tokens":1000)"));
+    events.emplace_back(
+        id, request_json(id, "search", "n " + std::to_string(i), R"(,"max_tokens":1000)"));
   }
   h.publish(kBackgroundTopic, events);
   h.start_worker();
@@ -170,7 +209,11 @@ TEST(Budget, DeferredWorkRetriesAsSoonAsASettlementReleasesBudget) {
   })) << h.worker_log();
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
   std::string stats = h.worker_stats();
-  EXPECT_EQ(stat_of(stats, "budget_deferrals"), 1) << stats;
+  // The second request finds the first one's worst case reserved by this worker: it waits for
+  // that settlement (a settlement wait, which comes before the team's defer policy) and the
+  // settlement wakes it, not the timed retry an hour away.
+  EXPECT_EQ(stat_of(stats, "budget_deferrals") + stat_of(stats, "budget_settlement_waits"), 1)
+      << stats;
   EXPECT_EQ(stat_of(stats, "budget_defer_wakes"), 1) << stats;
 }
 

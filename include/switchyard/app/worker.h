@@ -30,9 +30,12 @@ struct WorkerStats {
   std::atomic<std::uint64_t> budget_rejections{0};     // budget_exceeded results
   std::atomic<std::uint64_t> budget_deferrals{0};      // background work deferred for budget
   std::atomic<std::uint64_t> budget_defer_wakes{0};  // deferred work retried early by a settlement
-  std::atomic<std::uint64_t> fallbacks{0};             // routes extended along the tier chain
-  std::atomic<std::uint64_t> breaker_opens{0};         // circuit breakers opened (or re-opened)
-  std::atomic<std::uint64_t> deployments_disabled{0};  // deployments disabled after 401/403
+  // refused by a budget that has room once this worker's own reservations of the team settle:
+  // waited for the settlement instead of applying the team's policy
+  std::atomic<std::uint64_t> budget_settlement_waits{0};
+  std::atomic<std::uint64_t> fallbacks{0};              // routes extended along the tier chain
+  std::atomic<std::uint64_t> breaker_opens{0};          // circuit breakers opened (or re-opened)
+  std::atomic<std::uint64_t> deployments_disabled{0};   // deployments disabled after 401/403
   std::atomic<std::uint64_t> budget_soft_crossings{0};  // soft budgets crossed
   std::atomic<std::uint64_t> budget_downgrades{0};      // moved to the cheapest tier by a budget
   std::atomic<std::uint64_t> waits{0};  // times a request waited for rate-limit headroom
