@@ -189,6 +189,7 @@ struct Worker::Impl : RebalanceListener {
     for (const auto& d : config.deployments) api_keys.push_back(d.api_key());
     for (const auto& t : config.teams) teams_by_name.emplace(t.name, &t);
     resolve_metrics();
+    set_intake_limits();
   }
 
   // ---------------- metrics ----------------
@@ -399,13 +400,19 @@ struct Worker::Impl : RebalanceListener {
   std::thread lookup_thread;
   std::thread writer_thread;
   std::thread delivery_thread;
-  bool paused = false;
+  // Intake per class, [interactive, background] (class_index): whether its partitions are
+  // paused, and the in-flight counts at which they pause and below which they resume.
+  // Background stops first, so the last worker.interactive_in_flight_reserve of the cap is
+  // only ever filled by interactive topics.
+  bool intake_paused[2] = {false, false};
+  std::size_t pause_at[2] = {0, 0};
+  std::size_t resume_below[2] = {0, 0};
 
   // ---------------- poll thread ----------------
 
   void on_assigned(const std::vector<TopicPartition>& partitions) override {
     for (const auto& tp : partitions) tracker.assign(tp);
-    if (paused) repause = true;
+    if (intake_paused[0] || intake_paused[1]) repause = true;
   }
 
   void on_revoked(const std::vector<TopicPartition>& partitions, bool lost) override {
@@ -534,22 +541,56 @@ struct Worker::Impl : RebalanceListener {
     }
   }
 
+  void set_intake_limits() {
+    const auto cap = static_cast<std::size_t>(config.worker.max_in_flight);
+    const auto resume = static_cast<std::size_t>(config.worker.resume_in_flight);
+    const double keep = 1.0 - config.worker.interactive_in_flight_reserve;
+    pause_at[0] = cap;
+    resume_below[0] = resume;
+    pause_at[1] =
+        std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(cap) * keep));
+    resume_below[1] =
+        std::min(pause_at[1], static_cast<std::size_t>(static_cast<double>(resume) * keep));
+  }
+
+  // Most events the next poll may take: up to the background threshold while background is
+  // fetched, so one poll cannot carry a flood past it into the interactive share; up to the
+  // full cap once background is paused. At least 1, so the poll still serves callbacks.
+  std::size_t intake_room() const {
+    constexpr std::size_t kPollBatchMax = 2000;
+    const std::size_t pending = tracker.pending();
+    const std::size_t limit = intake_paused[1] ? pause_at[0] : pause_at[1];
+    return std::clamp<std::size_t>(limit > pending ? limit - pending : 0, 1, kPollBatchMax);
+  }
+
+  std::vector<TopicPartition> assigned_of_class(std::size_t cls) const {
+    std::vector<TopicPartition> out;
+    for (const auto& tp : consumer->assignment())
+      if (class_index(config.class_of_topic(tp.topic)) == cls) out.push_back(tp);
+    return out;
+  }
+
   void flow_control() {
-    bool over = tracker.pending() >= static_cast<std::size_t>(config.worker.max_in_flight);
-    bool under = tracker.pending() < static_cast<std::size_t>(config.worker.resume_in_flight);
-    bool want_pause = stopping || !store_healthy.load() || over || (paused && !under);
-    if (want_pause && (!paused || repause)) {
-      consumer->pause(consumer->assignment());
-      if (!paused) {
-        stats.pauses.fetch_add(1, std::memory_order_relaxed);
-        log()->info("intake paused: {} in flight, store {}", tracker.pending(),
-                    store_healthy.load() ? "healthy" : "unreachable");
+    const std::size_t pending = tracker.pending();
+    const bool blocked = stopping || !store_healthy.load();
+    for (std::size_t cls = 0; cls < 2; ++cls) {
+      bool& paused = intake_paused[cls];
+      const bool want_pause =
+          blocked || pending >= pause_at[cls] || (paused && pending >= resume_below[cls]);
+      const char* name = cls == 0 ? "interactive" : "background";
+      if (want_pause && (!paused || repause)) {
+        consumer->pause(assigned_of_class(cls));
+        if (!paused) {
+          stats.pauses.fetch_add(1, std::memory_order_relaxed);
+          log()->info("intake paused ({} topics): {} in flight, store {}", name, pending,
+                      store_healthy.load() ? "healthy" : "unreachable");
+        }
+        paused = true;
+      } else if (!want_pause && paused) {
+        consumer->resume(assigned_of_class(cls));
+        paused = false;
+        log()->info("intake resumed ({} topics): {} in flight", name, pending);
       }
-      paused = true;
-    } else if (!want_pause && paused) {
-      consumer->resume(consumer->assignment());
-      paused = false;
-      log()->info("intake resumed: {} in flight", tracker.pending());
     }
     repause = false;
   }
@@ -590,7 +631,7 @@ struct Worker::Impl : RebalanceListener {
       if (stopping && (tracker.pending() == 0 || Clock::now() >= drain_deadline)) break;
 
       batch.clear();
-      consumer->poll(done.empty() ? 20 : 0, 2000, batch);
+      consumer->poll(done.empty() ? 20 : 0, intake_room(), batch);
       for (auto& msg : batch) handle_message(msg);
       batch.clear();  // releases librdkafka's buffers
       if (!lookup_batch.empty()) {

@@ -252,6 +252,17 @@ const std::vector<Key<Config>>& top_keys() {
        [](const YAML::Node& n, Config& c) {
          return int_in(0, 1000000)(n, c.worker.resume_in_flight);
        }},
+      {"worker.interactive_in_flight_reserve", "0.1",
+       "share (0..0.9) of max_in_flight and resume_in_flight kept for interactive topics: "
+       "background partitions pause at max_in_flight x (1 - share) and resume below "
+       "resume_in_flight x (1 - share), so a background flood at the cap never stops "
+       "interactive intake",
+       [](const YAML::Node& n, Config& c) -> std::string {
+         double& v = c.worker.interactive_in_flight_reserve;
+         if (!read_scalar(n, v).empty() || !std::isfinite(v)) return "must be a number";
+         if (v < 0 || v > 0.9) return "must be between 0 and 0.9, got " + n.Scalar();
+         return {};
+       }},
       {"worker.max_event_bytes", "1048576", "larger request events go to the DLQ",
        [](const YAML::Node& n, Config& c) {
          return int_in(64, 64 << 20)(n, c.worker.max_event_bytes);

@@ -84,9 +84,9 @@ deployments:
   EXPECT_TRUE(has_problem(load, "kafka.result_topic: unknown key"));
   EXPECT_TRUE(has_problem(load, "worker.max_in_flight: must be between 1 and"));
   EXPECT_TRUE(has_problem(load, "worker.io_threads: must be an integer"));
-  EXPECT_TRUE(
-      has_problem(load, "deployments[0].provider: must be 'openai', 'azure' or 'anthropic', got "
-                        "'gemini'"));
+  EXPECT_TRUE(has_problem(load,
+                          "deployments[0].provider: must be 'openai', 'azure' or 'anthropic', got "
+                          "'gemini'"));
   EXPECT_TRUE(has_problem(load, "deployments[0].api_base: must start with http:// or https://"));
   EXPECT_TRUE(has_problem(load, "deployments[0].model: is required"));
   EXPECT_TRUE(has_problem(load, "deployments[0].input_cost_per_token: must be a non-negative"));
@@ -134,17 +134,16 @@ TEST(Config, OpenAiAzureAndAnthropicProvidersLoadWithTheirDefaults) {
   ASSERT_TRUE(pinned.ok()) << pinned.problems.front();
   EXPECT_EQ(pinned.config.deployments[0].api_version, "2025-01-01");
 
-  auto anthropic = load_config_text(
-      with_deployment("https://api.anthropic.com/v1",
-                      "    provider: anthropic\n    default_max_tokens: 1024\n"));
+  auto anthropic = load_config_text(with_deployment(
+      "https://api.anthropic.com/v1", "    provider: anthropic\n    default_max_tokens: 1024\n"));
   ASSERT_TRUE(anthropic.ok()) << anthropic.problems.front();
   EXPECT_EQ(anthropic.config.deployments[0].provider, ProviderKind::kAnthropic);
   EXPECT_EQ(anthropic.config.deployments[0].default_max_tokens, 1024);
-  EXPECT_EQ(load_config_text(with_deployment("https://api.anthropic.com/v1",
-                                             "    provider: anthropic\n"))
-                .config.deployments[0]
-                .default_max_tokens,
-            4096);
+  EXPECT_EQ(
+      load_config_text(with_deployment("https://api.anthropic.com/v1", "    provider: anthropic\n"))
+          .config.deployments[0]
+          .default_max_tokens,
+      4096);
 }
 
 TEST(Config, AnthropicDefaultMaxTokensMustFitTheBudgetWorstCase) {
@@ -154,9 +153,9 @@ TEST(Config, AnthropicDefaultMaxTokensMustFitTheBudgetWorstCase) {
                           "deployments[0].default_max_tokens: 8192 is above "
                           "worker.budget_max_output_tokens (4096)"))
       << (load.problems.empty() ? "" : load.problems.front());
-  EXPECT_TRUE(has_problem(
-      load_config_text(with_deployment("https://x/v1", "    default_max_tokens: 0\n")),
-      "deployments[0].default_max_tokens: must be between 1 and"));
+  EXPECT_TRUE(
+      has_problem(load_config_text(with_deployment("https://x/v1", "    default_max_tokens: 0\n")),
+                  "deployments[0].default_max_tokens: must be between 1 and"));
 }
 
 TEST(Config, PlainHttpIsAllowedOnlyToLoopbackUnlessConfiguredExplicitly) {
@@ -612,6 +611,22 @@ TEST_F(ConfigPricing, InteractiveReserveIsAShareBetweenZeroAndOne) {
   EXPECT_TRUE(has_problem(reserve("-0.1"), "routing.interactive_reserve: must be between 0 and 1"));
   EXPECT_TRUE(has_problem(reserve("lots"), "routing.interactive_reserve: must be a number"));
   EXPECT_TRUE(has_problem(reserve(".nan"), "routing.interactive_reserve: must be a number"));
+}
+
+TEST_F(ConfigPricing, InteractiveInFlightReserveIsAShareUpToNineTenths) {
+  auto reserve = [](const std::string& value) {
+    return load_config_text(
+        with_catalog(kTwoTiers, "  interactive_in_flight_reserve: " + value + "\n"));
+  };
+  EXPECT_DOUBLE_EQ(
+      load_config_text(with_catalog(kTwoTiers)).config.worker.interactive_in_flight_reserve, 0.1);
+  EXPECT_TRUE(reserve("0").ok());
+  EXPECT_DOUBLE_EQ(reserve("0.25").config.worker.interactive_in_flight_reserve, 0.25);
+  const std::string range = "worker.interactive_in_flight_reserve: must be between 0 and 0.9";
+  EXPECT_TRUE(has_problem(reserve("0.95"), range));
+  EXPECT_TRUE(has_problem(reserve("-0.1"), range));
+  EXPECT_TRUE(
+      has_problem(reserve("half"), "worker.interactive_in_flight_reserve: must be a number"));
 }
 
 TEST_F(ConfigPricing, InputTokenThresholdsMustBeOrdered) {

@@ -86,11 +86,68 @@ TEST(Scheduler, InteractiveWorkIsDispatchedAheadOfQueuedBackgroundWork) {
   EXPECT_EQ(h.stop_worker(SIGTERM), 0);
 }
 
+TEST(Scheduler, ABackgroundFloodAtTheInFlightCapLeavesRoomForInteractiveIntake) {
+  HarnessOptions options;
+  // Background goes to `slow` (40 a minute after the interactive reserve), interactive work to
+  // `fast` (unlimited): the flood piles up in flight while interactive work could be served.
+  options.deployments_yaml =
+      std::string("deployments:\n") +
+      deployment_yaml("slow", "gpt-4o-mini", "economy", "1.5e-07", "6e-07", 50) +
+      deployment_yaml("fast", "gpt-4.1", "workhorse", "2e-06", "8e-06");
+  // Background intake pauses at 80 in flight; the last 20 of the cap are interactive only.
+  options.extra_worker_yaml =
+      "  max_in_flight: 100\n  resume_in_flight: 75\n  interactive_in_flight_reserve: 0.2\n"
+      "  shutdown_drain_ms: 1000\n";
+  options.sim.record_requests = true;
+  Harness h("intake_reserve", options);
+  std::vector<std::pair<std::string, std::string>> flood;
+  for (int i = 0; i < 300; ++i) {
+    std::string id = "bg-" + std::to_string(i);
+    flood.emplace_back(
+        id, request_json(id, "search", "background " + std::to_string(i), R"(,"model":"economy")"));
+  }
+  h.publish(kBackgroundTopic, flood);
+  h.start_worker();
+  ASSERT_TRUE(eventually([&] {
+    return h.worker_log().find("intake paused (background topics)") != std::string::npos &&
+           h.count("SELECT count(*) FROM requests WHERE request_id LIKE 'bg-%'") >= 40;
+  })) << h.worker_log();
+  std::vector<std::pair<std::string, std::string>> urgent;
+  for (int i = 0; i < 5; ++i) {
+    std::string id = "ia-" + std::to_string(i);
+    urgent.emplace_back(
+        id, request_json(id, "ads", "urgent " + std::to_string(i), R"(,"model":"workhorse")"));
+  }
+  h.publish(kInteractiveTopic, urgent);
+  ASSERT_TRUE(eventually([&] {
+    return h.count("SELECT count(*) FROM requests WHERE request_id LIKE 'ia-%'") >= 5;
+  })) << h.worker_log();
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE request_id LIKE 'ia-%' AND status = 'ok'"),
+            5);
+  // The simulator's arrival order: every interactive call came while `slow` had served at most
+  // the first minute's 40 (80 if a minute passed). Had the flood filled the whole cap, they would
+  // have waited for it to fall below resume_in_flight: 225 background calls, several minutes.
+  int slow_before_last_interactive = 0, slow_seen = 0, fast_seen = 0;
+  for (const auto& r : h.sim().request_log()) {
+    if (r.model == "gpt-4.1" && ++fast_seen == 5) slow_before_last_interactive = slow_seen;
+    if (r.model == "gpt-4o-mini") ++slow_seen;
+  }
+  EXPECT_EQ(fast_seen, 5);
+  EXPECT_GE(slow_before_last_interactive, 40);
+  EXPECT_LE(slow_before_last_interactive, 80);
+  EXPECT_EQ(h.worker_log().find("intake paused (interactive topics)"), std::string::npos)
+      << h.worker_log();
+  EXPECT_EQ(h.stop_worker(SIGTERM), 0);
+}
+
 // The longest any 60-second window of finished requests holds, over the rows `where` selects.
 long long busiest_minute(Harness& h, const std::string& where) {
-  return h.count("SELECT coalesce(max(c), 0) FROM (SELECT (SELECT count(*) FROM requests r2 "
-                 "WHERE " + where + " AND r2.finished_at >= r1.finished_at AND r2.finished_at < "
-                 "r1.finished_at + interval '60 seconds') AS c FROM requests r1) w");
+  return h.count(
+      "SELECT coalesce(max(c), 0) FROM (SELECT (SELECT count(*) FROM requests r2 "
+      "WHERE " +
+      where +
+      " AND r2.finished_at >= r1.finished_at AND r2.finished_at < "
+      "r1.finished_at + interval '60 seconds') AS c FROM requests r1) w");
 }
 
 TEST(Scheduler, AWorkerJoiningABusyFleetWaitsOutTheWindowSoTheFleetNeverExceedsTheRpm) {
@@ -171,10 +228,11 @@ TEST(Scheduler, InteractiveWorkFallsBackAlongTheTierChainAndTeamsKeepToTheirAllo
   std::vector<std::pair<std::string, std::string>> events;
   for (int i = 0; i < 6; ++i) {
     std::string id = "fb-" + std::to_string(i);
-    events.emplace_back(id, request_json(id, "search", "quick " + std::to_string(i),
-                                         R"(,"model":"workhorse")"));
+    events.emplace_back(
+        id, request_json(id, "search", "quick " + std::to_string(i), R"(,"model":"workhorse")"));
   }
-  events.emplace_back("denied", request_json("denied", "ads", "too grand", R"(,"model":"frontier")"));
+  events.emplace_back("denied",
+                      request_json("denied", "ads", "too grand", R"(,"model":"frontier")"));
   h.publish(kInteractiveTopic, events);
   h.start_worker();
   ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= 7; }))

@@ -40,8 +40,11 @@ struct PostgresConfig {
 };
 
 struct WorkerConfig {
-  int max_in_flight = 20000;      // requests between fetch and commit, all stages together
-  int resume_in_flight = 15000;   // partitions resume below this after a pause
+  int max_in_flight = 20000;     // requests between fetch and commit, all stages together
+  int resume_in_flight = 15000;  // partitions resume below this after a pause
+  // Share of both thresholds kept for interactive topics: background partitions pause at
+  // max_in_flight x (1 - share) and resume below resume_in_flight x (1 - share).
+  double interactive_in_flight_reserve = 0.1;
   int max_event_bytes = 1 << 20;  // larger events go to the DLQ
   int shutdown_drain_ms = 30000;
   int io_threads = 1;
@@ -59,7 +62,7 @@ struct HttpConfig {
   int connect_timeout_ms = 5000;
   int request_timeout_ms = 120000;
   int max_connections_per_host = 4096;
-  int max_attempts = 8;              // provider calls that may fail per request (429s aside)
+  int max_attempts = 8;                // provider calls that may fail per request (429s aside)
   int max_rate_limited_attempts = 10;  // 429 answers a request may collect before it ends
   int request_deadline_ms = 600000;    // all attempts of one request, waits included
   int first_byte_timeout_ms = 0;       // request written -> first response byte; 0 = none
@@ -134,8 +137,8 @@ struct DeploymentConfig {
   // Anthropic only: max_tokens sent when a request sets none (the Messages API requires it).
   // At most worker.budget_max_output_tokens, the output a budget's worst case assumes.
   int default_max_tokens = 4096;
-  std::string group;        // model group; defaults to `model`
-  std::string tier;         // one of Config::tiers
+  std::string group;  // model group; defaults to `model`
+  std::string tier;   // one of Config::tiers
   std::string region;
   // The per-token prices this deployment is billed at, resolved at load from the catalog entry
   // of `model` with the explicit *_cost_per_token keys applied on top (or from those keys alone
@@ -164,12 +167,12 @@ struct DeploymentConfig {
 
 struct TeamConfig {
   std::string name;
-  std::optional<Picodollars> budget;       // hard budget per period; unset = no budget
-  std::string budget_period = "month";     // day | week | month, UTC
-  std::string budget_policy = "reject";    // reject | downgrade | defer (background waits)
-  std::optional<Picodollars> soft_budget;  // crossing it is logged and counted
-  int rpm = 0;                             // team-wide request limit per minute; 0 = none
-  int tpm = 0;                             // team-wide token limit per minute; 0 = none
+  std::optional<Picodollars> budget;        // hard budget per period; unset = no budget
+  std::string budget_period = "month";      // day | week | month, UTC
+  std::string budget_policy = "reject";     // reject | downgrade | defer (background waits)
+  std::optional<Picodollars> soft_budget;   // crossing it is logged and counted
+  int rpm = 0;                              // team-wide request limit per minute; 0 = none
+  int tpm = 0;                              // team-wide token limit per minute; 0 = none
   std::vector<std::string> allowed_tiers;   // empty = every tier
   std::vector<std::string> allowed_models;  // groups, models or deployment names; empty = all
 };
