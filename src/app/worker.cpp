@@ -868,9 +868,17 @@ struct Worker::Impl : RebalanceListener {
   bool reserve_budgets(RequestStore& store, const std::vector<Job*>& jobs) {
     std::vector<BudgetAnswer> answers;
     std::vector<Picodollars> worst;
+    // Snapshots taken before the statement, settlements first: `ours` then holds at least every
+    // reservation of ours the statement's `committed` can include (one settled meanwhile makes
+    // the request wait instead of being refused, and bumps the settlement count, which wakes it).
+    // Read after the statement, a settlement in between would be subtracted from a `committed`
+    // that still holds it, and a request that only had to wait would be refused.
     std::vector<std::uint64_t> settlements_before(team_settlements.size());
+    std::vector<Picodollars> ours(team_settlements.size());
     for (std::size_t t = 0; t < team_settlements.size(); ++t)
       settlements_before[t] = team_settlements[t].load(std::memory_order_acquire);
+    for (std::size_t t = 0; t < team_settlements.size(); ++t)
+      ours[t] = team_reserved_pico[t].load(std::memory_order_acquire);
     if (!reserve_all(store, jobs, answers, worst)) return false;
     std::vector<Job*> downgraded;
     std::vector<bool> parked(config.teams.size(), false);
@@ -883,9 +891,10 @@ struct Worker::Impl : RebalanceListener {
                                      std::memory_order_relaxed);
       if (answers[i].verdict != BudgetVerdict::kExceeded) {
         team_reserved_pico[t].fetch_add(worst[i] - j->reserved_pico, std::memory_order_relaxed);
+        ours[t] += worst[i] - j->reserved_pico;  // `committed` of the next ones includes it
         j->reserved_pico = worst[i];
         boost::asio::post(io.context(), [this, j] { schedule(j); });
-      } else if (fits_once_settled(t, answers[i], worst[i])) {
+      } else if (fits_once_settled(t, ours[t], answers[i], worst[i])) {
         // Refused only because of worst cases this worker still holds for the team: the budget
         // has room for it once those calls settle at their (smaller) actual cost. Waiting for
         // them instead of applying the policy keeps a hard budget from refusing work it can pay.
@@ -944,12 +953,12 @@ struct Worker::Impl : RebalanceListener {
     }
   }
 
-  // Whether a request refused by its budget would fit if every reservation this worker holds for
-  // the team were settled at no cost: `committed` less our reservations is the period's spend
-  // plus what other workers hold. Our reservations only shrink by settling, so a request that
-  // fits this way waits for the next settlement and a request that does not is over budget.
-  bool fits_once_settled(std::size_t team, const BudgetAnswer& answer, Picodollars worst) const {
-    const Picodollars ours = team_reserved_pico[team].load(std::memory_order_relaxed);
+  // Whether a request refused by its budget would fit if the reservations this worker holds for
+  // the team (`ours`) were settled at no cost: `committed` less ours is the period's spend plus
+  // what other workers hold. Ours only shrink by settling, so a request that fits this way waits
+  // for the next settlement and a request that does not is over budget.
+  bool fits_once_settled(std::size_t team, Picodollars ours, const BudgetAnswer& answer,
+                         Picodollars worst) const {
     return ours > 0 && answer.committed - ours + worst <= *config.teams[team].budget;
   }
 
@@ -1437,7 +1446,7 @@ struct Worker::Impl : RebalanceListener {
     std::vector<Job*> deferred;
     std::vector<TerminalRecord> records;
     std::vector<WriteOutcome> outcomes;
-    std::vector<std::string> settled_teams;
+    std::vector<std::size_t> settled_teams;  // indexes into config.teams
     const auto max_rows = static_cast<std::size_t>(config.postgres.batch_max_rows);
     while (!threads_stop.load() || to_writer.size() > 0) {
       jobs.swap(deferred);
@@ -1478,19 +1487,20 @@ struct Worker::Impl : RebalanceListener {
       stats.write_transaction.record_us(micros_between(started, Clock::now()));
       stats.write_batch_rows.record_us(static_cast<std::int64_t>(records.size()));
       if (!store_healthy.exchange(true)) log()->info("postgres reachable again; intake resumes");
-      // Settled reservations released budget: deferred requests of those teams retry now.
+      // Settled reservations released budget: parked requests of those teams retry now. Every
+      // settlement wakes (not only while something is parked): the budget stage may be parking
+      // a request right now, and it relies on the wake that follows the settlement count.
       settled_teams.clear();
-      const bool any_deferred = deferred_count.load(std::memory_order_relaxed) > 0;
       for (Job* j : batch) {
         const TeamConfig* team = team_budget(j);
         if (!team) continue;
+        const auto t = static_cast<std::size_t>(team - config.teams.data());
         if (j->reserved_pico != 0) {
-          const auto t = static_cast<std::size_t>(team - config.teams.data());
           team_reserved_pico[t].fetch_sub(j->reserved_pico, std::memory_order_relaxed);
           team_settlements[t].fetch_add(1, std::memory_order_release);
           j->reserved_pico = 0;
         }
-        if (any_deferred) settled_teams.push_back(j->decoded.request.team);
+        settled_teams.push_back(t);
       }
       for (std::size_t i = 0; i < batch.size(); ++i) {
         Job* j = batch[i];
@@ -1505,7 +1515,7 @@ struct Worker::Impl : RebalanceListener {
       std::sort(settled_teams.begin(), settled_teams.end());
       settled_teams.erase(std::unique(settled_teams.begin(), settled_teams.end()),
                           settled_teams.end());
-      for (const std::string& team : settled_teams) wake_deferred(team);
+      for (std::size_t t : settled_teams) wake_deferred(config.teams[t].name);
     }
   }
 
