@@ -11,33 +11,18 @@ JOBS="${DEMO_JOBS:-60}"
 rm -rf "$RUN"
 mkdir -p "$RUN"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+SY="$ROOT/build/switchyard"
+. scripts/demo-lib.sh
 
 step "installing dependencies (Debian packages) and building"
 scripts/install-deps.sh
 scripts/build.sh >"$RUN/build.log" 2>&1 || { tail -40 "$RUN/build.log"; exit 1; }
-SY="$ROOT/build/switchyard"
 
 step "starting Postgres, the embedded Kafka broker and the provider simulator"
 scripts/pg.sh start
 PG_URL="$(scripts/pg.sh url)"
-"$SY" broker --topics switchyard.requests.interactive:4,switchyard.requests.background:4,switchyard.results:4,switchyard.dlq:1 \
-  --bootstrap-file "$RUN/bootstrap" >"$RUN/broker.log" 2>&1 &
-pids+=($!)
-"$SY" provider-sim --port 0 --latency-ms 40 --jitter-ms 60 --output-tokens 24 >"$RUN/sim.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-  [ -s "$RUN/bootstrap" ] && grep -q "listening on" "$RUN/sim.log" && break
-  sleep 0.1
-done
-BOOTSTRAP="$(cat "$RUN/bootstrap")"
-SIM_PORT="$(grep -o 'listening on http://[^ ]*' "$RUN/sim.log" | sed 's/.*://')"
+start_broker_and_sim switchyard.requests.interactive:4,switchyard.requests.background:4,switchyard.results:4,switchyard.dlq:1 \
+  --latency-ms 40 --jitter-ms 60 --output-tokens 24
 echo "broker $BOOTSTRAP, simulator 127.0.0.1:$SIM_PORT, postgres $PG_URL"
 
 CATALOG="$(cd "$ROOT/.." && pwd)/shared/data/litellm-prices/model_prices_and_context_window.json"

@@ -20,13 +20,7 @@ command -v kcat >/dev/null || { echo "flood-demo: kcat is missing: run scripts/i
 rm -rf "$RUN"
 mkdir -p "$RUN"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+. scripts/demo-lib.sh
 
 step "starting Postgres, the embedded Kafka broker and the provider simulator"
 scripts/pg.sh start
@@ -34,17 +28,8 @@ PG_ADMIN="$(scripts/pg.sh url | sed 's#/[^/]*$#/postgres#')"
 DB="switchyard_flood"
 psql "$PG_ADMIN" -qX -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 PG_URL="${PG_ADMIN%/postgres}/$DB"
-"$SY" broker --topics switchyard.requests.interactive:2,switchyard.requests.background:8,switchyard.results:4,switchyard.dlq:1 \
-  --bootstrap-file "$RUN/bootstrap" >"$RUN/broker.log" 2>&1 &
-pids+=($!)
-"$SY" provider-sim --port 0 --latency-ms 30 --jitter-ms 20 --output-tokens 40 >"$RUN/sim.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-  [ -s "$RUN/bootstrap" ] && grep -q "listening on" "$RUN/sim.log" && break
-  sleep 0.1
-done
-BOOTSTRAP="$(cat "$RUN/bootstrap")"
-SIM_PORT="$(grep -o 'listening on http://[^ ]*' "$RUN/sim.log" | sed 's/.*://')"
+start_broker_and_sim switchyard.requests.interactive:2,switchyard.requests.background:8,switchyard.results:4,switchyard.dlq:1 \
+  --latency-ms 30 --jitter-ms 20 --output-tokens 40
 CATALOG="$(cd "$ROOT/.." && pwd)/shared/data/litellm-prices/model_prices_and_context_window.json"
 
 export FLOOD_DEMO_ANTHROPIC_KEY="sk-ant-flood-demo"
