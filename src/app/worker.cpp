@@ -217,8 +217,9 @@ struct Worker::Impl : RebalanceListener {
   // Reservations this worker holds and has not settled yet, parallel to config.teams: what a
   // request refused by its budget may still get once this worker's calls of the team settle.
   std::vector<std::atomic<std::int64_t>> team_reserved_pico;
-  // Write batches that settled reservations of the team, parallel to config.teams: tells the
-  // budget stage that a settlement may have come between its reservation and its parking.
+  // Reservations of the team settled so far (one per settled request), parallel to config.teams:
+  // tells the budget stage that a settlement may have come between its reservation and its
+  // parking.
   std::vector<std::atomic<std::uint64_t>> team_settlements;
 
   static std::size_t class_index(PriorityClass c) {
@@ -296,12 +297,12 @@ struct Worker::Impl : RebalanceListener {
   void start_admin() {
     gauge_registrations.push_back(metrics.gauge_callback(
         metric::kInFlight, {}, [this] { return static_cast<double>(in_flight_now.load()); }));
-    gauge_registrations.push_back(
-        metrics.gauge_callback(metric::kQueueDepth, {{"class", "interactive"}},
-                               [this] { return static_cast<double>(queued_now[0].load()); }));
-    gauge_registrations.push_back(
-        metrics.gauge_callback(metric::kQueueDepth, {{"class", "background"}},
-                               [this] { return static_cast<double>(queued_now[1].load()); }));
+    gauge_registrations.push_back(metrics.gauge_callback(
+        metric::kQueueDepth, {{"class", "interactive"}},
+        [this] { return static_cast<double>(queued_now[0] + budget_parked[0]); }));
+    gauge_registrations.push_back(metrics.gauge_callback(
+        metric::kQueueDepth, {{"class", "background"}},
+        [this] { return static_cast<double>(queued_now[1] + budget_parked[1]); }));
     gauge_registrations.push_back(metrics.gauge_callback(metric::kOpenCircuitBreakers, {}, [this] {
       return static_cast<double>(scheduler.open_breakers(steady_ms()));
     }));
@@ -378,7 +379,9 @@ struct Worker::Impl : RebalanceListener {
   std::unordered_map<std::string, std::int64_t> deferred_woken_at;  // steady ms, by team
   std::unordered_set<std::string> deferred_wake_armed;  // teams with a throttled wake pending
   std::uint64_t deferral_seq = 0;                       // guarded by deferred_mutex
-  std::atomic<int> deferred_count{0};
+  // Requests parked for budget (deferred or waiting for a settlement), by class; the queue depth
+  // gauge counts them with the requests parked for headroom.
+  std::atomic<std::int64_t> budget_parked[2] = {0, 0};
 
   std::mutex waiting_mutex;
   AgingQueue<Job*> waiting;              // parked until a deployment has headroom
@@ -982,7 +985,7 @@ struct Worker::Impl : RebalanceListener {
       std::lock_guard lock(deferred_mutex);
       seq = ++deferral_seq;
       deferred_by_team[job->decoded.request.team].emplace(job, seq);
-      deferred_count.fetch_add(1, std::memory_order_relaxed);
+      budget_parked[class_index(job->priority_class)].fetch_add(1, std::memory_order_relaxed);
     }
     auto timer = std::make_shared<boost::asio::steady_timer>(
         io.context(), std::chrono::milliseconds(config.worker.budget_defer_retry_ms));
@@ -1005,7 +1008,7 @@ struct Worker::Impl : RebalanceListener {
         break;
       }
       if (!found) return;
-      deferred_count.fetch_sub(1, std::memory_order_relaxed);
+      budget_parked[class_index(job->priority_class)].fetch_sub(1, std::memory_order_relaxed);
     }
     to_lookup.push(job);
   }
@@ -1038,9 +1041,11 @@ struct Worker::Impl : RebalanceListener {
         return;
       }
       last = now;
-      for (auto& [job, seq] : it->second) woken.push_back(job);
+      for (auto& [job, seq] : it->second) {
+        woken.push_back(job);
+        budget_parked[class_index(job->priority_class)].fetch_sub(1, std::memory_order_relaxed);
+      }
       it->second.clear();
-      deferred_count.fetch_sub(static_cast<int>(woken.size()), std::memory_order_relaxed);
     }
     stats.budget_defer_wakes.fetch_add(woken.size(), std::memory_order_relaxed);
     for (Job* j : woken) to_lookup.push(j);
@@ -1490,16 +1495,15 @@ struct Worker::Impl : RebalanceListener {
       // Settled reservations released budget: parked requests of those teams retry now. Every
       // settlement wakes (not only while something is parked): the budget stage may be parking
       // a request right now, and it relies on the wake that follows the settlement count.
+      // Requests that held no reservation (refused ones) released nothing and wake nobody.
       settled_teams.clear();
       for (Job* j : batch) {
         const TeamConfig* team = team_budget(j);
-        if (!team) continue;
+        if (!team || j->reserved_pico == 0) continue;
         const auto t = static_cast<std::size_t>(team - config.teams.data());
-        if (j->reserved_pico != 0) {
-          team_reserved_pico[t].fetch_sub(j->reserved_pico, std::memory_order_relaxed);
-          team_settlements[t].fetch_add(1, std::memory_order_release);
-          j->reserved_pico = 0;
-        }
+        team_reserved_pico[t].fetch_sub(j->reserved_pico, std::memory_order_relaxed);
+        team_settlements[t].fetch_add(1, std::memory_order_release);
+        j->reserved_pico = 0;
         settled_teams.push_back(t);
       }
       for (std::size_t i = 0; i < batch.size(); ++i) {
