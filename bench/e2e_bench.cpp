@@ -746,7 +746,7 @@ constexpr const char* kMixedInteractiveTopic = kInteractiveTopic;
 std::string default_catalog() {
 #ifdef SWITCHYARD_SOURCE_DIR
   std::filesystem::path p =
-      std::filesystem::path(SWITCHYARD_SOURCE_DIR) / ".." / "shared" / "data" / "litellm-prices" /
+      std::filesystem::path(SWITCHYARD_SOURCE_DIR) / "data" / "litellm-prices" /
       "model_prices_and_context_window.json";
   std::error_code ec;
   auto canonical = std::filesystem::weakly_canonical(p, ec);

@@ -25,8 +25,7 @@ start_broker_and_sim switchyard.requests.interactive:4,switchyard.requests.backg
   --latency-ms 40 --jitter-ms 60 --output-tokens 24
 echo "broker $BOOTSTRAP, simulator 127.0.0.1:$SIM_PORT, postgres $PG_URL"
 
-CATALOG="$(cd "$ROOT/.." && pwd)/shared/data/litellm-prices/model_prices_and_context_window.json"
-sed -e "s#SIM_PORT#$SIM_PORT#g" -e "s#POSTGRES_URL#$PG_URL#g" -e "s#CATALOG_FILE#$CATALOG#g" \
+sed -e "s#SIM_PORT#$SIM_PORT#g" -e "s#POSTGRES_URL#$PG_URL#g" \
   deploy/config/demo.yaml >"$RUN/config.yaml"
 "$SY" check-config "$RUN/config.yaml"
 "$SY" migrate --config "$RUN/config.yaml"

@@ -30,7 +30,6 @@ psql "$PG_ADMIN" -qX -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DA
 PG_URL="${PG_ADMIN%/postgres}/$DB"
 start_broker_and_sim switchyard.requests.interactive:2,switchyard.requests.background:8,switchyard.results:4,switchyard.dlq:1 \
   --latency-ms 30 --jitter-ms 20 --output-tokens 40
-CATALOG="$(cd "$ROOT/.." && pwd)/shared/data/litellm-prices/model_prices_and_context_window.json"
 
 export FLOOD_DEMO_ANTHROPIC_KEY="sk-ant-flood-demo"
 cat >"$RUN/config.yaml" <<YAML
@@ -38,7 +37,6 @@ kafka:
   group_id: switchyard-flood
   topics: {interactive: [switchyard.requests.interactive], background: [switchyard.requests.background]}
 postgres: {url: "$PG_URL"}
-pricing: {catalog_file: "$CATALOG"}
 tiers: [economy, workhorse, frontier]
 routing:
   task_type_tiers: {classification: economy, extraction: economy, summarization: economy,

@@ -22,21 +22,16 @@ constexpr const char* kPricingHelp =
     "\n"
     "options:\n"
     "  --catalog FILE   a price map in LiteLLM's model_prices_and_context_window.json format\n"
-    "                   (default: $SWITCHYARD_PRICING_CATALOG, else\n"
-    "                   ../shared/data/litellm-prices/model_prices_and_context_window.json)\n"
+    "                   (default: $SWITCHYARD_PRICING_CATALOG, else the built-in catalog,\n"
+    "                   a copy of LiteLLM's map shipped in data/litellm-prices)\n"
     "  --help           this text\n";
-
-constexpr const char* kDefaultCatalogPath =
-    "../shared/data/litellm-prices/model_prices_and_context_window.json";
 
 constexpr Picodollars kTokensPerMillion = 1'000'000;
 
-// The catalog path from --catalog, the environment or the default location; empty when none.
+// The catalog path from --catalog or the environment; empty for the built-in catalog.
 std::string resolve_catalog_path(const Flags& flags) {
   if (flags.has("catalog")) return flags.get("catalog");
   if (const char* env = std::getenv("SWITCHYARD_PRICING_CATALOG"); env && *env) return env;
-  std::error_code ec;
-  if (std::filesystem::is_regular_file(kDefaultCatalogPath, ec)) return kDefaultCatalogPath;
   return {};
 }
 
@@ -87,17 +82,13 @@ int cmd_pricing(const Args& args) {
   } else if (positional.size() != 2) {
     problems.push_back("`pricing show` takes exactly one MODEL");
   }
-  std::string path = resolve_catalog_path(flags);
-  if (path.empty()) {
-    problems.push_back(
-        "no pricing catalog: pass --catalog FILE or set SWITCHYARD_PRICING_CATALOG (nothing at "
-        "the default " +
-        std::string(kDefaultCatalogPath) + ")");
-  }
   if (!problems.empty()) return fail(problems);
 
+  std::string path = resolve_catalog_path(flags);
   std::vector<std::string> catalog_problems;
-  PricingCatalog catalog = PricingCatalog::load_file(path, catalog_problems);
+  PricingCatalog catalog = path.empty() ? PricingCatalog::builtin(catalog_problems)
+                                        : PricingCatalog::load_file(path, catalog_problems);
+  if (path.empty()) path = kBuiltinCatalogName;
   if (catalog.size() == 0) {
     if (catalog_problems.empty()) catalog_problems.push_back("no token prices in " + path);
     return fail(catalog_problems);

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "switchyard/app/commands.h"
-#include "switchyard/app/worker.h"
+#include "switchyard/worker/worker.h"
 #include "switchyard/common/flags.h"
 #include "switchyard/common/log.h"
 #include "switchyard/config/config.h"

@@ -20,6 +20,24 @@ const char* to_string(PriorityClass c) {
   return c == PriorityClass::kInteractive ? "interactive" : "background";
 }
 
+const char* to_string(BudgetPolicy p) {
+  switch (p) {
+    case BudgetPolicy::kReject:
+      return "reject";
+    case BudgetPolicy::kDowngrade:
+      return "downgrade";
+    case BudgetPolicy::kDefer:
+      return "defer";
+  }
+  return "reject";
+}
+
+std::optional<BudgetPolicy> budget_policy_of(std::string_view name) {
+  for (BudgetPolicy p : {BudgetPolicy::kReject, BudgetPolicy::kDowngrade, BudgetPolicy::kDefer})
+    if (name == to_string(p)) return p;
+  return std::nullopt;
+}
+
 const char* to_string(ProviderKind k) {
   switch (k) {
     case ProviderKind::kOpenAI:
@@ -380,7 +398,8 @@ const std::vector<Key<Config>>& top_keys() {
        [](const YAML::Node& n, Config& c) { return int_in(0, 600000)(n, c.http.retry_max_ms); }},
       {"pricing.catalog_file", "",
        "price map in LiteLLM's model_prices_and_context_window.json format, relative to the "
-       "config file; $SWITCHYARD_PRICING_CATALOG when absent; empty = no catalog",
+       "config file; $SWITCHYARD_PRICING_CATALOG when absent; empty = the built-in catalog (the "
+       "copy in data/litellm-prices compiled into the binary)",
        [](const YAML::Node& n, Config& c) { return read_string(n, c.pricing.catalog_file); }},
       {"tiers", "[economy, workhorse, frontier]",
        "tier names from the cheapest / lowest quality to the best; every deployment has one",
@@ -557,11 +576,13 @@ const std::vector<Key<TeamConfig>>& team_keys() {
        "past the budget: reject (budget_exceeded), downgrade (retry on the cheapest tier, then "
        "reject) or defer (background work waits for budget; interactive work is rejected)",
        [](const YAML::Node& n, TeamConfig& t) -> std::string {
-         if (auto e = read_string(n, t.budget_policy); !e.empty()) return e;
-         if (t.budget_policy != "reject" && t.budget_policy != "downgrade" &&
-             t.budget_policy != "defer")
-           return "must be reject, downgrade or defer, got '" + t.budget_policy + "'";
-         return {};
+         std::string name;
+         if (auto e = read_string(n, name); !e.empty()) return e;
+         if (auto policy = budget_policy_of(name)) {
+           t.budget_policy = *policy;
+           return {};
+         }
+         return "must be reject, downgrade or defer, got '" + name + "'";
        }},
       {"soft_budget_usd", "",
        "crossing it (spent + reserved) is logged and counted; nothing is refused",
@@ -661,7 +682,7 @@ std::string bare_model_name(std::string_view model) {
 // after the last '/', which is how PricingCatalog::find matches prefixed names). Problems with
 // the other ~2,000 entries are none of this config's business.
 struct LoadedCatalog {
-  std::optional<PricingCatalog> catalog;  // nullopt = no catalog configured
+  std::optional<PricingCatalog> catalog;  // the named file's, or the built-in one
   std::string path;
 };
 
@@ -679,10 +700,15 @@ LoadedCatalog load_catalog(const YAML::Node& root, const std::string& base_dir, 
     c.pricing.catalog_file =
         (std::filesystem::path(base_dir) / c.pricing.catalog_file).lexically_normal().string();
   }
-  if (c.pricing.catalog_file.empty()) return out;
-  out.path = c.pricing.catalog_file;
   std::vector<std::string> catalog_problems;
-  out.catalog = PricingCatalog::load_file(out.path, catalog_problems);
+  if (c.pricing.catalog_file.empty()) {
+    // No file named: the catalog shipped in the repository and compiled into the binary.
+    out.path = kBuiltinCatalogName;
+    out.catalog = PricingCatalog::builtin(catalog_problems);
+  } else {
+    out.path = c.pricing.catalog_file;
+    out.catalog = PricingCatalog::load_file(out.path, catalog_problems);
+  }
   std::set<std::string> used;
   for (const auto& d : c.deployments) used.insert(bare_model_name(d.model));
   const std::string entry_prefix = "pricing catalog: model '";
@@ -728,8 +754,7 @@ void resolve_price(DeploymentConfig& d, std::size_t i, bool context_window_set,
   } else {
     if (d.model.empty()) return;  // "model: is required" already says what is wrong
     problems.push_back(deployment_label(d, i) + ": no price for model '" + d.model + "' " +
-                       (loaded.catalog ? "in the catalog " + loaded.path
-                                       : std::string("(no pricing.catalog_file configured)")) +
+                       "in the catalog " + loaded.path +
                        " and no input_cost_per_token/output_cost_per_token; prices are never "
                        "guessed");
     return;

@@ -183,11 +183,13 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, const std::vector<std::s
 }
 
 KafkaConsumer::~KafkaConsumer() {
+  held_.clear();  // librdkafka wants every message destroyed before its handle
   close();
   if (impl_->rk) rd_kafka_destroy(impl_->rk);
 }
 
-void KafkaConsumer::poll(int timeout_ms, std::size_t max, std::vector<KafkaMessage>& out) {
+void KafkaConsumer::poll(int timeout_ms, std::size_t max, std::vector<ConsumedRecord>& out) {
+  held_.clear();  // releases the previous poll's buffers
   for (std::size_t n = 0; n < max; ++n) {
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(impl_->rk, n == 0 ? timeout_ms : 0);
     if (!msg) return;
@@ -203,7 +205,8 @@ void KafkaConsumer::poll(int timeout_ms, std::size_t max, std::vector<KafkaMessa
       logger()->warn("kafka consume error: {}", holder.error_text());
       continue;
     }
-    out.emplace_back(msg);
+    const KafkaMessage& m = held_.emplace_back(msg);
+    out.push_back({m.topic(), m.partition(), m.offset(), m.value(), m.timestamp_ms()});
   }
 }
 
@@ -232,7 +235,7 @@ std::string KafkaConsumer::commit(const std::vector<OffsetCommit>& commits, bool
   return err ? rd_kafka_err2str(err) : "";
 }
 
-std::vector<KafkaConsumer::PartitionLag> KafkaConsumer::lag() const {
+std::vector<PartitionLag> KafkaConsumer::lag() const {
   std::vector<PartitionLag> out;
   if (assignment_.empty() || !impl_->rk) return out;
   auto* list = to_list(assignment_);
@@ -256,6 +259,7 @@ std::vector<KafkaConsumer::PartitionLag> KafkaConsumer::lag() const {
 }
 
 void KafkaConsumer::close() {
+  held_.clear();
   if (impl_->closed || !impl_->rk) return;
   impl_->closed = true;
   rd_kafka_consumer_close(impl_->rk);

@@ -249,6 +249,10 @@ PricingCatalog PricingCatalog::parse(std::string_view json, std::vector<std::str
   return catalog;
 }
 
+PricingCatalog PricingCatalog::builtin(std::vector<std::string>& problems) {
+  return parse(builtin_catalog_json(), problems);
+}
+
 PricingCatalog PricingCatalog::load_file(const std::string& path,
                                          std::vector<std::string>& problems) {
   std::ifstream file(path, std::ios::binary);

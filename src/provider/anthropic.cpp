@@ -143,7 +143,9 @@ HttpRequest build_anthropic_request(const RequestEvent& request, const Deploymen
 
 ProviderOutcome parse_anthropic_response(const HttpResponse& response,
                                          std::string_view secret_to_redact) {
-  return provider_detail::parse_response(response, secret_to_redact, parse_message);
+  return provider_detail::parse_response(
+      response, secret_to_redact, parse_message,
+      {"anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-tokens-remaining"});
 }
 
 }  // namespace switchyard

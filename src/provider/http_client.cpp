@@ -197,9 +197,14 @@ std::string check_request_headers(const HttpRequest& request) {
   return {};
 }
 
+// The headers adapters read: retry waits and rate-limit headroom (OpenAI/Azure x-ratelimit-*,
+// Anthropic anthropic-ratelimit-*). Everything else is dropped as it is read.
 bool is_kept_response_header(std::string_view name) {
+  auto starts_with = [name](std::string_view prefix) {
+    return name.size() > prefix.size() && iequals(name.substr(0, prefix.size()), prefix);
+  };
   return iequals(name, "retry-after") || iequals(name, "retry-after-ms") ||
-         (name.size() > 12 && iequals(name.substr(0, 12), "x-ratelimit-"));
+         starts_with("x-ratelimit-") || starts_with("anthropic-ratelimit-");
 }
 
 using PlainStream = beast::tcp_stream;

@@ -176,7 +176,9 @@ HttpRequest build_azure_openai_request(const RequestEvent& request,
 
 ProviderOutcome parse_openai_response(const HttpResponse& response,
                                       std::string_view secret_to_redact) {
-  return provider_detail::parse_response(response, secret_to_redact, parse_chat_completion);
+  return provider_detail::parse_response(
+      response, secret_to_redact, parse_chat_completion,
+      {"x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens"});
 }
 
 ProviderOutcome parse_openai_response(const HttpResponse& response) {

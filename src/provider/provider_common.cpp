@@ -206,12 +206,29 @@ std::string error_text_of(const rapidjson::Document& doc) {
   return truncate_utf8(parse_error_body(doc).message, 300);
 }
 
+namespace {
+// A non-negative integer header value; nullopt when absent or anything else.
+std::optional<std::int64_t> count_header(const HttpResponse& response, std::string_view name) {
+  const std::string* v = response.header(name);
+  if (!v || v->empty() || v->size() > 18) return std::nullopt;
+  std::int64_t n = 0;
+  for (char c : *v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+}  // namespace
+
 ProviderOutcome parse_response(const HttpResponse& response, std::string_view secret,
-                               ProviderOutcome (*parse_success)(const HttpResponse&)) {
+                               ProviderOutcome (*parse_success)(const HttpResponse&),
+                               RateLimitHeaders headers) {
   ProviderOutcome outcome = response.status >= 200 && response.status < 300
                                 ? parse_success(response)
                                 : classify_failure(response);
   outcome.http_status = response.status;
+  outcome.remaining_requests = count_header(response, headers.remaining_requests);
+  outcome.remaining_tokens = count_header(response, headers.remaining_tokens);
   redact(outcome.error_message, secret);
   return outcome;
 }

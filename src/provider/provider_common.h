@@ -49,7 +49,14 @@ std::string error_text_of(const rapidjson::Document& doc);
 
 // The whole parse of a response: transport failures and non-2xx statuses are classified here,
 // a 2xx goes to the adapter's `parse_success`. error_message is redacted of `secret` either way.
+// The adapter's names of its two rate-limit headroom headers (lower case), read into
+// ProviderOutcome::remaining_requests / remaining_tokens whatever the status.
+struct RateLimitHeaders {
+  std::string_view remaining_requests;
+  std::string_view remaining_tokens;
+};
 ProviderOutcome parse_response(const HttpResponse& response, std::string_view secret,
-                               ProviderOutcome (*parse_success)(const HttpResponse&));
+                               ProviderOutcome (*parse_success)(const HttpResponse&),
+                               RateLimitHeaders headers);
 
 }  // namespace switchyard::provider_detail

@@ -202,7 +202,7 @@ TEST(Config, BudgetKeysAreValidated) {
   ASSERT_TRUE(good.ok()) << good.problems.front();
   EXPECT_EQ(good.config.teams[0].budget, 100'500'000'000'000);
   EXPECT_EQ(good.config.teams[0].budget_period, "week");
-  EXPECT_EQ(good.config.teams[0].budget_policy, "downgrade");
+  EXPECT_EQ(good.config.teams[0].budget_policy, BudgetPolicy::kDowngrade);
 }
 
 TEST(Config, InvalidYamlIsReportedNotThrown) {
@@ -302,7 +302,7 @@ TEST(Config, LogFormatAndLevelAreValidated) {
 // ---- pricing catalog, tiers and routing -------------------------------------------------------
 
 const std::string kCatalog =
-    SWITCHYARD_SOURCE_DIR "/../shared/data/litellm-prices/model_prices_and_context_window.json";
+    SWITCHYARD_SOURCE_DIR "/data/litellm-prices/model_prices_and_context_window.json";
 
 // A minimal valid config with the real catalog and the given deployments block.
 std::string with_catalog(const std::string& deployments, const std::string& extra = "") {
@@ -397,7 +397,7 @@ TEST_F(ConfigPricing, UnknownModelWithoutPricesIsAConfigError) {
   EXPECT_EQ(load.problems.size(), 2u);
 }
 
-TEST_F(ConfigPricing, WithoutACatalogExplicitPricesAreRequired) {
+TEST_F(ConfigPricing, WithoutACatalogFileTheBuiltInCatalogPricesDeployments) {
   auto load = load_config_text(R"(
 worker:
   default_tier: economy
@@ -407,10 +407,26 @@ deployments:
     model: gpt-4o-mini
     tier: economy
 )");
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  EXPECT_EQ(load.config.deployments[0].input_cost_per_token, 150'000);
+  EXPECT_EQ(load.config.deployments[0].price_source, "catalog 'gpt-4o-mini'");
+  EXPECT_TRUE(load.config.pricing.catalog_file.empty());
+}
+
+TEST_F(ConfigPricing, AModelTheBuiltInCatalogLacksNeedsExplicitPrices) {
+  auto load = load_config_text(R"(
+worker:
+  default_tier: economy
+deployments:
+  - name: mine
+    api_base: https://x/v1
+    model: my-llama-finetune
+    tier: economy
+)");
   ASSERT_FALSE(load.ok());
   EXPECT_TRUE(has_problem(load,
-                          "deployments[0] (mini): no price for model 'gpt-4o-mini' (no "
-                          "pricing.catalog_file configured)"));
+                          "deployments[0] (mine): no price for model 'my-llama-finetune' in the "
+                          "catalog built-in catalog (data/litellm-prices)"));
 }
 
 TEST_F(ConfigPricing, ModelWithoutCatalogEntryUsesItsExplicitPrices) {
@@ -504,7 +520,12 @@ TEST_F(ConfigPricing, RelativeCatalogPathIsResolvedAgainstTheConfigFile) {
 }
 
 TEST_F(ConfigPricing, CatalogComesFromTheEnvironmentWhenTheKeyIsAbsent) {
-  ::setenv("SWITCHYARD_PRICING_CATALOG", kCatalog.c_str(), 1);
+  // A catalog of its own that prices gpt-4o-mini at ten times the built-in price.
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("sy-env-catalog-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << R"({"gpt-4o-mini": {"input_cost_per_token": 1.5e-06,)"
+                      << R"( "output_cost_per_token": 6e-06, "litellm_provider": "openai"}})";
+  ::setenv("SWITCHYARD_PRICING_CATALOG", path.c_str(), 1);
   const std::string deployments = R"(
 deployments:
   - name: mini
@@ -514,11 +535,13 @@ deployments:
 )";
   auto load = load_config_text("worker:\n  default_tier: economy\n" + deployments);
   ASSERT_TRUE(load.ok()) << load.problems.front();
-  EXPECT_EQ(load.config.deployments[0].input_cost_per_token, 150'000);
-  // An explicit empty key means "no catalog", whatever the environment says.
+  EXPECT_EQ(load.config.deployments[0].input_cost_per_token, 1'500'000);
+  // An explicit empty key means the built-in catalog, whatever the environment says.
   load = load_config_text("pricing:\n  catalog_file: ''\nworker:\n  default_tier: economy\n" +
                           deployments);
-  EXPECT_TRUE(has_problem(load, "no price for model 'gpt-4o-mini'"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  EXPECT_EQ(load.config.deployments[0].input_cost_per_token, 150'000);
+  std::filesystem::remove(path);
 }
 
 TEST_F(ConfigPricing, UnreadableCatalogIsAProblem) {

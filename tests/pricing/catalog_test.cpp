@@ -341,26 +341,31 @@ TEST(PriceOverrides, OverrideAloneMakesAPriceOnlyWithInputAndOutput) {
 
 // --- the real LiteLLM file ------------------------------------------------------------------
 
-constexpr const char* kSharedCatalog =
-    SWITCHYARD_SOURCE_DIR "/../shared/data/litellm-prices/model_prices_and_context_window.json";
+constexpr const char* kShippedCatalog =
+    SWITCHYARD_SOURCE_DIR "/data/litellm-prices/model_prices_and_context_window.json";
 
 class RealCatalog : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(kSharedCatalog)) {
-      GTEST_SKIP() << "the shared LiteLLM price map is absent (" << kSharedCatalog
-                   << "); the fixture tests cover the parser";
-    }
-    catalog_ = PricingCatalog::load_file(kSharedCatalog, problems_);
+    catalog_ = PricingCatalog::load_file(kShippedCatalog, problems_);
   }
   const ModelPrice& price(const std::string& model) {
     const ModelPrice* found = catalog_.find(model);
-    if (!found) throw std::runtime_error("not in the shared catalog: " + model);
+    if (!found) throw std::runtime_error("not in the shipped catalog: " + model);
     return *found;
   }
   std::vector<std::string> problems_;
   PricingCatalog catalog_;
 };
+
+TEST_F(RealCatalog, TheBuiltInCatalogIsTheShippedFile) {
+  std::vector<std::string> problems;
+  PricingCatalog builtin = PricingCatalog::builtin(problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(builtin.size(), catalog_.size());
+  ASSERT_NE(builtin.find("gpt-4o-mini"), nullptr);
+  EXPECT_EQ(builtin.find("gpt-4o-mini")->input_per_token, price("gpt-4o-mini").input_per_token);
+}
 
 TEST_F(RealCatalog, LoadsEveryTokenPricedModelWithoutProblems) {
   EXPECT_TRUE(problems_.empty()) << problems_.front();

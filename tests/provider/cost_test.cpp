@@ -1,6 +1,6 @@
 // What a call costs, end to end: a recorded-shape provider response is parsed by its adapter and
 // billed by billed_cost() at the deployment's price, resolved by the config loader from the real
-// LiteLLM catalog (../shared/data/litellm-prices). Every expected value is computed by hand in
+// LiteLLM catalog (data/litellm-prices). Every expected value is computed by hand in
 // the comment above it, in picodollars (1e-12 USD): a catalog price of 3e-06 USD/token is
 // 3,000,000 pd/token.
 #include <gtest/gtest.h>
@@ -19,15 +19,13 @@ namespace {
 using testing::fixture;
 using testing::response_of;
 
-constexpr const char* kSharedCatalog =
-    SWITCHYARD_SOURCE_DIR "/../shared/data/litellm-prices/model_prices_and_context_window.json";
+constexpr const char* kShippedCatalog =
+    SWITCHYARD_SOURCE_DIR "/data/litellm-prices/model_prices_and_context_window.json";
 
 class ProviderCost : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(kSharedCatalog))
-      GTEST_SKIP() << "the shared LiteLLM price map is absent (" << kSharedCatalog << ")";
-    ConfigLoad load = load_config_text(std::string("pricing:\n  catalog_file: ") + kSharedCatalog +
+    ConfigLoad load = load_config_text(std::string("pricing:\n  catalog_file: ") + kShippedCatalog +
                                        R"(
 deployments:
   - name: o4-mini

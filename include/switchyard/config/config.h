@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -101,7 +102,7 @@ struct LogConfig {
 struct PricingConfig {
   // LiteLLM-format price map, as resolved at load: a relative `pricing.catalog_file` is made
   // relative to the config file's directory; $SWITCHYARD_PRICING_CATALOG is used when the key is
-  // absent. Empty = no catalog: every deployment then needs explicit prices.
+  // absent. Empty = the built-in catalog (data/litellm-prices, compiled in).
   std::string catalog_file;
 };
 
@@ -165,11 +166,20 @@ struct DeploymentConfig {
   std::string api_key() const;  // reads the environment; empty when unset
 };
 
+// What a team's hard budget does to a request it cannot pay for (teams[].budget_policy).
+enum class BudgetPolicy {
+  kReject,     // end the request: budget_exceeded
+  kDowngrade,  // route it to the cheapest tier and reserve again; reject if that is no cheaper
+  kDefer,      // background work waits (up to worker.budget_max_defer_ms) for budget to free up
+};
+const char* to_string(BudgetPolicy p);
+std::optional<BudgetPolicy> budget_policy_of(std::string_view name);  // reject|downgrade|defer
+
 struct TeamConfig {
   std::string name;
   std::optional<Picodollars> budget;        // hard budget per period; unset = no budget
   std::string budget_period = "month";      // day | week | month, UTC
-  std::string budget_policy = "reject";     // reject | downgrade | defer (background waits)
+  BudgetPolicy budget_policy = BudgetPolicy::kReject;
   std::optional<Picodollars> soft_budget;   // crossing it is logged and counted
   int rpm = 0;                              // team-wide request limit per minute; 0 = none
   int tpm = 0;                              // team-wide token limit per minute; 0 = none

@@ -1,6 +1,6 @@
 #pragma once
-// The worker's Kafka seam: a consumer-group member and an idempotent producer, thin RAII
-// wrappers over librdkafka's C API.
+// librdkafka implementations of the worker's Kafka seams (record_io.h): a consumer-group member
+// and an idempotent producer, thin RAII wrappers over librdkafka's C API.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -11,6 +11,7 @@
 
 #include "switchyard/config/config.h"
 #include "switchyard/kafka/offset_tracker.h"
+#include "switchyard/kafka/record_io.h"
 
 struct rd_kafka_message_s;
 
@@ -37,18 +38,8 @@ class KafkaMessage {
   rd_kafka_message_s* msg_;
 };
 
-// Called on the poll thread, inside poll(), before partitions change hands.
-struct RebalanceListener {
-  virtual ~RebalanceListener() = default;
-  virtual void on_assigned(const std::vector<TopicPartition>& partitions) = 0;
-  virtual void on_revoked(const std::vector<TopicPartition>& partitions, bool lost) = 0;
-  // A fetch position was out of range (retention or the embedded broker's trimming): the
-  // consumer resets and records are skipped. Never silent: the worker logs and counts it.
-  virtual void on_offset_reset(const TopicPartition& tp, const std::string& detail) = 0;
-};
-
 // Thread-safety: one thread (the poll thread) calls every method.
-class KafkaConsumer {
+class KafkaConsumer final : public RecordConsumer {
  public:
   // Subscribes to `topics` in consumer group `config.group_id`. Throws std::runtime_error with
   // a clear message on bad properties (start-up only).
@@ -56,49 +47,38 @@ class KafkaConsumer {
                 RebalanceListener* listener);
   ~KafkaConsumer();
 
-  // Appends up to `max` records to `out`, waiting at most `timeout_ms` for the first.
-  void poll(int timeout_ms, std::size_t max, std::vector<KafkaMessage>& out);
-  void pause(const std::vector<TopicPartition>& partitions);
-  void resume(const std::vector<TopicPartition>& partitions);
-  // Commits positions; returns an error text or "".
-  std::string commit(const std::vector<OffsetCommit>& commits, bool synchronous);
-  const std::vector<TopicPartition>& assignment() const { return assignment_; }
-  // Messages between this consumer's position and the end of each assigned partition, from
-  // librdkafka's cached watermarks (no broker round trip); -1 when not yet known.
-  struct PartitionLag {
-    TopicPartition tp;
-    std::int64_t lag = -1;
-  };
-  std::vector<PartitionLag> lag() const;
-  void close();  // leaves the group; idempotent
+  // Holds the fetched librdkafka messages until the next poll (the records view them).
+  void poll(int timeout_ms, std::size_t max, std::vector<ConsumedRecord>& out) override;
+  void pause(const std::vector<TopicPartition>& partitions) override;
+  void resume(const std::vector<TopicPartition>& partitions) override;
+  std::string commit(const std::vector<OffsetCommit>& commits, bool synchronous) override;
+  const std::vector<TopicPartition>& assignment() const override { return assignment_; }
+  // From librdkafka's cached watermarks (no broker round trip).
+  std::vector<PartitionLag> lag() const override;
+  void close() override;
 
  private:
   struct Impl;
   friend struct Impl;
   std::unique_ptr<Impl> impl_;
   std::vector<TopicPartition> assignment_;
-};
-
-struct KafkaHeader {
-  const char* name;
-  std::string_view value;
+  std::vector<KafkaMessage> held_;  // the last poll's messages, viewed by its records
 };
 
 // Idempotent producer (acks=all). Thread-safety: produce() from any thread; delivery reports
 // are delivered on the thread that calls poll().
-class KafkaProducer {
+class KafkaProducer final : public RecordProducer {
  public:
-  // `on_delivery(opaque, error_text)` runs once per produced record; error_text empty = acked.
-  using DeliveryHandler = std::function<void(void* opaque, const char* error_text)>;
+  // `on_delivery(opaque, error_text)` runs once per produced record; error_text null = acked.
   KafkaProducer(const KafkaConfig& config, DeliveryHandler on_delivery);
   ~KafkaProducer();
 
   // Queues a record. Blocks (serving delivery reports) while the local queue is full.
   // Returns an error text for a record that cannot be queued at all (unknown topic, too large).
   std::string produce(const std::string& topic, std::string_view key, std::string_view value,
-                      const std::vector<KafkaHeader>& headers, void* opaque);
-  void poll(int timeout_ms);
-  bool flush(int timeout_ms);  // true when every record was delivered or failed
+                      const std::vector<KafkaHeader>& headers, void* opaque) override;
+  void poll(int timeout_ms) override;
+  bool flush(int timeout_ms) override;
 
  private:
   struct Impl;

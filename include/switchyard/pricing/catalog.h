@@ -116,6 +116,12 @@ ModelPrice apply(const ModelPrice& base, const PriceOverride& override_);
 // the override sets both input_per_token and output_per_token.
 std::optional<ModelPrice> price_from_override(std::string name, const PriceOverride& override_);
 
+// The text of data/litellm-prices/model_prices_and_context_window.json, compiled in (see
+// data/litellm-prices/SOURCE.md for where it comes from and how to refresh it).
+std::string_view builtin_catalog_json();
+// How a config, a log line and `switchyard pricing` name the compiled-in catalog.
+inline constexpr const char* kBuiltinCatalogName = "built-in catalog (data/litellm-prices)";
+
 class PricingCatalog {
  public:
   PricingCatalog() = default;
@@ -133,6 +139,10 @@ class PricingCatalog {
 
   // Reads `path` and parses it. An unreadable file yields an empty catalog and a problem line.
   static PricingCatalog load_file(const std::string& path, std::vector<std::string>& problems);
+
+  // The catalog shipped in the repository (data/litellm-prices) and compiled into the binary:
+  // the default when a config names no pricing.catalog_file.
+  static PricingCatalog builtin(std::vector<std::string>& problems);
 
   // The price of `model`, or nullptr. Precedence, first match wins:
   //   1. the exact name (case-sensitive): "azure/gpt-4o" finds an "azure/gpt-4o" entry first;

@@ -3,6 +3,7 @@
 // fallback and cooldown logic acts on, the completion, and the tokens to bill. Pure code.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "switchyard/event/result.h"
@@ -40,6 +41,11 @@ struct ProviderOutcome {
   // kOk and for a kContentFiltered completion (which is billed); zero otherwise.
   Usage usage;
   std::int64_t retry_after_ms = -1;  // from retry-after-ms / Retry-After, -1 when absent
+  // Headroom the provider reported, normalised by the adapter from its own headers (OpenAI and
+  // Azure: x-ratelimit-remaining-requests/-tokens; Anthropic:
+  // anthropic-ratelimit-requests-remaining/-tokens-remaining); nullopt when absent or unreadable.
+  std::optional<std::int64_t> remaining_requests;
+  std::optional<std::int64_t> remaining_tokens;
   std::string error_message;         // never contains the API key
 };
 

@@ -12,7 +12,7 @@
 #include "switchyard/event/request.h"
 #include "switchyard/limit/circuit_breaker.h"
 #include "switchyard/limit/deployment_limiter.h"
-#include "switchyard/provider/openai.h"
+#include "switchyard/provider/outcome.h"
 #include "switchyard/route/policy.h"
 #include "switchyard/route/router.h"
 
@@ -51,10 +51,11 @@ class Scheduler {
                         std::int64_t now_wall_ms);
 
   // Feeds one provider answer back: limiter correction with actual tokens (the team's limiter
-  // too), 429 cooldowns, rate-limit headers, latency figures and consecutive-failure cooldowns.
+  // too), 429 cooldowns, the headroom the adapter read from the provider's rate-limit headers,
+  // latency figures and consecutive-failure cooldowns.
   ResponseEffects on_response(std::size_t deployment_index, const ScheduleChoice& grant,
                               const TeamConfig* team, const ProviderOutcome& outcome,
-                              const HttpResponse& response, std::int64_t latency_ms,
+                              std::int64_t latency_ms,
                               std::int64_t now_steady_ms);
 
   // Deployments that can take a call now or soon: not disabled (401/403). Open breakers count.

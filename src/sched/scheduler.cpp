@@ -1,4 +1,4 @@
-#include "app/scheduler.h"
+#include "switchyard/sched/scheduler.h"
 
 #include <algorithm>
 #include <cmath>
@@ -223,7 +223,7 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
 
 ResponseEffects Scheduler::on_response(std::size_t i, const ScheduleChoice& grant,
                                        const TeamConfig* team, const ProviderOutcome& outcome,
-                                       const HttpResponse& response, std::int64_t latency_ms,
+                                       std::int64_t latency_ms,
                                        std::int64_t now) {
   ResponseEffects effects;
   std::lock_guard lock(mutex_);
@@ -233,15 +233,7 @@ ResponseEffects Scheduler::on_response(std::size_t i, const ScheduleChoice& gran
   s.limiter.settle(grant.admission, answered ? actual : 0, now);
   if (limit::DeploymentLimiter* t = team_limiter(team))
     t->settle(grant.team_admission, answered ? actual : 0, now);
-  auto header_int = [&response](std::string_view name) -> std::optional<std::int64_t> {
-    const std::string* v = response.header(name);
-    if (!v || v->empty()) return std::nullopt;
-    char* end = nullptr;
-    long long n = std::strtoll(v->c_str(), &end, 10);
-    return end && *end == '\0' ? std::optional<std::int64_t>(n) : std::nullopt;
-  };
-  s.limiter.on_headers(header_int("x-ratelimit-remaining-requests"),
-                       header_int("x-ratelimit-remaining-tokens"), std::nullopt, now);
+  s.limiter.on_headers(outcome.remaining_requests, outcome.remaining_tokens, std::nullopt, now);
   if (outcome.kind == OutcomeKind::kRateLimited) {
     s.limiter.on_rate_limited(outcome.retry_after_ms >= 0
                                   ? std::optional<std::int64_t>(outcome.retry_after_ms)

@@ -1,0 +1,66 @@
+#pragma once
+// Call stage: one provider call of a request through its deployment's adapter and the HTTP client,
+// then what the answer means: bill it and end the request (ok, content filtered), or ask the retry
+// policy (sched/retry_policy.h) whether and where to try again: another deployment now
+// (dispatch), the same one after a backoff (a timer), along the tier chain when the route is used
+// up, or end it (provider_error / rate_limited). Every answer also feeds the scheduler (limits,
+// latency, breakers), and what it did to a deployment (disabled, breaker opened) is logged and
+// counted.
+//
+// Threading: attempt() on an io thread (from dispatch); the response callback on an io thread of
+// the HTTP client's pool. Ownership: a Job belongs to the call stage from attempt() until it is
+// handed back to dispatch (retry) or to the sink (finished); during the HTTP exchange the client's
+// callback holds it.
+#include <atomic>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "switchyard/common/clock.h"
+#include "switchyard/common/io_pool.h"
+#include "switchyard/provider/adapter.h"
+#include "switchyard/provider/http_client.h"
+#include "switchyard/sched/retry_policy.h"
+#include "switchyard/sched/scheduler.h"
+#include "worker/dispatch.h"
+#include "worker/job.h"
+#include "worker/sink.h"
+#include "worker/worker_metrics.h"
+
+namespace switchyard {
+
+class ProviderCall {
+ public:
+  ProviderCall(const Config& config, const Clock& clock, WorkerStats& stats,
+               const WorkerSeries& series, Scheduler& scheduler, Dispatch& dispatch, Sink& sink,
+               IoPool& io, const std::atomic<bool>& stopping);
+  // The client is made after the stages (it runs on the io pool).
+  void set_http(HttpClient* http) { http_ = http; }
+
+  void attempt(Job* job);
+
+ private:
+  void on_response(Job* job, const DeploymentConfig* d, HttpResponse response);
+  // Keeps the route's candidates that can still serve the request (large enough context,
+  // usable) and, when every one of them has failed it, extends the route along the tier chain
+  // (routing.fallback_tiers) one tier at a time. False when nothing is left to try.
+  bool refit_route(Job* job);
+  void note_effects(const DeploymentConfig& d, const ResponseEffects& e,
+                    const ProviderOutcome& outcome);
+
+  const Config& config_;
+  const Clock& clock_;
+  WorkerStats& stats_;
+  const WorkerSeries& series_;
+  Scheduler& scheduler_;
+  Dispatch& dispatch_;
+  Sink& sink_;
+  IoPool& io_;
+  const std::atomic<bool>& stopping_;
+  RetryPolicy retry_;
+  HttpClient* http_ = nullptr;
+  std::vector<std::string> api_keys_;  // read once at start; never logged
+};
+
+}  // namespace switchyard

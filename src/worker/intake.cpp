@@ -1,0 +1,241 @@
+#include "worker/intake.h"
+
+#include <algorithm>
+
+namespace switchyard {
+
+Intake::Intake(const Config& config, const Clock& clock, WorkerStats& stats,
+               const WorkerSeries& series, MetricsRegistry& metrics, StoreHealth& health,
+               Delivery& delivery, Sink& sink, HandOff<Job*>& to_dedupe,
+               HandOff<Job*>& completions)
+    : config_(config),
+      clock_(clock),
+      stats_(stats),
+      series_(series),
+      metrics_(metrics),
+      health_(health),
+      delivery_(delivery),
+      sink_(sink),
+      to_dedupe_(to_dedupe),
+      completions_(completions),
+      last_commit_ms_(clock.steady_ms()) {
+  set_limits();
+}
+
+void Intake::on_assigned(const std::vector<TopicPartition>& partitions) {
+  for (const auto& tp : partitions) tracker_.assign(tp);
+  if (paused_[0] || paused_[1]) repause_ = true;
+}
+
+void Intake::on_revoked(const std::vector<TopicPartition>& partitions, bool lost) {
+  // Commit what is finished before the partitions move; in-flight work for them still
+  // completes and is stored, but it can no longer commit here (the new owner dedupes it).
+  if (!lost) {
+    auto commits = tracker_.commits_for(partitions);
+    if (auto err = consumer_->commit(commits, true); !err.empty())
+      worker_log()->warn("commit before revoke failed: {}", err);
+  }
+  for (const auto& tp : partitions) tracker_.revoke(tp);
+}
+
+void Intake::on_offset_reset(const TopicPartition& tp, const std::string& detail) {
+  stats_.offset_resets.inc();
+  reset_partitions_.push_back(tp);
+  worker_log()->error(
+      "offset out of range on {}[{}]: {}. Records were trimmed by retention (or the embedded "
+      "broker's 5 MiB/100,000-batch limit) before they were processed; the consumer resets to "
+      "the earliest available offset. The number of skipped offsets is logged with the next "
+      "record.",
+      tp.topic, tp.partition, detail);
+}
+
+void Intake::report_skipped(const TopicPartition& tp, std::int64_t offset) {
+  auto it = std::find(reset_partitions_.begin(), reset_partitions_.end(), tp);
+  if (it == reset_partitions_.end()) return;
+  reset_partitions_.erase(it);
+  auto committed = tracker_.committable(tp);
+  if (committed && offset > *committed) {
+    const auto skipped = static_cast<std::uint64_t>(offset - *committed);
+    stats_.offsets_skipped.inc(skipped);
+    metrics_
+        .counter(metric::kOffsetsSkipped,
+                 {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}})
+        .inc(skipped);
+  }
+  worker_log()->error(
+      "{}[{}] resumed at offset {} after an offset reset; {} offsets were skipped unprocessed",
+      tp.topic, tp.partition, offset,
+      committed ? std::to_string(offset - *committed) : std::string("an unknown number of"));
+}
+
+void Intake::handle(const ConsumedRecord& record) {
+  TopicPartition tp{std::string(record.topic), record.partition};
+  if (!reset_partitions_.empty()) report_skipped(tp, record.offset);
+  if (!tracker_.begin(tp, record.offset)) return;  // revoked meanwhile, or already seen
+  stats_.consumed.inc();
+  auto* job = new Job;
+  job->tp = std::move(tp);
+  job->epoch = tracker_.epoch(job->tp);
+  job->offset = record.offset;
+  job->fetched_us = clock_.steady_us();
+  job->kafka_timestamp_ms = record.timestamp_ms;
+  job->priority_class = config_.class_of_topic(job->tp.topic);
+  job->decoded =
+      decode_request(record.value, static_cast<std::size_t>(config_.worker.max_event_bytes));
+  auto& req = job->decoded.request;
+  if (job->decoded.status == DecodeStatus::kOk && !req.reply_topic.empty()) {
+    const auto& allow = config_.kafka.reply_topic_allowlist;
+    if (std::find(allow.begin(), allow.end(), req.reply_topic) == allow.end()) {
+      job->decoded.violations.push_back("reply_topic '" + req.reply_topic +
+                                        "' is not on kafka.reply_topic_allowlist");
+      job->decoded.status = DecodeStatus::kInvalid;
+    }
+  }
+  if (job->decoded.status == DecodeStatus::kOk) {
+    if (req.priority) job->priority_class = *req.priority;
+    job->out_topic = req.reply_topic.empty() ? config_.kafka.results_topic : req.reply_topic;
+    auto [it, inserted] = in_flight_by_id_.emplace(req.request_id, job);
+    if (!inserted) {
+      // Same request already in flight here: it finishes with that one, never called twice.
+      stats_.in_flight_duplicates.inc();
+      it->second->duplicates.push_back(job);
+      return;
+    }
+    job->acks_pending.store(1);  // the result event
+    fetched_.push_back(job);
+    return;
+  }
+  // Unreadable or invalid: the original bytes and the reason go to the DLQ.
+  job->raw.assign(record.value);
+  stats_.dlq.inc();
+  (job->decoded.status == DecodeStatus::kUnreadable ? series_.dlq_unreadable()
+                                                     : series_.dlq_invalid())
+      .inc();
+  job->out_topic = config_.kafka.results_topic;
+  if (job->decoded.status == DecodeStatus::kUnreadable) {
+    job->acks_pending.store(1);
+    delivery_.produce_dlq(job);
+    return;
+  }
+  stats_.invalid.inc();
+  job->acks_pending.store(2);  // DLQ record + error result
+  delivery_.produce_dlq(job);
+  set_error(*job, ErrorCode::kInvalidRequest, job->decoded.reason());
+  sink_.finish(job);
+}
+
+void Intake::finish_completed(Job* job) {
+  const std::int64_t took_us = clock_.steady_us() - job->fetched_us;
+  stats_.end_to_end.record_us(took_us);
+  series_.request_duration(class_index(job->priority_class))
+      .observe(static_cast<double>(took_us) / 1e6);
+  if (job->decoded.status == DecodeStatus::kOk) {
+    auto it = in_flight_by_id_.find(job->decoded.request.request_id);
+    if (it != in_flight_by_id_.end() && it->second == job) in_flight_by_id_.erase(it);
+  }
+  for (Job* dup : job->duplicates) {
+    tracker_.finish(dup->tp, dup->epoch, dup->offset);
+    stats_.completed.inc();
+    delete dup;
+  }
+  tracker_.finish(job->tp, job->epoch, job->offset);
+  stats_.completed.inc();
+  delete job;
+}
+
+void Intake::set_limits() {
+  const auto cap = static_cast<std::size_t>(config_.worker.max_in_flight);
+  const auto resume = static_cast<std::size_t>(config_.worker.resume_in_flight);
+  const double keep = 1.0 - config_.worker.interactive_in_flight_reserve;
+  pause_at_[0] = cap;
+  resume_below_[0] = resume;
+  pause_at_[1] =
+      std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(cap) * keep));
+  resume_below_[1] =
+      std::min(pause_at_[1], static_cast<std::size_t>(static_cast<double>(resume) * keep));
+}
+
+// Most events the next poll may take: up to the background threshold while background is
+// fetched, so one poll cannot carry a flood past it into the interactive share; up to the full
+// cap once background is paused. At least 1, so the poll still serves callbacks.
+std::size_t Intake::room() const {
+  constexpr std::size_t kPollBatchMax = 2000;
+  const std::size_t pending = tracker_.pending();
+  const std::size_t limit = paused_[1] ? pause_at_[0] : pause_at_[1];
+  return std::clamp<std::size_t>(limit > pending ? limit - pending : 0, 1, kPollBatchMax);
+}
+
+std::vector<TopicPartition> Intake::assigned_of_class(std::size_t cls) const {
+  std::vector<TopicPartition> out;
+  for (const auto& tp : consumer_->assignment())
+    if (class_index(config_.class_of_topic(tp.topic)) == cls) out.push_back(tp);
+  return out;
+}
+
+void Intake::flow_control(bool stopping) {
+  const std::size_t pending = tracker_.pending();
+  const bool blocked = stopping || !health_.healthy();
+  for (std::size_t cls = 0; cls < 2; ++cls) {
+    bool& paused = paused_[cls];
+    const bool want_pause =
+        blocked || pending >= pause_at_[cls] || (paused && pending >= resume_below_[cls]);
+    const char* name = cls == 0 ? "interactive" : "background";
+    if (want_pause && (!paused || repause_)) {
+      consumer_->pause(assigned_of_class(cls));
+      if (!paused) {
+        stats_.pauses.inc();
+        worker_log()->info("intake paused ({} topics): {} in flight, store {}", name, pending,
+                           health_.healthy() ? "healthy" : "unreachable");
+      }
+      paused = true;
+    } else if (!want_pause && paused) {
+      consumer_->resume(assigned_of_class(cls));
+      paused = false;
+      worker_log()->info("intake resumed ({} topics): {} in flight", name, pending);
+    }
+  }
+  repause_ = false;
+}
+
+void Intake::run_once(int timeout_ms, bool stopping) {
+  records_.clear();
+  consumer_->poll(timeout_ms, room(), records_);
+  for (const ConsumedRecord& r : records_) handle(r);
+  records_.clear();
+  for (Job* j : fetched_) to_dedupe_.push(j);
+  fetched_.clear();
+  done_.clear();
+  completions_.take(done_, SIZE_MAX, std::chrono::milliseconds(0));
+  for (Job* j : done_) finish_completed(j);
+  flow_control(stopping);
+  in_flight_.store(static_cast<std::int64_t>(tracker_.pending()), std::memory_order_relaxed);
+  const std::int64_t now = clock_.steady_ms();
+  if (now - last_lag_ms_ >= 1000) {
+    auto lag = consumer_->lag();
+    assigned_.store(static_cast<int>(consumer_->assignment().size()), std::memory_order_relaxed);
+    std::lock_guard lock(lag_mutex_);
+    lag_snapshot_ = std::move(lag);
+    last_lag_ms_ = now;
+  }
+  if (now - last_commit_ms_ >= config_.worker.commit_interval_ms) {
+    commit(false);
+    last_commit_ms_ = now;
+  }
+}
+
+void Intake::commit(bool synchronous) {
+  auto commits = tracker_.take_commits();
+  if (commits.empty()) return;
+  if (auto err = consumer_->commit(commits, synchronous); !err.empty()) {
+    worker_log()->warn("offset commit failed ({}); the next commit covers these offsets", err);
+    return;
+  }
+  stats_.commits.inc();
+}
+
+std::vector<PartitionLag> Intake::lag() const {
+  std::lock_guard lock(lag_mutex_);
+  return lag_snapshot_;
+}
+
+}  // namespace switchyard
