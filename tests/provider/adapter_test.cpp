@@ -223,5 +223,32 @@ TEST(ProviderAdapter, NoProviderEverPutsTheKeyInAnErrorMessage) {
   }
 }
 
+
+TEST(ProviderAdapter, EachAdapterReadsItsProvidersRateLimitHeadroomHeaders) {
+  const std::vector<std::pair<std::string, std::string>> openai_headers = {
+      {"x-ratelimit-remaining-requests", "42"}, {"x-ratelimit-remaining-tokens", "9000"}};
+  const std::vector<std::pair<std::string, std::string>> anthropic_headers = {
+      {"anthropic-ratelimit-requests-remaining", "7"},
+      {"anthropic-ratelimit-tokens-remaining", "1234"}};
+  for (ProviderKind provider : {ProviderKind::kOpenAI, ProviderKind::kAzure}) {
+    ProviderOutcome o = parse_provider_response(deployment_of(provider),
+                                                response_of(429, "{}", openai_headers), "");
+    EXPECT_EQ(o.remaining_requests, 42) << to_string(provider);
+    EXPECT_EQ(o.remaining_tokens, 9000) << to_string(provider);
+    o = parse_provider_response(deployment_of(provider), response_of(429, "{}", anthropic_headers),
+                                "");
+    EXPECT_EQ(o.remaining_requests, std::nullopt) << "another provider's headers mean nothing";
+  }
+  ProviderOutcome o = parse_provider_response(deployment_of(ProviderKind::kAnthropic),
+                                              response_of(429, "{}", anthropic_headers), "");
+  EXPECT_EQ(o.remaining_requests, 7);
+  EXPECT_EQ(o.remaining_tokens, 1234);
+  o = parse_provider_response(deployment_of(ProviderKind::kAnthropic),
+                              response_of(429, "{}", {{"anthropic-ratelimit-requests-remaining",
+                                                       "-1"}}),
+                              "");
+  EXPECT_EQ(o.remaining_requests, std::nullopt) << "only a non-negative count is headroom";
+}
+
 }  // namespace
 }  // namespace switchyard

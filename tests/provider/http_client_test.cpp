@@ -179,6 +179,7 @@ class TestServer {
       response.set(http::field::content_type, "application/json");
       response.set("Retry-After", "3");
       response.set("X-RateLimit-Remaining-Requests", "99");
+      response.set("Anthropic-RateLimit-Tokens-Remaining", "5000");
       response.set("X-Request-Id", "req-123");
       response.body() = R"({"echo":)" + std::to_string(request.body().size()) + "}";
       response.keep_alive(request.keep_alive());
@@ -409,6 +410,9 @@ TEST_F(HttpClientTest, PostRoundTripReturnsStatusBodyAndRateLimitHeaders) {
   EXPECT_EQ(*response.header("retry-after"), "3");
   ASSERT_NE(response.header("x-ratelimit-remaining-requests"), nullptr);
   EXPECT_EQ(*response.header("x-ratelimit-remaining-requests"), "99");
+  ASSERT_NE(response.header("anthropic-ratelimit-tokens-remaining"), nullptr)
+      << "Anthropic's rate-limit headers reach its adapter too";
+  EXPECT_EQ(*response.header("anthropic-ratelimit-tokens-remaining"), "5000");
   EXPECT_EQ(response.header("x-request-id"), nullptr);  // only headers the worker acts on
   EXPECT_EQ(response.header("content-type"), nullptr);
 

@@ -1,0 +1,137 @@
+#pragma once
+// Fakes for the worker's I/O seams (worker/worker.h: WorkerSeams), for unit tests of the stages
+// with plain values: an in-memory RequestStore that keeps budgets the way the Postgres statements
+// do, and a RecordProducer that records what was produced. Single-threaded unless noted.
+#include <functional>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "switchyard/kafka/record_io.h"
+#include "switchyard/store/store.h"
+
+namespace switchyard::testing {
+
+// Budgets as the reservation and settlement statements keep them (store/postgres_store.cpp):
+// a reservation passes when spent + reserved + worst case <= budget; the terminal write of a
+// request spends its ledger cost and releases its reservation, once.
+class FakeStore final : public RequestStore {
+ public:
+  struct Row {
+    std::string result_json;
+    std::int64_t ledger_rows = 0;
+  };
+  std::map<std::string, Row> rows;             // request_id -> stored terminal row
+  std::map<std::string, Picodollars> spent;    // team -> spent this period
+  std::map<std::string, Picodollars> reserved; // team -> reserved this period
+  std::map<std::string, std::pair<std::string, Picodollars>> reservations;  // id -> team, amount
+  int fail_next = 0;                     // that many calls fail before one succeeds
+  int statements = 0;                    // successful write_terminal calls
+  std::vector<std::size_t> batch_sizes;  // records per successful write_terminal
+  std::function<void()> during_reserve;  // runs inside reserve_budgets (a concurrent settlement)
+
+  bool find_terminal(const std::vector<std::string>& ids,
+                     std::unordered_map<std::string, std::string>& found,
+                     std::string& error) override {
+    if (failing(error)) return false;
+    for (const auto& id : ids)
+      if (auto it = rows.find(id); it != rows.end()) found.emplace(id, it->second.result_json);
+    return true;
+  }
+  bool heartbeat(std::string_view, std::string_view, int, bool, int& live, int& ordinal,
+                 std::string& error) override {
+    if (failing(error)) return false;
+    live = 1;
+    ordinal = 0;
+    return true;
+  }
+  bool reserve_budgets(const std::vector<BudgetRequest>& requests,
+                       std::vector<BudgetAnswer>& answers, std::string& error) override {
+    if (failing(error)) return false;
+    if (during_reserve) during_reserve();
+    answers.clear();
+    for (const auto& r : requests) {
+      const std::string team(r.team);
+      BudgetAnswer a;
+      if (reservations.count(std::string(r.request_id))) {
+        a.verdict = BudgetVerdict::kAlreadyReserved;
+      } else if (spent[team] + reserved[team] + r.worst_case_cost <= r.budget) {
+        a.verdict = BudgetVerdict::kReserved;
+        reserved[team] += r.worst_case_cost;
+        reservations[std::string(r.request_id)] = {team, r.worst_case_cost};
+      } else {
+        a.verdict = BudgetVerdict::kExceeded;
+      }
+      a.committed = spent[team] + reserved[team];
+      answers.push_back(a);
+    }
+    return true;
+  }
+  // Settles a reservation the way the terminal write does (for tests that drive the gate only).
+  void settle(const std::string& request_id, Picodollars cost) {
+    auto it = reservations.find(request_id);
+    if (it == reservations.end()) return;
+    reserved[it->second.first] -= it->second.second;
+    spent[it->second.first] += cost;
+    reservations.erase(it);
+  }
+  bool write_terminal(const std::vector<TerminalRecord>& records,
+                      std::vector<WriteOutcome>& outcomes, std::string& error) override {
+    if (failing(error)) return false;
+    outcomes.assign(records.size(), {});
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const auto& rec = records[i];
+      const std::string id = rec.result->request_id;
+      if (auto it = rows.find(id); it != rows.end()) {
+        outcomes[i].stored_result_json = it->second.result_json;
+        continue;
+      }
+      rows[id] = {std::string(rec.result_json), static_cast<std::int64_t>(rec.ledger.size())};
+      outcomes[i].inserted = true;
+      settle(id, rec.result->cost);
+    }
+    ++statements;
+    batch_sizes.push_back(records.size());
+    return true;
+  }
+  bool set_reference_price(std::string_view, const ModelPrice&, std::string&) override {
+    return true;
+  }
+  bool ensure_ledger_partitions(int, int& created, std::string&) override {
+    created = 0;
+    return true;
+  }
+
+ private:
+  bool failing(std::string& error) {
+    if (fail_next <= 0) return false;
+    --fail_next;
+    error = "fake: connection refused";
+    return true;
+  }
+};
+
+class FakeProducer final : public RecordProducer {
+ public:
+  struct Record {
+    std::string topic, key, value;
+    void* opaque;
+  };
+  std::vector<Record> produced;
+  int refuse_next = 0;  // that many produce() calls fail ("Message size too large")
+
+  std::string produce(const std::string& topic, std::string_view key, std::string_view value,
+                      const std::vector<KafkaHeader>&, void* opaque) override {
+    if (refuse_next > 0) {
+      --refuse_next;
+      return "Broker: Message size too large";
+    }
+    produced.push_back({topic, std::string(key), std::string(value), opaque});
+    return {};
+  }
+  void poll(int) override {}
+  bool flush(int) override { return true; }
+};
+
+}  // namespace switchyard::testing

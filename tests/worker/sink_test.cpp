@@ -1,0 +1,176 @@
+// The sink stage with fakes: an in-memory store and a recording producer, a hand-moved clock.
+// No threads: write_batch() is the writer thread's loop body.
+#include "worker/sink.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "support/fakes.h"
+
+namespace switchyard {
+namespace {
+
+constexpr Picodollars kCent = 10'000'000'000;
+
+class SinkTest : public ::testing::Test {
+ protected:
+  SinkTest()
+      : load_(load_config_text(R"(
+worker: {default_tier: economy}
+postgres: {retry_backoff_ms: 10}
+teams:
+  - {name: search, budget_usd: 0.10, budget_period: day}
+deployments:
+  - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
+     input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
+)")),
+        stats_(metrics_),
+        series_(metrics_, config()),
+        gate_(config().teams, {}),
+        delivery_(config(), clock_, stats_, completions_),
+        health_(stats_.store_failures, 1),
+        sink_(config(), clock_, stats_, series_, gate_, delivery_, health_, to_lookup_) {
+    if (!load_.ok()) throw std::runtime_error(load_.problems.front());
+    delivery_.set_producer(&producer_);
+  }
+  const Config& config() const { return load_.config; }
+
+  Job* job(const std::string& id, const std::string& team = "ads") {
+    Job& j = jobs_.emplace_back();
+    j.decoded.status = DecodeStatus::kOk;
+    j.decoded.request.request_id = id;
+    j.decoded.request.team = team;
+    j.tp = {"requests", 0};
+    j.offset = static_cast<std::int64_t>(jobs_.size());
+    j.out_topic = "results";
+    j.acks_pending = 1;
+    j.fetched_us = clock_.steady_us();
+    j.result.content = "answer to " + id;
+    return &j;
+  }
+  bool write(std::vector<Job*> batch, std::vector<Job*>* deferred = nullptr) {
+    std::vector<Job*> carried;
+    bool ok = sink_.write_batch(store_, batch, deferred ? *deferred : carried, stop_);
+    return ok;
+  }
+
+  ConfigLoad load_;
+  ManualClock clock_;
+  MetricsRegistry metrics_;
+  WorkerStats stats_;
+  WorkerSeries series_;
+  BudgetGate gate_;
+  HandOff<Job*> completions_, to_lookup_;
+  Delivery delivery_;
+  StoreHealth health_;
+  Sink sink_;
+  testing::FakeStore store_;
+  testing::FakeProducer producer_;
+  std::atomic<bool> stop_{false};
+  std::deque<Job> jobs_;
+};
+
+TEST_F(SinkTest, ABatchIsOneStatementAndEveryResultIsProducedAfterIt) {
+  ASSERT_TRUE(write({job("a"), job("b"), job("c")}));
+  EXPECT_EQ(store_.statements, 1);
+  EXPECT_EQ(store_.batch_sizes, std::vector<std::size_t>{3});
+  ASSERT_EQ(producer_.produced.size(), 3u);
+  EXPECT_EQ(producer_.produced[0].topic, "results");
+  EXPECT_EQ(producer_.produced[0].key, "a");
+  EXPECT_NE(producer_.produced[0].value.find("\"content\":\"answer to a\""), std::string::npos);
+  EXPECT_EQ(store_.rows.at("b").result_json, producer_.produced[1].value)
+      << "the row and the event carry the same result";
+  EXPECT_EQ(stats_.results_ok.value(), 3u);
+  EXPECT_EQ(series_.requests(1, 1, ErrorCode::kNone).value(), 3u);
+}
+
+TEST_F(SinkTest, ARequestIdTwiceInOneBatchWaitsForTheNextStatement) {
+  Job* first = job("same");
+  Job* second = job("same");
+  std::vector<Job*> deferred;
+  ASSERT_TRUE(write({first, job("other"), second}, &deferred));
+  EXPECT_EQ(store_.batch_sizes, std::vector<std::size_t>{2});
+  ASSERT_EQ(deferred, std::vector<Job*>{second});
+  ASSERT_TRUE(write(deferred));
+  EXPECT_EQ(store_.batch_sizes, (std::vector<std::size_t>{2, 1}));
+}
+
+TEST_F(SinkTest, AResultAnotherDeliveryStoredFirstIsReplacedByTheStoredOne) {
+  store_.rows["dup"] = {R"({"request_id":"dup","status":"ok","stored":true})", 1};
+  ASSERT_TRUE(write({job("dup")}));
+  ASSERT_EQ(producer_.produced.size(), 1u);
+  EXPECT_EQ(producer_.produced[0].value, R"({"request_id":"dup","status":"ok","stored":true})");
+  EXPECT_EQ(stats_.write_conflicts.value(), 1u);
+}
+
+TEST_F(SinkTest, AStoreOutageIsRetriedWithIntakePausedUntilTheStatementPasses) {
+  store_.fail_next = 3;
+  ASSERT_TRUE(write({job("a")}));
+  EXPECT_EQ(stats_.store_failures.value(), 3u);
+  EXPECT_TRUE(health_.healthy()) << "the statement that passed resumed intake";
+  EXPECT_EQ(store_.rows.count("a"), 1u);
+}
+
+TEST_F(SinkTest, StoppingDuringAnOutageAbandonsTheBatchUnacknowledged) {
+  store_.fail_next = 1'000'000;
+  stop_ = true;
+  EXPECT_FALSE(write({job("a")}));
+  EXPECT_FALSE(health_.healthy());
+  EXPECT_TRUE(producer_.produced.empty()) << "nothing is acknowledged that is not durable";
+}
+
+TEST_F(SinkTest, TheWriteSettlesReservationsAndWakesTheTeamsParkedRequests) {
+  // a holds $0.06 of search's $0.10; b ($0.06) was parked waiting for a's settlement.
+  Job* a = job("a", "search");
+  Job* b = job("b", "search");
+  for (Job* j : {a, b}) {
+    j->team = gate_.team_with_budget("search");
+    j->request_id = j->decoded.request.request_id;
+    j->worst_case = 6 * kCent;
+  }
+  std::vector<BudgetAnswerForClaim> answers;
+  std::vector<BudgetClaim*> woken;
+  std::string error;
+  ASSERT_TRUE(gate_.reserve(store_, std::vector<BudgetClaim*>{a}, answers, woken, 0, error));
+  ASSERT_TRUE(gate_.reserve(store_, std::vector<BudgetClaim*>{b}, answers, woken, 0, error));
+  ASSERT_EQ(answers[0].outcome, BudgetOutcome::kWaitingForSettlement);
+  a->result.cost = kCent;
+  ASSERT_TRUE(write({a}));
+  EXPECT_EQ(a->reserved, 0);
+  EXPECT_EQ(gate_.held(0), 0);
+  EXPECT_EQ(store_.spent["search"], kCent);
+  std::vector<Job*> retried;
+  to_lookup_.take(retried, 10, std::chrono::milliseconds(0));
+  EXPECT_EQ(retried, std::vector<Job*>{b}) << "b goes back to dedupe to reserve again";
+  EXPECT_EQ(stats_.budget_defer_wakes.value(), 1u);
+}
+
+TEST_F(SinkTest, ResultTimingsComeFromTheClock) {
+  Job* j = job("timed");
+  j->kafka_timestamp_ms = clock_.wall_ms() - 500;  // published 500 ms before it was fetched
+  clock_.advance_ms(200);
+  j->provider_ms = 150;
+  ASSERT_TRUE(write({j}));
+  EXPECT_EQ(j->result.queued_ms, 500);
+  EXPECT_EQ(j->result.total_ms, 700);
+  EXPECT_EQ(j->result.provider_ms, 150);
+}
+
+TEST_F(SinkTest, AResultThatCannotBeQueuedIsProducedAgainByTheDeliveryThread) {
+  producer_.refuse_next = 1;
+  ASSERT_TRUE(write({job("a")}));
+  EXPECT_TRUE(producer_.produced.empty());
+  EXPECT_EQ(stats_.produce_failures.value(), 1u);
+  delivery_.run_once(0);
+  ASSERT_EQ(producer_.produced.size(), 1u);
+  // Its acknowledgement hands the job back to intake.
+  delivery_.on_delivery(producer_.produced[0].opaque, nullptr);
+  std::vector<Job*> done;
+  completions_.take(done, 10, std::chrono::milliseconds(0));
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0]->decoded.request.request_id, "a");
+}
+
+}  // namespace
+}  // namespace switchyard
