@@ -18,6 +18,9 @@
 // HostPool::mutex, which is never held across I/O.
 #include "switchyard/provider/http_client.h"
 
+#include "provider/http_detail.h"
+#include "switchyard/common/url.h"
+
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -55,15 +58,9 @@
 
 namespace switchyard {
 
-const std::string* HttpResponse::header(std::string_view lower_name) const {
-  for (const auto& [name, value] : headers) {
-    if (name == lower_name) return &value;
-  }
-  return nullptr;
-}
-
 namespace {
 
+using namespace http_detail;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -86,125 +83,6 @@ constexpr std::string_view kUserAgent = "switchyard/0.1";
 
 std::shared_ptr<spdlog::logger> http_logger() {
   return named_logger("http");
-}
-
-struct ParsedUrl {
-  bool tls = false;
-  std::string_view host;  // without brackets for IPv6 literals
-  std::uint16_t port = 0;
-  std::string_view target;  // path and query, "/" when absent
-  bool default_port = true;
-};
-
-// Parses http(s)://host[:port][/path]. Returns an error sentence, empty on success.
-std::string parse_url(std::string_view url, ParsedUrl& out) {
-  if (url.substr(0, 8) == "https://") {
-    out.tls = true;
-    url.remove_prefix(8);
-  } else if (url.substr(0, 7) == "http://") {
-    out.tls = false;
-    url.remove_prefix(7);
-  } else {
-    return "URL must start with http:// or https://";
-  }
-  std::size_t path_start = url.find_first_of("/?#");
-  std::string_view authority = url.substr(0, path_start);
-  out.target =
-      path_start == std::string_view::npos ? std::string_view("/") : url.substr(path_start);
-  if (!out.target.empty() && out.target.front() != '/') {
-    return "URL path must start with '/'";  // "http://host?x" is not worth supporting
-  }
-  if (std::size_t hash = out.target.find('#'); hash != std::string_view::npos) {
-    out.target = out.target.substr(0, hash);
-  }
-  if (authority.find('@') != std::string_view::npos) {
-    return "URL must not contain user info";
-  }
-  std::string_view port_text;
-  if (!authority.empty() && authority.front() == '[') {  // [::1]:8080
-    std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return "URL has an unterminated IPv6 literal";
-    out.host = authority.substr(1, close - 1);
-    std::string_view rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return "URL has garbage after the IPv6 literal";
-      port_text = rest.substr(1);
-    }
-  } else {
-    std::size_t colon = authority.rfind(':');
-    out.host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
-  }
-  if (out.host.empty()) return "URL has no host";
-  out.port = out.tls ? 443 : 80;
-  out.default_port = true;
-  if (!port_text.empty()) {
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || value == 0 ||
-        value > 65535) {
-      return "URL has an invalid port";
-    }
-    out.default_port = value == out.port;
-    out.port = static_cast<std::uint16_t>(value);
-  }
-  return {};
-}
-
-// For messages: a query string may carry credentials (some providers take ?key=...).
-std::string without_query(std::string_view url) {
-  return std::string(url.substr(0, url.find('?')));
-}
-
-// How a timeout is named in transport_error: "timed out (first-byte timeout, 200 ms)".
-std::string timed_out_text(std::string_view which, int timeout_ms) {
-  return "timed out (" + std::string(which) + " timeout, " + std::to_string(timeout_ms) + " ms)";
-}
-
-bool is_token_char(char c) {
-  if (c >= 'a' && c <= 'z') return true;
-  if (c >= 'A' && c <= 'Z') return true;
-  if (c >= '0' && c <= '9') return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Header names must be tokens and values must not contain CR/LF (header injection). The
-// message names the header but never its value: values carry API keys.
-std::string check_request_headers(const HttpRequest& request) {
-  for (const auto& [name, value] : request.headers) {
-    if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) {
-      return "invalid request header name '" + name + "'";
-    }
-    if (value.find_first_of("\r\n") != std::string::npos || value.find('\0') != std::string::npos) {
-      return "request header '" + name + "' has a value containing CR, LF or NUL";
-    }
-    if (iequals(name, "host") || iequals(name, "content-length") || iequals(name, "connection") ||
-        iequals(name, "transfer-encoding")) {
-      return "request header '" + name + "' is set by the HTTP client and must not be given";
-    }
-  }
-  return {};
-}
-
-// The headers adapters read: retry waits and rate-limit headroom (OpenAI/Azure x-ratelimit-*,
-// Anthropic anthropic-ratelimit-*). Everything else is dropped as it is read.
-bool is_kept_response_header(std::string_view name) {
-  auto starts_with = [name](std::string_view prefix) {
-    return name.size() > prefix.size() && iequals(name.substr(0, prefix.size()), prefix);
-  };
-  return iequals(name, "retry-after") || iequals(name, "retry-after-ms") ||
-         starts_with("x-ratelimit-") || starts_with("anthropic-ratelimit-");
 }
 
 using PlainStream = beast::tcp_stream;
@@ -339,8 +217,8 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     const auto deadline = request.total_timeout_ms > 0
                               ? start + std::chrono::milliseconds(request.total_timeout_ms)
                               : Clock::time_point::max();
-    ParsedUrl url;
-    if (std::string error = parse_url(request.url, url); !error.empty()) {
+    HttpUrl url;
+    if (std::string error = parse_http_url(request.url, url); !error.empty()) {
       response.transport_error = error + ": " + without_query(request.url);
       co_return;
     }
@@ -374,7 +252,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
   }
 
   // Sends the request on `connection` (null: open one first) and releases the slot exactly once.
-  asio::awaitable<void> use_slot(HostPool& pool, const ParsedUrl& url, const HttpRequest& request,
+  asio::awaitable<void> use_slot(HostPool& pool, const HttpUrl& url, const HttpRequest& request,
                                  Clock::time_point deadline, std::unique_ptr<Connection> connection,
                                  HttpResponse& response) {
     // Second pass only when a reused keep-alive connection turned out to be dead.
@@ -419,7 +297,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     }
   }
 
-  HostPool& host_pool(const ParsedUrl& url) {
+  HostPool& host_pool(const HttpUrl& url) {
     std::lock_guard lock(pools_mutex_);
     auto it = pools_.find(PoolKey{url.tls, url.host, url.port});
     if (it != pools_.end()) return *it->second;
@@ -719,7 +597,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
 
   // Writes the request and reads the response on `connection`; fills `response` on success.
   asio::awaitable<ExchangeResult> exchange(Connection& connection, const HostPool& pool,
-                                           const ParsedUrl& url, const HttpRequest& request,
+                                           const HttpUrl& url, const HttpRequest& request,
                                            Clock::time_point deadline, HttpResponse& response) {
     build_head(connection.head, pool, url, request);
     if (connection.tls) {
@@ -795,7 +673,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     co_return result;
   }
 
-  static void build_head(std::string& head, const HostPool& pool, const ParsedUrl& url,
+  static void build_head(std::string& head, const HostPool& pool, const HttpUrl& url,
                          const HttpRequest& request) {
     bool has_content_type = false;
     bool has_user_agent = false;
@@ -858,22 +736,6 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
 
 }  // namespace
 
-bool is_loopback_host(std::string_view host) {
-  error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  if (!ec) {
-    if (address.is_v4()) return address.to_v4().is_loopback();
-    const auto v6 = address.to_v6();
-    return v6.is_loopback() ||
-           (v6.is_v4_mapped() && asio::ip::make_address_v4(asio::ip::v4_mapped, v6).is_loopback());
-  }
-  std::string name(host);
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  while (!name.empty() && name.back() == '.') name.pop_back();
-  constexpr std::string_view kLocalhost = "localhost";
-  return name == kLocalhost || (name.size() > kLocalhost.size() + 1 && name.ends_with(kLocalhost) &&
-                                name[name.size() - kLocalhost.size() - 1] == '.');
-}
 
 std::unique_ptr<HttpClient> make_http_client(IoPool& pool, HttpClientOptions options) {
   // The implementation is shared with its in-flight requests so that destroying the client

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "switchyard/common/url.h"  // is_loopback_host: the rule for plain http
 #include "switchyard/provider/proxy.h"
 
 namespace switchyard {
@@ -75,9 +76,5 @@ struct HttpClientOptions {
 // Throws std::runtime_error when the options cannot work (an unreadable ca_file, a proxy URL
 // that is not http://...): start-up failures, with the reason.
 std::unique_ptr<HttpClient> make_http_client(IoPool& pool, HttpClientOptions options);
-
-// True for 127.0.0.0/8, ::1 (and ::ffff:127.x) and the name localhost (and *.localhost,
-// RFC 6761). `host` without brackets.
-bool is_loopback_host(std::string_view host);
 
 }  // namespace switchyard
