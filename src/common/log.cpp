@@ -7,6 +7,8 @@
 // fields: it would have to guess the nonce, and the members never contain a raw control byte.
 // In text mode LogFields writes plain ` key=value` pairs, so it reads right under any pattern.
 #include "switchyard/common/log.h"
+#include "switchyard/common/enum_names.h"
+#include "switchyard/common/json_text.h"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -162,19 +164,15 @@ bool redact_into(std::string_view text, std::string& out) {
   std::size_t i = 0;
   while (i < text.size()) {
     if (at_word_start(text, i) && is_identifier_char(text[i])) {
+      // "key=value" / "Authorization: Bearer value": the value from `start` to `end` is redacted.
       std::size_t start = 0;
-      if (std::size_t end = secret_assignment(text, i, start); end != std::string::npos) {
+      std::size_t value_end = secret_assignment(text, i, start);
+      if (value_end == std::string::npos) value_end = auth_scheme_token(text, i, start);
+      if (value_end != std::string::npos) {
         out.append(text.substr(i, start - i));
         out.append(kRedacted);
-        changed = changed || text.substr(start, end - start) != kRedacted;
-        i = end;
-        continue;
-      }
-      if (std::size_t end = auth_scheme_token(text, i, start); end != std::string::npos) {
-        out.append(text.substr(i, start - i));
-        out.append(kRedacted);
-        changed = changed || text.substr(start, end - start) != kRedacted;
-        i = end;
+        changed = changed || text.substr(start, value_end - start) != kRedacted;
+        i = value_end;
         continue;
       }
       bool matched = false;
@@ -216,105 +214,15 @@ void append_logfmt_value(std::string& out, std::string_view v) {
   }
   out.push_back('"');
   for (char c : v) {
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
+    if (const char* escaped = short_escape(c)) {
+      out.append(escaped);
+    } else {
+      out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
     }
   }
   out.push_back('"');
 }
 
-// Length of the valid UTF-8 sequence at text[i], or 0 when it is not one.
-std::size_t utf8_sequence(std::string_view text, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  unsigned char c = byte(i);
-  std::size_t n;
-  std::uint32_t cp;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > text.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  std::size_t i = 0;
-  while (i < s.size()) {
-    char c = s[i];
-    auto u = static_cast<unsigned char>(c);
-    if (u >= 0x80) {
-      std::size_t n = utf8_sequence(s, i);
-      if (n == 0) {
-        out.append("\xEF\xBF\xBD");  // U+FFFD
-        ++i;
-      } else {
-        out.append(s.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        if (u < 0x20 || u == 0x7F) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out.append("\\u00");
-          out.push_back(kHex[u >> 4]);
-          out.push_back(kHex[u & 0xF]);
-        } else {
-          out.push_back(c);
-        }
-    }
-    ++i;
-  }
-  out.push_back('"');
-}
 
 template <class T>
 void append_number(std::string& out, T v) {
@@ -366,22 +274,10 @@ bool is_reserved_json_key(std::string_view key) {
 }
 
 std::string_view level_name(spdlog::level::level_enum level) {
-  switch (level) {
-    case spdlog::level::trace:
-      return "trace";
-    case spdlog::level::debug:
-      return "debug";
-    case spdlog::level::info:
-      return "info";
-    case spdlog::level::warn:
-      return "warn";
-    case spdlog::level::err:
-      return "error";
-    case spdlog::level::critical:
-      return "critical";
-    default:
-      return "off";
-  }
+  // spdlog's levels in order; "error" rather than spdlog's "err".
+  static constexpr std::array kNames{"trace", "debug", "info", "warn", "error", "critical", "off"};
+  static_assert(kNames.size() == spdlog::level::off + 1);
+  return enum_name(level, kNames, "off");
 }
 
 // 2025-01-31T12:00:00.123Z

@@ -5,6 +5,7 @@
 // under mutex_. A scrape runs gauge callbacks first, without mutex_ (they may resolve series),
 // then renders everything under mutex_, reading the series' atomics relaxed.
 #include "switchyard/common/metrics.h"
+#include "switchyard/common/enum_names.h"
 
 #include <algorithm>
 #include <charconv>
@@ -99,15 +100,9 @@ struct MetricsRegistry::Family {
 namespace {
 
 const char* type_name(MetricType type) {
-  switch (type) {
-    case MetricType::counter:
-      return "counter";
-    case MetricType::gauge:
-      return "gauge";
-    case MetricType::histogram:
-      return "histogram";
-  }
-  return "untyped";
+  static constexpr std::array kNames{"counter", "gauge", "histogram"};
+  static_assert(kNames.size() == static_cast<std::size_t>(MetricType::histogram) + 1);
+  return enum_name(type, kNames, "untyped");
 }
 
 bool valid_metric_name(std::string_view name) {

@@ -1,4 +1,5 @@
 #include "switchyard/config/config.h"
+#include "switchyard/common/enum_names.h"
 
 #include "config/config_keys.h"
 #include "switchyard/common/url.h"
@@ -24,15 +25,9 @@ const char* to_string(PriorityClass c) {
 }
 
 const char* to_string(BudgetPolicy p) {
-  switch (p) {
-    case BudgetPolicy::kReject:
-      return "reject";
-    case BudgetPolicy::kDowngrade:
-      return "downgrade";
-    case BudgetPolicy::kDefer:
-      return "defer";
-  }
-  return "reject";
+  static constexpr std::array kNames{"reject", "downgrade", "defer"};
+  static_assert(kNames.size() == static_cast<std::size_t>(BudgetPolicy::kDefer) + 1);
+  return enum_name(p, kNames);
 }
 
 std::optional<BudgetPolicy> budget_policy_of(std::string_view name) {
@@ -42,15 +37,9 @@ std::optional<BudgetPolicy> budget_policy_of(std::string_view name) {
 }
 
 const char* to_string(ProviderKind k) {
-  switch (k) {
-    case ProviderKind::kOpenAI:
-      return "openai";
-    case ProviderKind::kAzure:
-      return "azure";
-    case ProviderKind::kAnthropic:
-      return "anthropic";
-  }
-  return "unknown";
+  static constexpr std::array kNames{"openai", "azure", "anthropic"};
+  static_assert(kNames.size() == static_cast<std::size_t>(ProviderKind::kAnthropic) + 1);
+  return enum_name(k, kNames);
 }
 
 std::string DeploymentConfig::api_key() const {
@@ -168,6 +157,24 @@ void read_item(const YAML::Node& item, const std::vector<Key<Target>>& keys,
   for (const auto& kv : item) {
     auto name = kv.first.as<std::string>();
     if (!known.count(name)) problems.push_back(where + "." + name + ": unknown key");
+  }
+}
+
+// A top-level list of items (deployments, teams), each read with `keys`; problems name the item
+// ("teams[2].budget_usd: ...").
+template <typename Item>
+void read_list(const YAML::Node& root, const char* name, const std::vector<Key<Item>>& keys,
+               std::vector<Item>& out, std::vector<std::string>& problems) {
+  YAML::Node list = root[name];
+  if (!list.IsDefined() || list.IsNull()) return;
+  if (!list.IsSequence()) {
+    problems.push_back(std::string(name) + ": must be a list");
+    return;
+  }
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    Item item;
+    read_item(list[i], keys, std::string(name) + "[" + std::to_string(i) + "]", item, problems);
+    out.push_back(std::move(item));
   }
 }
 
@@ -408,7 +415,6 @@ ConfigLoad load_config_text(const std::string& yaml_text, const std::string& bas
     return load;
   }
   std::set<std::string> known = {"deployments", "teams"};
-  std::vector<bool> context_window_set;
   for (const auto& key : top_keys()) {
     known.insert(key.name);
     YAML::Node value = find_path(root, key.name);
@@ -421,30 +427,14 @@ ConfigLoad load_config_text(const std::string& yaml_text, const std::string& bas
   for (const auto& path : present) {
     if (!known.count(path)) load.problems.push_back(path + ": unknown key");
   }
-  if (YAML::Node list = root["deployments"]; list.IsDefined() && !list.IsNull()) {
-    if (!list.IsSequence()) {
-      load.problems.push_back("deployments: must be a list");
-    } else {
-      for (std::size_t i = 0; i < list.size(); ++i) {
-        DeploymentConfig d;
-        read_item(list[i], deployment_keys(), "deployments[" + std::to_string(i) + "]", d,
-                  load.problems);
-        load.config.deployments.push_back(std::move(d));
-        context_window_set.push_back(list[i].IsMap() && list[i]["context_window"].IsDefined() &&
-                                     !list[i]["context_window"].IsNull());
-      }
-    }
-  }
-  if (YAML::Node list = root["teams"]; list.IsDefined() && !list.IsNull()) {
-    if (!list.IsSequence()) {
-      load.problems.push_back("teams: must be a list");
-    } else {
-      for (std::size_t i = 0; i < list.size(); ++i) {
-        TeamConfig t;
-        read_item(list[i], team_keys(), "teams[" + std::to_string(i) + "]", t, load.problems);
-        load.config.teams.push_back(std::move(t));
-      }
-    }
+  read_list(root, "deployments", deployment_keys(), load.config.deployments, load.problems);
+  read_list(root, "teams", team_keys(), load.config.teams, load.problems);
+  // Whether each deployment's file entry gave context_window (else the catalog's applies).
+  std::vector<bool> context_window_set;
+  for (std::size_t i = 0; i < load.config.deployments.size(); ++i) {
+    YAML::Node item = root["deployments"][i];
+    context_window_set.push_back(item.IsMap() && item["context_window"].IsDefined() &&
+                                 !item["context_window"].IsNull());
   }
   LoadedCatalog catalog = load_catalog(root, base_dir, load.config, load.problems);
   for (std::size_t i = 0; i < load.config.deployments.size(); ++i)

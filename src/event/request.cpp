@@ -1,4 +1,5 @@
 #include "switchyard/event/request.h"
+#include "switchyard/common/enum_names.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -16,22 +17,11 @@ namespace {
 using rapidjson::Value;
 
 std::string type_name(const Value& v) {
-  switch (v.GetType()) {
-    case rapidjson::kNullType:
-      return "null";
-    case rapidjson::kFalseType:
-    case rapidjson::kTrueType:
-      return "a boolean";
-    case rapidjson::kObjectType:
-      return "an object";
-    case rapidjson::kArrayType:
-      return "an array";
-    case rapidjson::kStringType:
-      return "a string";
-    case rapidjson::kNumberType:
-      return "a number";
-  }
-  return "unknown";
+  // rapidjson::Type in declaration order: null, false, true, object, array, string, number.
+  static constexpr std::array kNames{"null",     "a boolean", "a boolean", "an object",
+                                     "an array", "a string",  "a number"};
+  static_assert(kNames.size() == rapidjson::kNumberType + 1);
+  return enum_name(v.GetType(), kNames);
 }
 
 // Reads an optional string field; records a violation when present with another type.

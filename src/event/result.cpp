@@ -1,4 +1,6 @@
 #include "switchyard/event/result.h"
+#include "switchyard/common/enum_names.h"
+#include "switchyard/event/result_fields.h"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -6,27 +8,11 @@
 namespace switchyard {
 
 const char* to_string(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kNone:
-      return "";
-    case ErrorCode::kInvalidRequest:
-      return "invalid_request";
-    case ErrorCode::kBudgetExceeded:
-      return "budget_exceeded";
-    case ErrorCode::kRateLimited:
-      return "rate_limited";
-    case ErrorCode::kDeadlineExceeded:
-      return "deadline_exceeded";
-    case ErrorCode::kProviderError:
-      return "provider_error";
-    case ErrorCode::kNoDeployment:
-      return "no_deployment";
-    case ErrorCode::kContentFiltered:
-      return "content_filtered";
-    case ErrorCode::kShutdown:
-      return "shutdown";
-  }
-  return "unknown";
+  static constexpr std::array kNames{"", "invalid_request", "budget_exceeded", "rate_limited",
+                                     "deadline_exceeded", "provider_error", "no_deployment",
+                                     "content_filtered", "shutdown"};
+  static_assert(kNames.size() == static_cast<std::size_t>(ErrorCode::kShutdown) + 1);
+  return enum_name(code, kNames);
 }
 
 namespace {
@@ -70,16 +56,7 @@ void write_result(Writer& w, const ResultEvent& r) {
   w.EndObject();
   w.Key("usage");
   w.StartObject();
-  w.Key("input_tokens");
-  w.Int64(r.usage.input_tokens);
-  w.Key("output_tokens");
-  w.Int64(r.usage.output_tokens);
-  w.Key("cached_input_tokens");
-  w.Int64(r.usage.cached_input_tokens);
-  w.Key("cache_creation_input_tokens");
-  w.Int64(r.usage.cache_creation_input_tokens);
-  w.Key("reasoning_tokens");
-  w.Int64(r.usage.reasoning_tokens);
+  write_usage_fields(w, r.usage);
   w.EndObject();
   // The exact decimal, never a binary float: 0.00000315 stays 0.00000315.
   std::string cost = format_usd(r.cost);
@@ -89,12 +66,7 @@ void write_result(Writer& w, const ResultEvent& r) {
   w.Int(r.attempts);
   w.Key("timing");
   w.StartObject();
-  w.Key("queued_ms");
-  w.Int64(r.queued_ms);
-  w.Key("provider_ms");
-  w.Int64(r.provider_ms);
-  w.Key("total_ms");
-  w.Int64(r.total_ms);
+  write_timing_fields(w, r);
   w.EndObject();
   w.Key("metadata");
   if (r.metadata_json.empty()) {

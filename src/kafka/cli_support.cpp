@@ -41,10 +41,10 @@ ConfPtr make_conf(const std::vector<std::pair<std::string, std::string>>& proper
   for (const auto& [name, value] : properties) {
     if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof errstr) !=
         RD_KAFKA_CONF_OK) {
-      error = "Kafka property " + name + "=" + value + ": " + errstr;
-      return nullptr;
+      error += (error.empty() ? "" : "; ") + ("Kafka property " + name + ": " + errstr);
     }
   }
+  if (!error.empty()) return nullptr;
   forward_librdkafka_logs(conf.get());
   return conf;
 }

@@ -30,8 +30,9 @@ struct ConfDeleter {
 };
 using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 
-// A new configuration with `properties` set, in order. Returns null and sets `error` (naming the
-// property) when librdkafka rejects one.
+// A new configuration with `properties` set, in order, librdkafka's logs forwarded. Returns null
+// and sets `error` (naming every rejected property, never its value: it may be a password) when
+// librdkafka rejects any. The one way Switchyard configures librdkafka (CLI and worker alike).
 ConfPtr make_conf(const std::vector<std::pair<std::string, std::string>>& properties,
                   std::string& error);
 

@@ -17,21 +17,6 @@ std::shared_ptr<spdlog::logger> logger() {
   return log;
 }
 
-// Applies properties in order; collects every rejected one so start-up reports all of them.
-void set_all(rd_kafka_conf_t* conf, const std::vector<std::pair<std::string, std::string>>& props) {
-  std::string problems;
-  char err[512];
-  for (const auto& [name, value] : props) {
-    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      problems += "\n  kafka property " + name + ": " + err;
-    }
-  }
-  if (!problems.empty()) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error("invalid Kafka configuration:" + problems);
-  }
-}
-
 std::vector<std::pair<std::string, std::string>> base_properties(const KafkaConfig& config) {
   std::vector<std::pair<std::string, std::string>> props = {
       {"bootstrap.servers", config.bootstrap_servers},
@@ -39,6 +24,39 @@ std::vector<std::pair<std::string, std::string>> base_properties(const KafkaConf
   };
   for (const auto& [k, v] : config.properties) props.emplace_back(k, v);
   return props;
+}
+
+// The callbacks of one handle; null ones are not installed.
+struct Callbacks {
+  void (*error)(rd_kafka_t*, int, const char*, void*) = nullptr;
+  void (*rebalance)(rd_kafka_t*, rd_kafka_resp_err_t, rd_kafka_topic_partition_list_t*,
+                    void*) = nullptr;
+  void (*delivery)(rd_kafka_t*, const rd_kafka_message_t*, void*) = nullptr;
+};
+
+// A librdkafka handle of `type`: the base properties with `own` after bootstrap.servers (so the
+// user's kafka.properties, last, win), logs forwarded, `opaque` and `callbacks`. Throws with
+// every rejected property (start-up only).
+rd_kafka_t* new_handle(rd_kafka_type_t type, const KafkaConfig& config,
+                       const std::vector<std::pair<std::string, std::string>>& own, void* opaque,
+                       Callbacks callbacks) {
+  auto props = base_properties(config);
+  props.insert(props.begin() + 1, own.begin(), own.end());
+  std::string error;
+  cli::ConfPtr conf = cli::make_conf(props, error);
+  if (!conf) throw std::runtime_error("invalid Kafka configuration: " + error);
+  rd_kafka_conf_set_opaque(conf.get(), opaque);
+  if (callbacks.error) rd_kafka_conf_set_error_cb(conf.get(), callbacks.error);
+  if (callbacks.rebalance) rd_kafka_conf_set_rebalance_cb(conf.get(), callbacks.rebalance);
+  if (callbacks.delivery) rd_kafka_conf_set_dr_msg_cb(conf.get(), callbacks.delivery);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
+  if (!rk) {
+    throw std::runtime_error(std::string("cannot create Kafka ") +
+                             (type == RD_KAFKA_CONSUMER ? "consumer: " : "producer: ") + err);
+  }
+  conf.release();  // rd_kafka_new owns it now
+  return rk;
 }
 
 rd_kafka_topic_partition_list_t* to_list(const std::vector<TopicPartition>& tps) {
@@ -151,28 +169,19 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, const std::vector<std::s
     : impl_(std::make_unique<Impl>()) {
   impl_->owner = this;
   impl_->listener = listener;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  auto props = base_properties(config);
-  props.insert(
-      props.begin() + 1,
-      {
-          {"group.id", config.group_id},
-          // Offsets are committed by the worker's offset tracker only, never automatically.
-          {"enable.auto.commit", "false"},
-          {"enable.auto.offset.store", "false"},
-          {"auto.offset.reset", "earliest"},
-          {"enable.partition.eof", "false"},
-          {"queued.max.messages.kbytes", "65536"},
-          {"fetch.wait.max.ms", "10"},
-      });
-  set_all(conf, props);
-  cli::forward_librdkafka_logs(conf);
-  rd_kafka_conf_set_opaque(conf, impl_.get());
-  rd_kafka_conf_set_rebalance_cb(conf, &Impl::rebalance_cb);
-  rd_kafka_conf_set_error_cb(conf, &Impl::error_cb);
-  char err[512];
-  impl_->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (!impl_->rk) throw std::runtime_error(std::string("cannot create Kafka consumer: ") + err);
+  impl_->rk = new_handle(RD_KAFKA_CONSUMER, config,
+                         {
+                             {"group.id", config.group_id},
+                             // Offsets are committed by the worker's offset tracker only.
+                             {"enable.auto.commit", "false"},
+                             {"enable.auto.offset.store", "false"},
+                             {"auto.offset.reset", "earliest"},
+                             {"enable.partition.eof", "false"},
+                             {"queued.max.messages.kbytes", "65536"},
+                             {"fetch.wait.max.ms", "10"},
+                         },
+                         impl_.get(),
+                         {.error = &Impl::error_cb, .rebalance = &Impl::rebalance_cb});
   rd_kafka_poll_set_consumer(impl_->rk);
   auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
   for (const auto& t : topics)
@@ -284,24 +293,16 @@ struct KafkaProducer::Impl {
 KafkaProducer::KafkaProducer(const KafkaConfig& config, DeliveryHandler on_delivery)
     : impl_(std::make_unique<Impl>()) {
   impl_->on_delivery = std::move(on_delivery);
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  auto props = base_properties(config);
-  props.insert(props.begin() + 1, {
-                                      {"enable.idempotence", "true"},
-                                      {"acks", "all"},
-                                      {"linger.ms", "2"},
-                                      {"batch.num.messages", "10000"},
-                                      {"queue.buffering.max.messages", "1000000"},
-                                      {"compression.type", "lz4"},
-                                  });
-  set_all(conf, props);
-  cli::forward_librdkafka_logs(conf);
-  rd_kafka_conf_set_opaque(conf, impl_.get());
-  rd_kafka_conf_set_dr_msg_cb(conf, &Impl::dr_cb);
-  rd_kafka_conf_set_error_cb(conf, &Impl::error_cb);
-  char err[512];
-  impl_->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!impl_->rk) throw std::runtime_error(std::string("cannot create Kafka producer: ") + err);
+  impl_->rk = new_handle(RD_KAFKA_PRODUCER, config,
+                         {
+                             {"enable.idempotence", "true"},
+                             {"acks", "all"},
+                             {"linger.ms", "2"},
+                             {"batch.num.messages", "10000"},
+                             {"queue.buffering.max.messages", "1000000"},
+                             {"compression.type", "lz4"},
+                         },
+                         impl_.get(), {.error = &Impl::error_cb, .delivery = &Impl::dr_cb});
 }
 
 KafkaProducer::~KafkaProducer() {

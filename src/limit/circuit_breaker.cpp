@@ -1,19 +1,14 @@
 #include "switchyard/limit/circuit_breaker.h"
+#include "switchyard/common/enum_names.h"
 
 #include <algorithm>
 
 namespace switchyard::limit {
 
 const char* to_string(CircuitBreaker::State state) {
-  switch (state) {
-    case CircuitBreaker::State::kClosed:
-      return "closed";
-    case CircuitBreaker::State::kOpen:
-      return "open";
-    case CircuitBreaker::State::kHalfOpen:
-      return "half_open";
-  }
-  return "closed";
+  static constexpr std::array kNames{"closed", "open", "half_open"};
+  static_assert(kNames.size() == static_cast<std::size_t>(CircuitBreaker::State::kHalfOpen) + 1);
+  return enum_name(state, kNames, "closed");
 }
 
 CircuitBreaker::State CircuitBreaker::state(std::int64_t now_ms) const {

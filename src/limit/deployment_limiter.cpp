@@ -1,4 +1,5 @@
 #include "switchyard/limit/deployment_limiter.h"
+#include "switchyard/common/enum_names.h"
 
 #include <algorithm>
 #include <cmath>
@@ -36,19 +37,9 @@ std::string validate(const DeploymentLimits& limits) {
 }
 
 const char* to_string(LimitReason reason) {
-  switch (reason) {
-    case LimitReason::kNone:
-      return "";
-    case LimitReason::kRpm:
-      return "rpm";
-    case LimitReason::kTpm:
-      return "tpm";
-    case LimitReason::kCooldown:
-      return "cooldown";
-    case LimitReason::kWarmUp:
-      return "fleet warm-up";
-  }
-  return "";
+  static constexpr std::array kNames{"", "rpm", "tpm", "cooldown", "fleet warm-up"};
+  static_assert(kNames.size() == static_cast<std::size_t>(LimitReason::kWarmUp) + 1);
+  return enum_name(reason, kNames);
 }
 
 DeploymentLimiter::DeploymentLimiter(const DeploymentLimits& limits, std::int64_t now_ms)

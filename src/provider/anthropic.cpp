@@ -74,13 +74,9 @@ ProviderOutcome parse_message(const HttpResponse& response) {
     outcome.usage.output_tokens = int_member(u, "output_tokens");
   }
 
-  if (outcome.finish_reason == kFinishContentFilter) {
-    outcome.kind = OutcomeKind::kContentFiltered;
-    outcome.error_message = "the model declined to answer (stop_reason refusal)";
-    return outcome;
-  }
-  outcome.kind = OutcomeKind::kOk;
-  return outcome;
+  const bool refused = outcome.finish_reason == kFinishContentFilter;
+  return provider_detail::completed(std::move(outcome), refused,
+                                    "the model declined to answer (stop_reason refusal)");
 }
 
 }  // namespace
@@ -88,9 +84,7 @@ ProviderOutcome parse_message(const HttpResponse& response) {
 HttpRequest build_anthropic_request(const RequestEvent& request, const DeploymentConfig& deployment,
                                     const std::string& api_key) {
   HttpRequest out;
-  std::string_view base = provider_detail::trim_trailing_slashes(deployment.api_base);
-  out.url.reserve(base.size() + 9);
-  out.url.append(base).append("/messages");
+  out.url = provider_detail::endpoint_url(deployment.api_base, "/messages");
   if (!api_key.empty()) out.headers.emplace_back("x-api-key", api_key);
   out.headers.emplace_back("anthropic-version", kAnthropicVersion);
 

@@ -137,13 +137,9 @@ ProviderOutcome parse_chat_completion(const HttpResponse& response) {
     }
   }
 
-  if (filtered) {
-    outcome.kind = OutcomeKind::kContentFiltered;
-    outcome.error_message = "the provider filtered the completion (finish_reason content_filter)";
-    return outcome;
-  }
-  outcome.kind = OutcomeKind::kOk;
-  return outcome;
+  return provider_detail::completed(
+      std::move(outcome), filtered,
+      "the provider filtered the completion (finish_reason content_filter)");
 }
 
 }  // namespace
@@ -151,9 +147,7 @@ ProviderOutcome parse_chat_completion(const HttpResponse& response) {
 HttpRequest build_openai_request(const RequestEvent& request, const DeploymentConfig& deployment,
                                  const std::string& api_key) {
   HttpRequest out;
-  std::string_view base = provider_detail::trim_trailing_slashes(deployment.api_base);
-  out.url.reserve(base.size() + 17);
-  out.url.append(base).append("/chat/completions");
+  out.url = provider_detail::endpoint_url(deployment.api_base, "/chat/completions");
   if (!api_key.empty()) out.headers.emplace_back("Authorization", "Bearer " + api_key);
   write_chat_body(request, deployment, /*with_model=*/true, out.body);
   return out;

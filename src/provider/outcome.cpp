@@ -1,4 +1,5 @@
 #include "switchyard/provider/outcome.h"
+#include "switchyard/common/enum_names.h"
 
 #include <array>
 #include <charconv>
@@ -9,23 +10,10 @@
 namespace switchyard {
 
 const char* to_string(OutcomeKind kind) {
-  switch (kind) {
-    case OutcomeKind::kOk:
-      return "ok";
-    case OutcomeKind::kRetryable:
-      return "retryable";
-    case OutcomeKind::kRateLimited:
-      return "rate_limited";
-    case OutcomeKind::kFatal:
-      return "fatal";
-    case OutcomeKind::kContentFiltered:
-      return "content_filtered";
-    case OutcomeKind::kContextTooLong:
-      return "context_too_long";
-    case OutcomeKind::kAuth:
-      return "auth";
-  }
-  return "unknown";
+  static constexpr std::array kNames{"ok",    "retryable",        "rate_limited",    "fatal",
+                                     "content_filtered", "context_too_long", "auth"};
+  static_assert(kNames.size() == static_cast<std::size_t>(OutcomeKind::kAuth) + 1);
+  return enum_name(kind, kNames);
 }
 
 namespace {

@@ -141,6 +141,24 @@ ProviderOutcome classify_failure(const HttpResponse& response) {
 
 }  // namespace
 
+ProviderOutcome completed(ProviderOutcome outcome, bool filtered, const char* why) {
+  if (filtered) {
+    outcome.kind = OutcomeKind::kContentFiltered;
+    outcome.error_message = why;
+  } else {
+    outcome.kind = OutcomeKind::kOk;
+  }
+  return outcome;
+}
+
+std::string endpoint_url(std::string_view api_base, std::string_view path) {
+  std::string_view base = trim_trailing_slashes(api_base);
+  std::string url;
+  url.reserve(base.size() + path.size());
+  url.append(base).append(path);
+  return url;
+}
+
 std::string_view trim_trailing_slashes(std::string_view base) {
   while (!base.empty() && base.back() == '/') base.remove_suffix(1);
   return base;

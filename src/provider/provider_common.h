@@ -24,6 +24,12 @@ struct StringOutput {
 
 // `base` without trailing slashes.
 std::string_view trim_trailing_slashes(std::string_view base);
+// `path` ("/messages") under `api_base`, whose trailing slashes are dropped.
+std::string endpoint_url(std::string_view api_base, std::string_view path);
+
+// The last step of every success parse: the outcome of a readable completion is ok, or
+// content_filtered with `why` as its message when the provider's filter stopped it.
+ProviderOutcome completed(ProviderOutcome outcome, bool filtered, const char* why);
 
 // Cuts `text` to at most `max_chars` bytes without splitting a UTF-8 sequence ("..." appended).
 std::string truncate_utf8(std::string_view text, std::size_t max_chars);

@@ -1,4 +1,5 @@
 #include "switchyard/route/policy.h"
+#include "switchyard/common/enum_names.h"
 
 #include <cmath>
 
@@ -157,19 +158,10 @@ std::string rank_range(int low, int high) {
 }  // namespace
 
 const char* to_string(PolicyDecision::Kind kind) {
-  switch (kind) {
-    case Kind::kDispatch:
-      return "dispatch";
-    case Kind::kWait:
-      return "wait";
-    case Kind::kEscalate:
-      return "escalate";
-    case Kind::kDeadlineExceeded:
-      return "deadline_exceeded";
-    case Kind::kNoCandidate:
-      return "no_candidate";
-  }
-  return "unknown";
+  static constexpr std::array kNames{"dispatch", "wait", "escalate", "deadline_exceeded",
+                                     "no_candidate"};
+  static_assert(kNames.size() == static_cast<std::size_t>(Kind::kNoCandidate) + 1);
+  return enum_name(kind, kNames);
 }
 
 std::uint64_t request_hash(std::string_view request_id) {

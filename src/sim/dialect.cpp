@@ -1,4 +1,5 @@
 #include "sim/dialect.h"
+#include "switchyard/common/enum_names.h"
 
 #include <algorithm>
 #include <functional>
@@ -203,27 +204,12 @@ std::string_view openai_error_type(ErrorType type) {
 }
 
 std::string_view anthropic_error_type(ErrorType type) {
-  switch (type) {
-    case ErrorType::invalid_request:
-      return "invalid_request_error";
-    case ErrorType::authentication:
-      return "authentication_error";
-    case ErrorType::permission:
-      return "permission_error";
-    case ErrorType::not_found:
-      return "not_found_error";
-    case ErrorType::timeout:
-      return "timeout_error";
-    case ErrorType::too_large:
-      return "request_too_large";
-    case ErrorType::rate_limit:
-      return "rate_limit_error";
-    case ErrorType::overloaded:
-      return "overloaded_error";
-    case ErrorType::server:
-      return "api_error";
-  }
-  return "api_error";
+  static constexpr std::array kNames{
+      "invalid_request_error", "authentication_error", "permission_error",
+      "not_found_error",       "timeout_error",        "request_too_large",
+      "rate_limit_error",      "api_error",            "overloaded_error"};
+  static_assert(kNames.size() == static_cast<std::size_t>(ErrorType::overloaded) + 1);
+  return enum_name(type, kNames, "api_error");
 }
 
 // Azure answers these from its gateway with {"error":{"code":"<status>","message":...}}.

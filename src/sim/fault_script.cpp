@@ -1,5 +1,6 @@
 // Fault scripts: the JSON form of SimOptions::faults and the checks shared with start().
 #include <rapidjson/document.h>
+#include "switchyard/common/enum_names.h"
 #include <rapidjson/error/en.h>
 
 #include <algorithm>
@@ -146,15 +147,9 @@ std::string_view to_string(FaultKind kind) {
 }
 
 std::string_view to_string(SimEndpoint endpoint) {
-  switch (endpoint) {
-    case SimEndpoint::openai:
-      return "openai";
-    case SimEndpoint::azure:
-      return "azure";
-    case SimEndpoint::anthropic:
-      return "anthropic";
-  }
-  return "unknown";
+  static constexpr std::array kNames{"openai", "azure", "anthropic"};
+  static_assert(kNames.size() == static_cast<std::size_t>(SimEndpoint::anthropic) + 1);
+  return enum_name(endpoint, kNames);
 }
 
 std::vector<std::string> validate_fault_rule(const FaultRule& rule, std::string_view where) {

@@ -5,11 +5,12 @@
 #include <string>
 #include <string_view>
 
+#include "switchyard/common/json_text.h"  // append_json_string
+
 namespace switchyard::sim {
 
 void append_uint(std::string& out, std::uint64_t value);
 void append_hex16(std::string& out, std::uint64_t value);          // 16 lower-case hex digits
-void append_json_string(std::string& out, std::string_view text);  // quoted and escaped
 
 std::string_view reason_phrase(int status);
 

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 
 #include "switchyard/store/store.h"
+#include "switchyard/event/result_fields.h"
 
 namespace switchyard {
 
@@ -141,19 +142,6 @@ std::string without_nul(std::string_view s) {
   return out;
 }
 
-// The token columns, named as in requests and cost_ledger.
-void put_usage(JsonWriter& w, const Usage& usage) {
-  w.Key("input_tokens");
-  w.Int64(usage.input_tokens);
-  w.Key("output_tokens");
-  w.Int64(usage.output_tokens);
-  w.Key("cached_input_tokens");
-  w.Int64(usage.cached_input_tokens);
-  w.Key("cache_creation_input_tokens");
-  w.Int64(usage.cache_creation_input_tokens);
-  w.Key("reasoning_tokens");
-  w.Int64(usage.reasoning_tokens);
-}
 
 void write_record(JsonWriter& w, const TerminalRecord& rec) {
   const ResultEvent& r = *rec.result;
@@ -169,16 +157,11 @@ void write_record(JsonWriter& w, const TerminalRecord& rec) {
   put_nullable(w, "model", r.route.model);
   put_nullable(w, "provider", r.route.provider);
   put_nullable(w, "route_reason", without_nul(r.route.reason));
-  put_usage(w, r.usage);
+  write_usage_fields(w, r.usage);
   put_money(w, "cost_usd", r.cost);
   w.Key("attempts");
   w.Int(r.attempts);
-  w.Key("queued_ms");
-  w.Int64(r.queued_ms);
-  w.Key("provider_ms");
-  w.Int64(r.provider_ms);
-  w.Key("total_ms");
-  w.Int64(r.total_ms);
+  write_timing_fields(w, r);
   put_nullable(w, "source_topic", rec.source_topic);
   w.Key("source_partition");
   w.Int(rec.source_partition);
@@ -196,7 +179,7 @@ void write_record(JsonWriter& w, const TerminalRecord& rec) {
     put(w, "model", l.model);
     put(w, "tier", l.tier);
     put(w, "provider", l.provider);
-    put_usage(w, l.usage);
+    write_usage_fields(w, l.usage);
     put_money(w, "cost_usd", l.cost);
     w.EndObject();
   }

@@ -7,16 +7,11 @@
 
 namespace switchyard {
 
-BudgetStage::BudgetStage(const Config& config, const Clock& clock, WorkerStats& stats,
-                         BudgetGate& gate, Dispatch& dispatch, Sink& sink, StoreHealth& health,
-                         HandOff<Job*>& to_lookup)
-    : config_(config),
-      clock_(clock),
-      stats_(stats),
+BudgetStage::BudgetStage(const StageContext& ctx, BudgetGate& gate, Dispatch& dispatch, Sink& sink, HandOff<Job*>& to_lookup)
+    : ctx_(ctx),
       gate_(gate),
       dispatch_(dispatch),
       sink_(sink),
-      health_(health),
       to_lookup_(to_lookup) {}
 
 bool BudgetStage::needs_budget(Job* job) const {
@@ -29,7 +24,7 @@ bool BudgetStage::needs_budget(Job* job) const {
 Picodollars BudgetStage::worst_case_cost(const Job* job) const {
   const auto& req = job->decoded.request;
   std::int64_t input = estimate_input_tokens(req);
-  std::int64_t output = req.max_tokens.value_or(config_.worker.budget_max_output_tokens);
+  std::int64_t output = req.max_tokens.value_or(ctx_.config.worker.budget_max_output_tokens);
   Picodollars worst = 0;
   for (const DeploymentConfig* d : job->route.candidates)
     worst = std::max(worst, cost_of(*d, input, output));
@@ -46,13 +41,10 @@ bool BudgetStage::admit(RequestStore& store, const std::vector<Job*>& jobs,
   }
   std::vector<BudgetAnswerForClaim> answers;
   std::vector<BudgetClaim*> woken;
-  std::string error;
-  while (!gate_.reserve(store, claims, answers, woken, clock_.steady_ms(), error)) {
-    health_.failed("budget reservation", error);
-    if (stop.load()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(config_.postgres.retry_backoff_ms));
-    error.clear();
-  }
+  if (!ctx_.health.retry("budget reservation", stop, [&](std::string& error) {
+        return gate_.reserve(store, claims, answers, woken, ctx_.clock.steady_ms(), error);
+      }))
+    return false;
   std::vector<Job*> downgraded;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     Job* j = jobs[i];
@@ -65,7 +57,7 @@ bool BudgetStage::admit(RequestStore& store, const std::vector<Job*>& jobs,
       case BudgetOutcome::kWaitingForSettlement:
         // Refused only because of worst cases this worker still holds for the team: it waits
         // for their settlement instead of getting the team's policy.
-        stats_.budget_settlement_waits.inc();
+        ctx_.stats.budget_settlement_waits.inc();
         break;
       case BudgetOutcome::kOverBudget:
         if (team.budget_policy == BudgetPolicy::kDowngrade && !j->downgraded &&
@@ -73,8 +65,8 @@ bool BudgetStage::admit(RequestStore& store, const std::vector<Job*>& jobs,
           downgraded.push_back(j);
         } else if (team.budget_policy == BudgetPolicy::kDefer &&
                    j->priority_class == PriorityClass::kBackground &&
-                   gate_.defer(j, clock_.steady_ms())) {
-          stats_.budget_deferrals.inc();
+                   gate_.defer(j, ctx_.clock.steady_ms())) {
+          ctx_.stats.budget_deferrals.inc();
         } else {
           reject(j);
         }
@@ -82,7 +74,7 @@ bool BudgetStage::admit(RequestStore& store, const std::vector<Job*>& jobs,
     }
   }
   if (!woken.empty()) {
-    stats_.budget_defer_wakes.inc(woken.size());
+    ctx_.stats.budget_defer_wakes.inc(woken.size());
     for (BudgetClaim* c : woken) to_lookup_.push(static_cast<Job*>(c));
   }
   // One more reservation round for the requests moved to the cheapest tier.
@@ -91,7 +83,7 @@ bool BudgetStage::admit(RequestStore& store, const std::vector<Job*>& jobs,
 
 void BudgetStage::note_soft_budget(const TeamConfig& team, const BudgetAnswerForClaim& answer) {
   if (!answer.crossed_soft_budget) return;
-  stats_.budget_soft_crossings.inc();
+  ctx_.stats.budget_soft_crossings.inc();
   worker_log()->warn(
       "team {} crossed its soft budget of ${} for this {} (${} spent or reserved of ${})",
       team.name, format_usd(*team.soft_budget), team.budget_period, format_usd(answer.committed),
@@ -99,7 +91,7 @@ void BudgetStage::note_soft_budget(const TeamConfig& team, const BudgetAnswerFor
 }
 
 void BudgetStage::reject(Job* job) {
-  stats_.budget_rejections.inc();
+  ctx_.stats.budget_rejections.inc();
   const TeamConfig& team = gate_.team(job->team);
   set_error(*job, ErrorCode::kBudgetExceeded,
             "team '" + team.name + "' has no " + team.budget_period +

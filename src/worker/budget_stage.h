@@ -20,6 +20,7 @@
 #include "worker/dispatch.h"
 #include "worker/hand_off.h"
 #include "worker/job.h"
+#include "worker/stage_context.h"
 #include "worker/sink.h"
 #include "worker/store_health.h"
 
@@ -27,8 +28,8 @@ namespace switchyard {
 
 class BudgetStage {
  public:
-  BudgetStage(const Config& config, const Clock& clock, WorkerStats& stats, BudgetGate& gate,
-              Dispatch& dispatch, Sink& sink, StoreHealth& health, HandOff<Job*>& to_lookup);
+  BudgetStage(const StageContext& ctx, BudgetGate& gate,
+              Dispatch& dispatch, Sink& sink, HandOff<Job*>& to_lookup);
 
   // Whether the job's team has a budget (and so must pass the gate); fills the job's claim.
   bool needs_budget(Job* job) const;
@@ -45,13 +46,10 @@ class BudgetStage {
   void reject(Job* job);
   void note_soft_budget(const TeamConfig& team, const BudgetAnswerForClaim& answer);
 
-  const Config& config_;
-  const Clock& clock_;
-  WorkerStats& stats_;
+  const StageContext& ctx_;
   BudgetGate& gate_;
   Dispatch& dispatch_;
   Sink& sink_;
-  StoreHealth& health_;
   HandOff<Job*>& to_lookup_;
 };
 

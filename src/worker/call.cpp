@@ -33,56 +33,52 @@ bool tried(const Job* job, std::size_t index) {
 
 }  // namespace
 
-ProviderCall::ProviderCall(const Config& config, const Clock& clock, WorkerStats& stats,
-                           const WorkerSeries& series, Scheduler& scheduler, Dispatch& dispatch,
+ProviderCall::ProviderCall(const StageContext& ctx, Scheduler& scheduler, Dispatch& dispatch,
                            Sink& sink, IoPool& io, const std::atomic<bool>& stopping)
-    : config_(config),
-      clock_(clock),
-      stats_(stats),
-      series_(series),
+    : ctx_(ctx),
       scheduler_(scheduler),
       dispatch_(dispatch),
       sink_(sink),
       io_(io),
       stopping_(stopping),
-      retry_(config.http) {
-  for (const auto& d : config.deployments) api_keys_.push_back(d.api_key());
+      retry_(ctx.config.http) {
+  for (const auto& d : ctx.config.deployments) api_keys_.push_back(d.api_key());
 }
 
 void ProviderCall::attempt(Job* job) {
-  const DeploymentConfig* d = &config_.deployments[job->deployment_index];
+  const DeploymentConfig* d = &ctx_.config.deployments[job->deployment_index];
   HttpRequest http_request =
       build_provider_request(job->decoded.request, *d, api_keys_[job->deployment_index]);
-  http_request.connect_timeout_ms = config_.http.connect_timeout_ms;
-  http_request.first_byte_timeout_ms = config_.http.first_byte_timeout_ms;
-  http_request.total_timeout_ms = config_.http.request_timeout_ms;
+  http_request.connect_timeout_ms = ctx_.config.http.connect_timeout_ms;
+  http_request.first_byte_timeout_ms = ctx_.config.http.first_byte_timeout_ms;
+  http_request.total_timeout_ms = ctx_.config.http.request_timeout_ms;
   if (const auto& deadline = job->decoded.request.deadline_unix_ms) {
-    auto left = *deadline - clock_.wall_ms();
+    auto left = *deadline - ctx_.clock.wall_ms();
     if (left < http_request.total_timeout_ms)
       http_request.total_timeout_ms = static_cast<int>(std::max<std::int64_t>(left, 1));
   }
   ++job->attempt;
-  stats_.provider_calls.inc();
-  job->provider_started_us = clock_.steady_us();
-  if (job->retry.first_attempt_ms < 0) job->retry.first_attempt_ms = clock_.steady_ms();
+  ctx_.stats.provider_calls.inc();
+  job->provider_started_us = ctx_.clock.steady_us();
+  if (job->retry.first_attempt_ms < 0) job->retry.first_attempt_ms = ctx_.clock.steady_ms();
   if (job->attempt == 1) {
     job->dispatched_us = job->provider_started_us;
-    stats_.dispatch_overhead.record_us(job->dispatched_us - job->fetched_us);
+    ctx_.stats.dispatch_overhead.record_us(job->dispatched_us - job->fetched_us);
   }
   http_->send(std::move(http_request),
               [this, job, d](HttpResponse response) { on_response(job, d, std::move(response)); });
 }
 
 void ProviderCall::on_response(Job* job, const DeploymentConfig* d, HttpResponse response) {
-  job->responded_us = clock_.steady_us();
+  job->responded_us = ctx_.clock.steady_us();
   const std::int64_t call_us = job->responded_us - job->provider_started_us;
   job->provider_ms += call_us / 1000;
   const std::size_t index = job->deployment_index;
   ProviderOutcome outcome = parse_provider_response(*d, response, api_keys_[index]);
   ResponseEffects effects = scheduler_.on_response(index, job->grant, dispatch_.team_of(job),
-                                                   outcome, call_us / 1000, clock_.steady_ms());
+                                                   outcome, call_us / 1000, ctx_.clock.steady_ms());
   note_effects(*d, effects, outcome);
-  const WorkerSeries::Deployment& series = series_.deployment(index);
+  const WorkerSeries::Deployment& series = ctx_.series.deployment(index);
   const bool answered =
       outcome.kind == OutcomeKind::kOk || outcome.kind == OutcomeKind::kContentFiltered;
   (answered ? series.duration_ok : series.duration_failed)
@@ -127,7 +123,7 @@ void ProviderCall::on_response(Job* job, const DeploymentConfig* d, HttpResponse
     job->min_context = std::max(job->min_context, d->context_window + 1);
   if (!tried(job, index)) job->avoid.push_back(index);
   job->retry.record(failure);
-  std::string stop_reason = retry_.exhausted(job->retry, stopping_.load(), clock_.steady_ms());
+  std::string stop_reason = retry_.exhausted(job->retry, stopping_.load(), ctx_.clock.steady_ms());
   if (stop_reason.empty() && !refit_route(job)) {
     stop_reason = failure == FailureClass::kContextTooLong
                       ? "no deployment with a larger context window is left to try"
@@ -139,13 +135,13 @@ void ProviderCall::on_response(Job* job, const DeploymentConfig* d, HttpResponse
                   " attempts; " + stop_reason + ")");
     return sink_.finish(job);
   }
-  stats_.provider_retries.inc();
+  ctx_.stats.provider_retries.inc();
   // Another deployment not yet tried goes at once (a 429's Retry-After is in the limiter, an
   // open breaker in the scheduler: both make schedule() wait when nothing else is ready); the
   // same one again after an exponential backoff with full jitter.
   const bool elsewhere = std::any_of(
       job->route.candidates.begin(), job->route.candidates.end(), [&](const DeploymentConfig* c) {
-        auto i = static_cast<std::size_t>(c - config_.deployments.data());
+        auto i = static_cast<std::size_t>(c - ctx_.config.deployments.data());
         return !tried(job, i) && scheduler_.usable(i);
       });
   if (elsewhere) return dispatch_.post_schedule(job);
@@ -163,21 +159,21 @@ bool ProviderCall::refit_route(Job* job) {
   const TeamConfig* team = dispatch_.team_of(job);
   const auto& req = job->decoded.request;
   auto fits = [&](const DeploymentConfig& d) {
-    auto i = static_cast<std::size_t>(&d - config_.deployments.data());
+    auto i = static_cast<std::size_t>(&d - ctx_.config.deployments.data());
     return d.context_window >= job->min_context && scheduler_.usable(i) &&
            (req.region.empty() || d.region == req.region) && (!team || team_may_use(*team, d));
   };
   std::erase_if(cs, [&](const DeploymentConfig* d) { return !fits(*d); });
   auto untried = [&] {
     return std::any_of(cs.begin(), cs.end(), [&](const DeploymentConfig* d) {
-      return !tried(job, static_cast<std::size_t>(d - config_.deployments.data()));
+      return !tried(job, static_cast<std::size_t>(d - ctx_.config.deployments.data()));
     });
   };
-  const std::vector<std::string> chain = config_.fallback_chain(job->route.tier);
+  const std::vector<std::string> chain = ctx_.config.fallback_chain(job->route.tier);
   while (!untried() && job->chain_next < chain.size()) {
     const std::string& tier = chain[job->chain_next++];
     std::size_t added = 0;
-    for (const DeploymentConfig& d : config_.deployments) {
+    for (const DeploymentConfig& d : ctx_.config.deployments) {
       if (d.tier == tier && fits(d) && std::find(cs.begin(), cs.end(), &d) == cs.end()) {
         cs.push_back(&d);
         ++added;
@@ -185,7 +181,7 @@ bool ProviderCall::refit_route(Job* job) {
     }
     if (added) {
       job->route.reason += "; fallback to tier " + tier;
-      stats_.fallbacks.inc();
+      ctx_.stats.fallbacks.inc();
     }
   }
   return !cs.empty();
@@ -194,7 +190,7 @@ bool ProviderCall::refit_route(Job* job) {
 void ProviderCall::note_effects(const DeploymentConfig& d, const ResponseEffects& e,
                                 const ProviderOutcome& outcome) {
   if (e.disabled) {
-    stats_.deployments_disabled.inc();
+    ctx_.stats.deployments_disabled.inc();
     if (outcome.http_status == 0) {
       worker_log()->error(
           "deployment {}: {}: DISABLED, it gets no more traffic until the worker restarts; "
@@ -208,7 +204,7 @@ void ProviderCall::note_effects(const DeploymentConfig& d, const ResponseEffects
     }
   }
   if (e.breaker_opened) {
-    stats_.breaker_opens.inc();
+    ctx_.stats.breaker_opens.inc();
     worker_log()->warn("deployment {}: circuit breaker open for {} ms after repeated failures ({})",
                        d.name, e.open_ms,
                        outcome.error_message.empty() ? "HTTP " + std::to_string(outcome.http_status)

@@ -25,6 +25,7 @@
 #include "switchyard/sched/scheduler.h"
 #include "worker/dispatch.h"
 #include "worker/job.h"
+#include "worker/stage_context.h"
 #include "worker/sink.h"
 #include "worker/worker_metrics.h"
 
@@ -32,8 +33,7 @@ namespace switchyard {
 
 class ProviderCall {
  public:
-  ProviderCall(const Config& config, const Clock& clock, WorkerStats& stats,
-               const WorkerSeries& series, Scheduler& scheduler, Dispatch& dispatch, Sink& sink,
+  ProviderCall(const StageContext& ctx, Scheduler& scheduler, Dispatch& dispatch, Sink& sink,
                IoPool& io, const std::atomic<bool>& stopping);
   // The client is made after the stages (it runs on the io pool).
   void set_http(HttpClient* http) { http_ = http; }
@@ -49,10 +49,7 @@ class ProviderCall {
   void note_effects(const DeploymentConfig& d, const ResponseEffects& e,
                     const ProviderOutcome& outcome);
 
-  const Config& config_;
-  const Clock& clock_;
-  WorkerStats& stats_;
-  const WorkerSeries& series_;
+  const StageContext& ctx_;
   Scheduler& scheduler_;
   Dispatch& dispatch_;
   Sink& sink_;

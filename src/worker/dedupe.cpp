@@ -5,13 +5,9 @@
 
 namespace switchyard {
 
-Dedupe::Dedupe(const Clock& clock, WorkerStats& stats, const Config& config, StoreHealth& health,
-               BudgetGate& gate, BudgetStage& budget, Dispatch& dispatch, Delivery& delivery,
+Dedupe::Dedupe(const StageContext& ctx, BudgetGate& gate, BudgetStage& budget, Dispatch& dispatch, Delivery& delivery,
                HandOff<Job*>& queue)
-    : clock_(clock),
-      stats_(stats),
-      config_(config),
-      health_(health),
+    : ctx_(ctx),
       gate_(gate),
       budget_(budget),
       dispatch_(dispatch),
@@ -21,7 +17,7 @@ Dedupe::Dedupe(const Clock& clock, WorkerStats& stats, const Config& config, Sto
 bool Dedupe::run_once(RequestStore& store, const std::atomic<bool>& stop) {
   jobs_.clear();
   due_.clear();
-  const std::int64_t now = clock_.steady_ms();
+  const std::int64_t now = ctx_.clock.steady_ms();
   const std::int64_t next_due = gate_.take_due(now, due_);
   for (BudgetClaim* c : due_) jobs_.push_back(static_cast<Job*>(c));
   const std::int64_t wait_ms = jobs_.empty() ? std::clamp<std::int64_t>(next_due - now, 1, 100) : 0;
@@ -30,24 +26,21 @@ bool Dedupe::run_once(RequestStore& store, const std::atomic<bool>& stop) {
   ids_.clear();
   for (Job* j : jobs_) ids_.push_back(j->decoded.request.request_id);
   found_.clear();
-  std::string error;
-  const std::int64_t started = clock_.steady_us();
-  while (!store.find_terminal(ids_, found_, error)) {
-    health_.failed("dedupe lookup", error);
-    if (stop.load()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(config_.postgres.retry_backoff_ms));
-    error.clear();
-  }
-  health_.succeeded();
-  stats_.lookup_query.record_us(clock_.steady_us() - started);
+  const std::int64_t started = ctx_.clock.steady_us();
+  if (!ctx_.health.retry("dedupe lookup", stop, [&](std::string& error) {
+        return store.find_terminal(ids_, found_, error);
+      }))
+    return false;
+  ctx_.health.succeeded();
+  ctx_.stats.lookup_query.record_us(ctx_.clock.steady_us() - started);
   budgeted_.clear();
   for (Job* j : jobs_) {
     auto it = found_.find(j->decoded.request.request_id);
     if (it != found_.end()) {
       // Already terminal: re-emit the stored result, never call a provider again.
-      stats_.redelivered_terminal.inc();
+      ctx_.stats.redelivered_terminal.inc();
       j->result_json = std::move(it->second);
-      j->responded_us = clock_.steady_us();
+      j->responded_us = ctx_.clock.steady_us();
       delivery_.produce_result(j);
       continue;
     }

@@ -24,6 +24,7 @@
 #include "worker/dispatch.h"
 #include "worker/hand_off.h"
 #include "worker/job.h"
+#include "worker/stage_context.h"
 #include "worker/store_health.h"
 
 namespace switchyard {
@@ -34,8 +35,7 @@ class Dedupe {
   // burst of fetched events reaches providers in steps, not all at once.
   static constexpr std::size_t kLookupBatchMax = 1000;
 
-  Dedupe(const Clock& clock, WorkerStats& stats, const Config& config, StoreHealth& health,
-         BudgetGate& gate, BudgetStage& budget, Dispatch& dispatch, Delivery& delivery,
+  Dedupe(const StageContext& ctx, BudgetGate& gate, BudgetStage& budget, Dispatch& dispatch, Delivery& delivery,
          HandOff<Job*>& queue);
 
   // Waits up to 100 ms (less when parked budget work is due) for jobs and processes one batch.
@@ -43,10 +43,7 @@ class Dedupe {
   bool run_once(RequestStore& store, const std::atomic<bool>& stop);
 
  private:
-  const Clock& clock_;
-  WorkerStats& stats_;
-  const Config& config_;
-  StoreHealth& health_;
+  const StageContext& ctx_;
   BudgetGate& gate_;
   BudgetStage& budget_;
   Dispatch& dispatch_;

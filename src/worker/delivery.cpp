@@ -20,16 +20,15 @@ Job* job_of(void* tag, bool& is_dlq) {
 }
 }  // namespace
 
-Delivery::Delivery(const Config& config, const Clock& clock, WorkerStats& stats,
-                   HandOff<Job*>& completions)
-    : config_(config), clock_(clock), stats_(stats), completions_(completions) {}
+Delivery::Delivery(const StageContext& ctx, HandOff<Job*>& completions)
+    : ctx_(ctx), completions_(completions) {}
 
 void Delivery::produce_result(Job* job) {
   const std::string& key = job->decoded.request.request_id;
   if (auto err = producer_->produce(job->out_topic, key, job->result_json, {}, result_tag(job));
       !err.empty()) {
-    stats_.produce_failures.inc();
-    worker_log()->error("cannot queue result: {}{}", err, fields_of(*job, config_));
+    ctx_.stats.produce_failures.inc();
+    worker_log()->error("cannot queue result: {}{}", err, fields_of(*job, ctx_.config));
     retries_.push({job, false});
   }
 }
@@ -43,10 +42,10 @@ void Delivery::produce_dlq(Job* job) {
   std::vector<KafkaHeader> headers = {
       {"switchyard.reason", reason}, {"switchyard.kind", kind}, {"switchyard.source", source}};
   std::string_view key = d.request.request_id;
-  if (auto err = producer_->produce(config_.kafka.dlq_topic, key, job->raw, headers, dlq_tag(job));
+  if (auto err = producer_->produce(ctx_.config.kafka.dlq_topic, key, job->raw, headers, dlq_tag(job));
       !err.empty()) {
-    stats_.produce_failures.inc();
-    worker_log()->error("cannot queue DLQ record: {}{}", err, fields_of(*job, config_));
+    ctx_.stats.produce_failures.inc();
+    worker_log()->error("cannot queue DLQ record: {}{}", err, fields_of(*job, ctx_.config));
     retries_.push({job, true});
   }
 }
@@ -56,13 +55,13 @@ void Delivery::on_delivery(void* tag, const char* error) {
   Job* job = job_of(tag, is_dlq);
   if (error) {
     // librdkafka already retried within message.timeout.ms; never drop: produce it again.
-    stats_.produce_failures.inc();
+    ctx_.stats.produce_failures.inc();
     worker_log()->warn("delivery of {} failed: {}; producing it again{}",
-                       is_dlq ? "DLQ record" : "result", error, fields_of(*job, config_));
+                       is_dlq ? "DLQ record" : "result", error, fields_of(*job, ctx_.config));
     retries_.push({job, is_dlq});
     return;
   }
-  if (!is_dlq) stats_.result_overhead.record_us(clock_.steady_us() - job->responded_us);
+  if (!is_dlq) ctx_.stats.result_overhead.record_us(ctx_.clock.steady_us() - job->responded_us);
   if (job->acks_pending.fetch_sub(1) == 1) completions_.push(job);
 }
 

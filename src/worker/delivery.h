@@ -17,13 +17,13 @@
 #include "switchyard/worker/worker.h"
 #include "worker/hand_off.h"
 #include "worker/job.h"
+#include "worker/stage_context.h"
 
 namespace switchyard {
 
 class Delivery {
  public:
-  Delivery(const Config& config, const Clock& clock, WorkerStats& stats,
-           HandOff<Job*>& completions);
+  Delivery(const StageContext& ctx, HandOff<Job*>& completions);
   // The producer is made after the stage (its delivery handler calls on_delivery()).
   void set_producer(RecordProducer* producer) { producer_ = producer; }
 
@@ -35,9 +35,7 @@ class Delivery {
   void run_once(int timeout_ms);
 
  private:
-  const Config& config_;
-  const Clock& clock_;
-  WorkerStats& stats_;
+  const StageContext& ctx_;
   HandOff<Job*>& completions_;
   RecordProducer* producer_ = nullptr;
   HandOff<std::pair<Job*, bool>> retries_;  // (job, is_dlq) to produce again

@@ -9,18 +9,15 @@
 
 namespace switchyard {
 
-Dispatch::Dispatch(const Config& config, const Clock& clock, WorkerStats& stats,
-                   Scheduler& scheduler, IoPool& io, Sink& sink)
-    : config_(config),
-      clock_(clock),
-      stats_(stats),
-      router_(config.deployments, classifier_config(config)),
+Dispatch::Dispatch(const StageContext& ctx, Scheduler& scheduler, IoPool& io, Sink& sink)
+    : ctx_(ctx),
+      router_(ctx.config.deployments, classifier_config(ctx.config)),
       scheduler_(scheduler),
       io_(io),
       sink_(sink),
-      waiting_(static_cast<std::size_t>(config.worker.max_in_flight) + 1),
+      waiting_(static_cast<std::size_t>(ctx.config.worker.max_in_flight) + 1),
       wake_timer_(io.context()) {
-  for (const auto& t : config.teams) teams_by_name_.emplace(t.name, &t);
+  for (const auto& t : ctx.config.teams) teams_by_name_.emplace(t.name, &t);
 }
 
 const TeamConfig* Dispatch::team_of(const Job* job) const {
@@ -30,7 +27,7 @@ const TeamConfig* Dispatch::team_of(const Job* job) const {
 
 bool Dispatch::route(Job* job) {
   job->route =
-      router_.route(job->decoded.request, scheduler_.cooling_snapshot(clock_.steady_ms()));
+      router_.route(job->decoded.request, scheduler_.cooling_snapshot(ctx_.clock.steady_ms()));
   job->result.route.priority_class = to_string(job->priority_class);
   if (const TeamConfig* team = team_of(job); team && job->route.error.empty())
     restrict(job, *team);
@@ -57,20 +54,20 @@ void Dispatch::restrict(Job* job, const TeamConfig& team) {
 }
 
 bool Dispatch::downgrade(Job* job) {
-  for (const std::string& tier : config_.tiers) {
-    bool served = std::any_of(config_.deployments.begin(), config_.deployments.end(),
+  for (const std::string& tier : ctx_.config.tiers) {
+    bool served = std::any_of(ctx_.config.deployments.begin(), ctx_.config.deployments.end(),
                               [&tier](const DeploymentConfig& d) { return d.tier == tier; });
     if (!served) continue;
     if (tier == job->route.tier) return false;
     RouteDecision cheaper = router_.route_to(
         job->decoded.request, tier, true,
         job->route.reason + "; budget: downgraded from " + job->route.tier + " to " + tier,
-        scheduler_.cooling_snapshot(clock_.steady_ms()));
+        scheduler_.cooling_snapshot(ctx_.clock.steady_ms()));
     if (!cheaper.error.empty()) return false;
     job->route = std::move(cheaper);
     job->result.route.reason = job->route.reason;
     job->downgraded = true;
-    stats_.budget_downgrades.inc();
+    ctx_.stats.budget_downgrades.inc();
     return true;
   }
   return false;
@@ -78,7 +75,7 @@ bool Dispatch::downgrade(Job* job) {
 
 bool Dispatch::past_deadline(const Job* job) const {
   const auto& d = job->decoded.request.deadline_unix_ms;
-  return d && clock_.wall_ms() >= *d;
+  return d && ctx_.clock.wall_ms() >= *d;
 }
 
 void Dispatch::post_schedule(Job* job) {
@@ -93,7 +90,7 @@ void Dispatch::schedule(Job* job) {
   }
   ScheduleChoice choice =
       scheduler_.choose(job->decoded.request, job->priority_class, job->route, team_of(job),
-                        job->avoid, clock_.steady_ms(), clock_.wall_ms());
+                        job->avoid, ctx_.clock.steady_ms(), ctx_.clock.wall_ms());
   using Kind = PolicyDecision::Kind;
   switch (choice.decision.kind) {
     case Kind::kDispatch:
@@ -115,9 +112,9 @@ void Dispatch::schedule(Job* job) {
 }
 
 void Dispatch::park(Job* job, std::int64_t wait_ms) {
-  stats_.waits.inc();
+  ctx_.stats.waits.inc();
   queued_[class_index(job->priority_class)].fetch_add(1, std::memory_order_relaxed);
-  const std::int64_t now = clock_.steady_ms();
+  const std::int64_t now = ctx_.clock.steady_ms();
   if (job->waiting_since_ms < 0) job->waiting_since_ms = now;
   std::lock_guard lock(waiting_mutex_);
   PriorityClass cls = job->priority_class;

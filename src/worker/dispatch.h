@@ -25,6 +25,7 @@
 #include "switchyard/route/router.h"
 #include "switchyard/sched/scheduler.h"
 #include "worker/job.h"
+#include "worker/stage_context.h"
 #include "worker/sink.h"
 
 namespace switchyard {
@@ -33,7 +34,7 @@ class ProviderCall;
 
 class Dispatch {
  public:
-  Dispatch(const Config& config, const Clock& clock, WorkerStats& stats, Scheduler& scheduler,
+  Dispatch(const StageContext& ctx, Scheduler& scheduler,
            IoPool& io, Sink& sink);
   void set_call(ProviderCall* call) { call_ = call; }
 
@@ -57,9 +58,7 @@ class Dispatch {
   void restrict(Job* job, const TeamConfig& team);
   bool past_deadline(const Job* job) const;
 
-  const Config& config_;
-  const Clock& clock_;
-  WorkerStats& stats_;
+  const StageContext& ctx_;
   Router router_;
   Scheduler& scheduler_;
   IoPool& io_;

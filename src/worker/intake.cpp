@@ -4,21 +4,14 @@
 
 namespace switchyard {
 
-Intake::Intake(const Config& config, const Clock& clock, WorkerStats& stats,
-               const WorkerSeries& series, MetricsRegistry& metrics, StoreHealth& health,
-               Delivery& delivery, Sink& sink, HandOff<Job*>& to_dedupe,
+Intake::Intake(const StageContext& ctx, Delivery& delivery, Sink& sink, HandOff<Job*>& to_dedupe,
                HandOff<Job*>& completions)
-    : config_(config),
-      clock_(clock),
-      stats_(stats),
-      series_(series),
-      metrics_(metrics),
-      health_(health),
+    : ctx_(ctx),
       delivery_(delivery),
       sink_(sink),
       to_dedupe_(to_dedupe),
       completions_(completions),
-      last_commit_ms_(clock.steady_ms()) {
+      last_commit_ms_(ctx.clock.steady_ms()) {
   set_limits();
 }
 
@@ -39,7 +32,7 @@ void Intake::on_revoked(const std::vector<TopicPartition>& partitions, bool lost
 }
 
 void Intake::on_offset_reset(const TopicPartition& tp, const std::string& detail) {
-  stats_.offset_resets.inc();
+  ctx_.stats.offset_resets.inc();
   reset_partitions_.push_back(tp);
   worker_log()->error(
       "offset out of range on {}[{}]: {}. Records were trimmed by retention (or the embedded "
@@ -56,8 +49,8 @@ void Intake::report_skipped(const TopicPartition& tp, std::int64_t offset) {
   auto committed = tracker_.committable(tp);
   if (committed && offset > *committed) {
     const auto skipped = static_cast<std::uint64_t>(offset - *committed);
-    stats_.offsets_skipped.inc(skipped);
-    metrics_
+    ctx_.stats.offsets_skipped.inc(skipped);
+    ctx_.metrics
         .counter(metric::kOffsetsSkipped,
                  {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}})
         .inc(skipped);
@@ -72,19 +65,19 @@ void Intake::handle(const ConsumedRecord& record) {
   TopicPartition tp{std::string(record.topic), record.partition};
   if (!reset_partitions_.empty()) report_skipped(tp, record.offset);
   if (!tracker_.begin(tp, record.offset)) return;  // revoked meanwhile, or already seen
-  stats_.consumed.inc();
+  ctx_.stats.consumed.inc();
   auto* job = new Job;
   job->tp = std::move(tp);
   job->epoch = tracker_.epoch(job->tp);
   job->offset = record.offset;
-  job->fetched_us = clock_.steady_us();
+  job->fetched_us = ctx_.clock.steady_us();
   job->kafka_timestamp_ms = record.timestamp_ms;
-  job->priority_class = config_.class_of_topic(job->tp.topic);
+  job->priority_class = ctx_.config.class_of_topic(job->tp.topic);
   job->decoded =
-      decode_request(record.value, static_cast<std::size_t>(config_.worker.max_event_bytes));
+      decode_request(record.value, static_cast<std::size_t>(ctx_.config.worker.max_event_bytes));
   auto& req = job->decoded.request;
   if (job->decoded.status == DecodeStatus::kOk && !req.reply_topic.empty()) {
-    const auto& allow = config_.kafka.reply_topic_allowlist;
+    const auto& allow = ctx_.config.kafka.reply_topic_allowlist;
     if (std::find(allow.begin(), allow.end(), req.reply_topic) == allow.end()) {
       job->decoded.violations.push_back("reply_topic '" + req.reply_topic +
                                         "' is not on kafka.reply_topic_allowlist");
@@ -93,11 +86,11 @@ void Intake::handle(const ConsumedRecord& record) {
   }
   if (job->decoded.status == DecodeStatus::kOk) {
     if (req.priority) job->priority_class = *req.priority;
-    job->out_topic = req.reply_topic.empty() ? config_.kafka.results_topic : req.reply_topic;
+    job->out_topic = req.reply_topic.empty() ? ctx_.config.kafka.results_topic : req.reply_topic;
     auto [it, inserted] = in_flight_by_id_.emplace(req.request_id, job);
     if (!inserted) {
       // Same request already in flight here: it finishes with that one, never called twice.
-      stats_.in_flight_duplicates.inc();
+      ctx_.stats.in_flight_duplicates.inc();
       it->second->duplicates.push_back(job);
       return;
     }
@@ -107,17 +100,17 @@ void Intake::handle(const ConsumedRecord& record) {
   }
   // Unreadable or invalid: the original bytes and the reason go to the DLQ.
   job->raw.assign(record.value);
-  stats_.dlq.inc();
-  (job->decoded.status == DecodeStatus::kUnreadable ? series_.dlq_unreadable()
-                                                     : series_.dlq_invalid())
+  ctx_.stats.dlq.inc();
+  (job->decoded.status == DecodeStatus::kUnreadable ? ctx_.series.dlq_unreadable()
+                                                     : ctx_.series.dlq_invalid())
       .inc();
-  job->out_topic = config_.kafka.results_topic;
+  job->out_topic = ctx_.config.kafka.results_topic;
   if (job->decoded.status == DecodeStatus::kUnreadable) {
     job->acks_pending.store(1);
     delivery_.produce_dlq(job);
     return;
   }
-  stats_.invalid.inc();
+  ctx_.stats.invalid.inc();
   job->acks_pending.store(2);  // DLQ record + error result
   delivery_.produce_dlq(job);
   set_error(*job, ErrorCode::kInvalidRequest, job->decoded.reason());
@@ -125,9 +118,9 @@ void Intake::handle(const ConsumedRecord& record) {
 }
 
 void Intake::finish_completed(Job* job) {
-  const std::int64_t took_us = clock_.steady_us() - job->fetched_us;
-  stats_.end_to_end.record_us(took_us);
-  series_.request_duration(class_index(job->priority_class))
+  const std::int64_t took_us = ctx_.clock.steady_us() - job->fetched_us;
+  ctx_.stats.end_to_end.record_us(took_us);
+  ctx_.series.request_duration(class_index(job->priority_class))
       .observe(static_cast<double>(took_us) / 1e6);
   if (job->decoded.status == DecodeStatus::kOk) {
     auto it = in_flight_by_id_.find(job->decoded.request.request_id);
@@ -135,18 +128,18 @@ void Intake::finish_completed(Job* job) {
   }
   for (Job* dup : job->duplicates) {
     tracker_.finish(dup->tp, dup->epoch, dup->offset);
-    stats_.completed.inc();
+    ctx_.stats.completed.inc();
     delete dup;
   }
   tracker_.finish(job->tp, job->epoch, job->offset);
-  stats_.completed.inc();
+  ctx_.stats.completed.inc();
   delete job;
 }
 
 void Intake::set_limits() {
-  const auto cap = static_cast<std::size_t>(config_.worker.max_in_flight);
-  const auto resume = static_cast<std::size_t>(config_.worker.resume_in_flight);
-  const double keep = 1.0 - config_.worker.interactive_in_flight_reserve;
+  const auto cap = static_cast<std::size_t>(ctx_.config.worker.max_in_flight);
+  const auto resume = static_cast<std::size_t>(ctx_.config.worker.resume_in_flight);
+  const double keep = 1.0 - ctx_.config.worker.interactive_in_flight_reserve;
   pause_at_[0] = cap;
   resume_below_[0] = resume;
   pause_at_[1] =
@@ -168,13 +161,13 @@ std::size_t Intake::room() const {
 std::vector<TopicPartition> Intake::assigned_of_class(std::size_t cls) const {
   std::vector<TopicPartition> out;
   for (const auto& tp : consumer_->assignment())
-    if (class_index(config_.class_of_topic(tp.topic)) == cls) out.push_back(tp);
+    if (class_index(ctx_.config.class_of_topic(tp.topic)) == cls) out.push_back(tp);
   return out;
 }
 
 void Intake::flow_control(bool stopping) {
   const std::size_t pending = tracker_.pending();
-  const bool blocked = stopping || !health_.healthy();
+  const bool blocked = stopping || !ctx_.health.healthy();
   for (std::size_t cls = 0; cls < 2; ++cls) {
     bool& paused = paused_[cls];
     const bool want_pause =
@@ -183,9 +176,9 @@ void Intake::flow_control(bool stopping) {
     if (want_pause && (!paused || repause_)) {
       consumer_->pause(assigned_of_class(cls));
       if (!paused) {
-        stats_.pauses.inc();
+        ctx_.stats.pauses.inc();
         worker_log()->info("intake paused ({} topics): {} in flight, store {}", name, pending,
-                           health_.healthy() ? "healthy" : "unreachable");
+                           ctx_.health.healthy() ? "healthy" : "unreachable");
       }
       paused = true;
     } else if (!want_pause && paused) {
@@ -209,7 +202,7 @@ void Intake::run_once(int timeout_ms, bool stopping) {
   for (Job* j : done_) finish_completed(j);
   flow_control(stopping);
   in_flight_.store(static_cast<std::int64_t>(tracker_.pending()), std::memory_order_relaxed);
-  const std::int64_t now = clock_.steady_ms();
+  const std::int64_t now = ctx_.clock.steady_ms();
   if (now - last_lag_ms_ >= 1000) {
     auto lag = consumer_->lag();
     assigned_.store(static_cast<int>(consumer_->assignment().size()), std::memory_order_relaxed);
@@ -217,7 +210,7 @@ void Intake::run_once(int timeout_ms, bool stopping) {
     lag_snapshot_ = std::move(lag);
     last_lag_ms_ = now;
   }
-  if (now - last_commit_ms_ >= config_.worker.commit_interval_ms) {
+  if (now - last_commit_ms_ >= ctx_.config.worker.commit_interval_ms) {
     commit(false);
     last_commit_ms_ = now;
   }
@@ -230,7 +223,7 @@ void Intake::commit(bool synchronous) {
     worker_log()->warn("offset commit failed ({}); the next commit covers these offsets", err);
     return;
   }
-  stats_.commits.inc();
+  ctx_.stats.commits.inc();
 }
 
 std::vector<PartitionLag> Intake::lag() const {

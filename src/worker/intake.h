@@ -28,6 +28,7 @@
 #include "worker/delivery.h"
 #include "worker/hand_off.h"
 #include "worker/job.h"
+#include "worker/stage_context.h"
 #include "worker/sink.h"
 #include "worker/store_health.h"
 #include "worker/worker_metrics.h"
@@ -36,9 +37,7 @@ namespace switchyard {
 
 class Intake final : public RebalanceListener {
  public:
-  Intake(const Config& config, const Clock& clock, WorkerStats& stats,
-         const WorkerSeries& series, MetricsRegistry& metrics, StoreHealth& health,
-         Delivery& delivery, Sink& sink, HandOff<Job*>& to_dedupe, HandOff<Job*>& completions);
+  Intake(const StageContext& ctx, Delivery& delivery, Sink& sink, HandOff<Job*>& to_dedupe, HandOff<Job*>& completions);
   // The consumer is made after the stage (it calls the rebalance callbacks).
   void set_consumer(RecordConsumer* consumer) { consumer_ = consumer; }
 
@@ -69,12 +68,7 @@ class Intake final : public RebalanceListener {
   std::vector<TopicPartition> assigned_of_class(std::size_t cls) const;
   void flow_control(bool stopping);
 
-  const Config& config_;
-  const Clock& clock_;
-  WorkerStats& stats_;
-  const WorkerSeries& series_;
-  MetricsRegistry& metrics_;
-  StoreHealth& health_;
+  const StageContext& ctx_;
   Delivery& delivery_;
   Sink& sink_;
   HandOff<Job*>& to_dedupe_;

@@ -5,24 +5,18 @@
 
 namespace switchyard {
 
-Sink::Sink(const Config& config, const Clock& clock, WorkerStats& stats,
-           const WorkerSeries& series, BudgetGate& gate, Delivery& delivery, StoreHealth& health,
-           HandOff<Job*>& to_lookup)
-    : config_(config),
-      clock_(clock),
-      stats_(stats),
-      series_(series),
+Sink::Sink(const StageContext& ctx, BudgetGate& gate, Delivery& delivery, HandOff<Job*>& to_lookup)
+    : ctx_(ctx),
       gate_(gate),
       delivery_(delivery),
-      health_(health),
       to_lookup_(to_lookup) {}
 
 void Sink::finish(Job* job) {
-  if (job->responded_us == 0) job->responded_us = clock_.steady_us();
+  if (job->responded_us == 0) job->responded_us = ctx_.clock.steady_us();
   if (worker_log()->should_log(spdlog::level::debug)) {
     worker_log()->debug("request finished: {} after {} attempt(s){}",
                         job->result.error == ErrorCode::kNone ? "ok" : to_string(job->result.error),
-                        job->attempt, fields_of(*job, config_));
+                        job->attempt, fields_of(*job, ctx_.config));
   }
   queue_.push(job);
 }
@@ -35,16 +29,16 @@ void Sink::fill_result(Job* job) {
   r.team = req.team;
   r.metadata_json = req.metadata_json;
   if (r.route.priority_class.empty()) r.route.priority_class = to_string(job->priority_class);
-  const std::int64_t now = clock_.wall_ms();
+  const std::int64_t now = ctx_.clock.wall_ms();
   const std::int64_t enqueued = job->kafka_timestamp_ms > 0 ? job->kafka_timestamp_ms : now;
-  const std::int64_t since_fetch_ms = (clock_.steady_us() - job->fetched_us) / 1000;
+  const std::int64_t since_fetch_ms = (ctx_.clock.steady_us() - job->fetched_us) / 1000;
   r.queued_ms = std::max<std::int64_t>(0, now - enqueued - since_fetch_ms);
   r.provider_ms = job->provider_ms;
   r.total_ms = std::max<std::int64_t>(0, now - enqueued);
   const std::size_t deployment =
-      job->attempt > 0 ? job->deployment_index : config_.deployments.size();
-  series_.requests(class_index(job->priority_class), deployment, r.error).inc();
-  (r.ok() ? stats_.results_ok : stats_.results_error).inc();
+      job->attempt > 0 ? job->deployment_index : ctx_.config.deployments.size();
+  ctx_.series.requests(class_index(job->priority_class), deployment, r.error).inc();
+  (r.ok() ? ctx_.stats.results_ok : ctx_.stats.results_error).inc();
   encode_result(r, job->result_json);
 }
 
@@ -69,36 +63,32 @@ bool Sink::write_batch(RequestStore& store, std::vector<Job*>& jobs, std::vector
     records_.push_back(std::move(rec));
     batch_.push_back(j);
   }
-  std::string error;
-  const std::int64_t started = clock_.steady_us();
-  while (!store.write_terminal(records_, outcomes_, error)) {
-    health_.failed("writing results", error);
-    // Past the drain deadline: give up; these offsets stay uncommitted and are redelivered.
-    if (stop.load()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(config_.postgres.retry_backoff_ms));
-    error.clear();
-  }
-  stats_.write_transaction.record_us(clock_.steady_us() - started);
-  stats_.write_batch_rows.record_us(static_cast<std::int64_t>(records_.size()));
-  health_.succeeded();
+  const std::int64_t started = ctx_.clock.steady_us();
+  if (!ctx_.health.retry("writing results", stop, [&](std::string& error) {
+        return store.write_terminal(records_, outcomes_, error);
+      }))
+    return false;
+  ctx_.stats.write_transaction.record_us(ctx_.clock.steady_us() - started);
+  ctx_.stats.write_batch_rows.record_us(static_cast<std::int64_t>(records_.size()));
+  ctx_.health.succeeded();
   // The statement settled the batch's reservations: this worker no longer holds them, and
   // parked requests of those teams may fit now (the gate wakes them; they go to dedupe, which
   // reserves again).
   claims_.assign(batch_.begin(), batch_.end());
   woken_.clear();
-  gate_.settle(claims_, clock_.steady_ms(), woken_);
+  gate_.settle(claims_, ctx_.clock.steady_ms(), woken_);
   for (std::size_t i = 0; i < batch_.size(); ++i) {
     Job* j = batch_[i];
     if (!outcomes_[i].inserted) {
       // Another delivery of this request stored its result first: that one is the truth.
-      stats_.write_conflicts.inc();
+      ctx_.stats.write_conflicts.inc();
       if (!outcomes_[i].stored_result_json.empty())
         j->result_json = std::move(outcomes_[i].stored_result_json);
     }
     delivery_.produce_result(j);
   }
   if (!woken_.empty()) {
-    stats_.budget_defer_wakes.inc(woken_.size());
+    ctx_.stats.budget_defer_wakes.inc(woken_.size());
     for (BudgetClaim* c : woken_) to_lookup_.push(static_cast<Job*>(c));
   }
   return true;
@@ -107,7 +97,7 @@ bool Sink::write_batch(RequestStore& store, std::vector<Job*>& jobs, std::vector
 bool Sink::run_once(RequestStore& store, const std::atomic<bool>& stop) {
   jobs_.swap(carried_);
   carried_.clear();
-  const auto max_rows = static_cast<std::size_t>(config_.postgres.batch_max_rows);
+  const auto max_rows = static_cast<std::size_t>(ctx_.config.postgres.batch_max_rows);
   if (jobs_.size() < max_rows)
     queue_.take(jobs_, max_rows - jobs_.size(), std::chrono::milliseconds(jobs_.empty() ? 100 : 0));
   if (jobs_.empty()) return true;

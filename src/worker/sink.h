@@ -24,6 +24,7 @@
 #include "worker/delivery.h"
 #include "worker/hand_off.h"
 #include "worker/job.h"
+#include "worker/stage_context.h"
 #include "worker/store_health.h"
 #include "worker/worker_metrics.h"
 
@@ -31,8 +32,7 @@ namespace switchyard {
 
 class Sink {
  public:
-  Sink(const Config& config, const Clock& clock, WorkerStats& stats, const WorkerSeries& series,
-       BudgetGate& gate, Delivery& delivery, StoreHealth& health, HandOff<Job*>& to_lookup);
+  Sink(const StageContext& ctx, BudgetGate& gate, Delivery& delivery, HandOff<Job*>& to_lookup);
 
   // The request's outcome is final: queue it for the next write.
   void finish(Job* job);
@@ -52,13 +52,9 @@ class Sink {
  private:
   void fill_result(Job* job);
 
-  const Config& config_;
-  const Clock& clock_;
-  WorkerStats& stats_;
-  const WorkerSeries& series_;
+  const StageContext& ctx_;
   BudgetGate& gate_;
   Delivery& delivery_;
-  StoreHealth& health_;
   HandOff<Job*>& to_lookup_;
   HandOff<Job*> queue_;
   // Writer thread only: reused across batches.

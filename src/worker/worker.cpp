@@ -61,19 +61,19 @@ struct Worker::Impl {
         stop_requested(stop),
         series(metrics, config),
         health(stats.store_failures, config.postgres.retry_backoff_ms),
+        ctx{config, clock, stats, series, metrics, health},
         scheduler(config, clock.steady_ms()),
         gate(config.teams, {.retry_ms = config.worker.budget_defer_retry_ms,
                             .max_defer_ms = config.worker.budget_max_defer_ms,
                             .wake_min_ms = 250}),
         io(config.worker.io_threads),
-        delivery(config, clock, stats, completions),
-        sink(config, clock, stats, series, gate, delivery, health, to_dedupe),
-        dispatch(config, clock, stats, scheduler, io, sink),
-        call(config, clock, stats, series, scheduler, dispatch, sink, io, stop_requested),
-        budget(config, clock, stats, gate, dispatch, sink, health, to_dedupe),
-        dedupe(clock, stats, config, health, gate, budget, dispatch, delivery, to_dedupe),
-        intake(config, clock, stats, series, metrics, health, delivery, sink, to_dedupe,
-               completions),
+        delivery(ctx, completions),
+        sink(ctx, gate, delivery, to_dedupe),
+        dispatch(ctx, scheduler, io, sink),
+        call(ctx, scheduler, dispatch, sink, io, stop_requested),
+        budget(ctx, gate, dispatch, sink, to_dedupe),
+        dedupe(ctx, gate, budget, dispatch, delivery, to_dedupe),
+        intake(ctx, delivery, sink, to_dedupe, completions),
         fleet(config, clock, scheduler) {
     dispatch.set_call(&call);
   }
@@ -87,6 +87,7 @@ struct Worker::Impl {
 
   WorkerSeries series;
   StoreHealth health;
+  StageContext ctx;
   Scheduler scheduler;
   BudgetGate gate;
   HandOff<Job*> to_dedupe;

@@ -1,16 +1,13 @@
 #include "worker/worker_metrics.h"
+#include "switchyard/common/enum_names.h"
 
 namespace switchyard {
 
 const char* provider_label(ProviderKind k) {
-  switch (k) {
-    case ProviderKind::kAzure:
-      return "azure.ai.openai";
-    case ProviderKind::kAnthropic:
-      return "anthropic";
-    default:
-      return "openai";
-  }
+  // OpenTelemetry's gen_ai.provider.name values.
+  static constexpr std::array kNames{"openai", "azure.ai.openai", "anthropic"};
+  static_assert(kNames.size() == static_cast<std::size_t>(ProviderKind::kAnthropic) + 1);
+  return enum_name(k, kNames, "openai");
 }
 
 WorkerSeries::WorkerSeries(MetricsRegistry& metrics, const Config& config)

@@ -27,10 +27,11 @@ deployments:
 )")),
         stats_(metrics_),
         series_(metrics_, config()),
-        gate_(config().teams, {}),
-        delivery_(config(), clock_, stats_, completions_),
         health_(stats_.store_failures, 1),
-        sink_(config(), clock_, stats_, series_, gate_, delivery_, health_, to_lookup_) {
+        ctx_{config(), clock_, stats_, series_, metrics_, health_},
+        gate_(config().teams, {}),
+        delivery_(ctx_, completions_),
+        sink_(ctx_, gate_, delivery_, to_lookup_) {
     if (!load_.ok()) throw std::runtime_error(load_.problems.front());
     delivery_.set_producer(&producer_);
   }
@@ -60,10 +61,11 @@ deployments:
   MetricsRegistry metrics_;
   WorkerStats stats_;
   WorkerSeries series_;
+  StoreHealth health_;
+  StageContext ctx_;
   BudgetGate gate_;
   HandOff<Job*> completions_, to_lookup_;
   Delivery delivery_;
-  StoreHealth health_;
   Sink sink_;
   testing::FakeStore store_;
   testing::FakeProducer producer_;
