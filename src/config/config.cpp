@@ -20,9 +20,6 @@
 
 namespace switchyard {
 
-const char* to_string(PriorityClass c) {
-  return c == PriorityClass::kInteractive ? "interactive" : "background";
-}
 
 const char* to_string(BudgetPolicy p) {
   static constexpr std::array kNames{"reject", "downgrade", "defer"};

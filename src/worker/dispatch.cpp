@@ -4,7 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
-#include "switchyard/config/classifier_config.h"
+#include "switchyard/route/classifier_config.h"
 #include "worker/call.h"
 
 namespace switchyard {

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "switchyard/config/classifier_config.h"
+#include "switchyard/route/classifier_config.h"
 
 namespace switchyard {
 namespace {

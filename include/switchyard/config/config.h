@@ -9,12 +9,11 @@
 #include <vector>
 
 #include "switchyard/common/money.h"
+#include "switchyard/common/priority.h"
 #include "switchyard/pricing/catalog.h"
 
 namespace switchyard {
 
-enum class PriorityClass { kInteractive, kBackground };
-const char* to_string(PriorityClass c);
 
 // Which API a deployment speaks; picks the adapter in provider/adapter.h.
 enum class ProviderKind { kOpenAI, kAzure, kAnthropic };

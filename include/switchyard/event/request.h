@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "switchyard/config/config.h"
+#include "switchyard/common/priority.h"
 
 namespace switchyard {
 

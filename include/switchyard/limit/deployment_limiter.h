@@ -29,7 +29,7 @@
 #include <optional>
 #include <string>
 
-#include "switchyard/config/config.h"  // PriorityClass only
+#include "switchyard/common/priority.h"
 #include "switchyard/limit/sliding_window.h"
 
 namespace switchyard::limit {

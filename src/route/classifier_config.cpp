@@ -1,4 +1,4 @@
-#include "switchyard/config/classifier_config.h"
+#include "switchyard/route/classifier_config.h"
 
 namespace switchyard {
 
