@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/worker_process.h"
 #include "switchyard/common/flags.h"
 #include "switchyard/common/io_pool.h"
 #include "switchyard/config/config.h"
@@ -97,23 +98,8 @@ std::int64_t wall_ms_now() {
 
 // ---------------------------------------------------------------- Postgres
 
-std::string database_url(const std::string& server_url, const std::string& database) {
-  auto slash = server_url.rfind('/');
-  auto query = server_url.find('?', slash);
-  return server_url.substr(0, slash + 1) + database + (query == std::string::npos ? "" : server_url.substr(query));
-}
-
 std::string fresh_database(const Options& o, const std::string& name) {
-  {
-    pqxx::connection admin(o.pg_server);
-    pqxx::nontransaction tx(admin);
-    tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
-    tx.exec("CREATE DATABASE " + tx.quote_name(name));
-  }
-  std::string url = database_url(o.pg_server, name);
-  sy::MigrationReport report = sy::apply_migrations(url);
-  if (!report.error.empty()) throw std::runtime_error("migrations on " + name + " failed: " + report.error);
-  return url;
+  return sy::testing::recreate_database(o.pg_server, name);
 }
 
 // ---------------------------------------------------------------- Kafka
@@ -297,10 +283,7 @@ class Stage {
         << "teams:\n  - name: search\n  - name: ads\n";
   }
   ~Stage() {
-    if (worker_ > 0) {
-      kill(worker_, SIGKILL);
-      waitpid(worker_, nullptr, 0);
-    }
+    worker_.stop(SIGKILL);
     sim_->stop();
   }
 
@@ -309,7 +292,7 @@ class Stage {
   std::filesystem::path log_path() const { return dir_ / "worker.log"; }
   const std::string& bootstrap() const { return broker_->bootstrap_servers(); }
   sy::ProviderSimulator& sim() { return *sim_; }
-  pid_t worker_pid() const { return worker_; }
+  pid_t worker_pid() const { return worker_.pid(); }
 
   void publish_all(long long count) {
     Producer producer(bootstrap());
@@ -318,38 +301,16 @@ class Stage {
   }
 
   void start_worker() {
-    std::string log = log_path().string(), config = config_path(), stats = stats_path().string();
     started_ms = wall_ms_now();
     started = SteadyClock::now();
-    pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      execl(options_.binary.c_str(), options_.binary.c_str(), "run", "--config", config.c_str(), "--stats-file",
-            stats.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    worker_ = pid;
+    worker_.start(options_.binary, config_path(), log_path().string(),
+                  {"--stats-file", stats_path().string(), "--log-level", "warn"});
   }
 
-  bool worker_alive() {
-    if (worker_ <= 0) return false;
-    int status = 0;
-    if (waitpid(worker_, &status, WNOHANG) == worker_) {
-      worker_ = -1;
-      return false;
-    }
-    return true;
-  }
+  bool worker_alive() { return worker_.alive(); }
 
   WorkerStatsFile stop_worker() {
-    if (worker_ > 0) {
-      kill(worker_, SIGTERM);
-      waitpid(worker_, nullptr, 0);
-      worker_ = -1;
-    }
+    worker_.stop(SIGTERM);
     return read_stats(stats_path());
   }
 
@@ -410,7 +371,7 @@ class Stage {
   std::string db_url_;
   std::unique_ptr<pqxx::connection> db_;
   std::unique_ptr<WatermarkReader> results_;
-  pid_t worker_ = -1;
+  sy::testing::WorkerProcess worker_;
 };
 
 // Established TCP connections whose local port is `port` (server side of the simulator's

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "support/pg.h"
+#include "support/worker_process.h"
 #include "switchyard/kafka/mock_broker.h"
 #include "switchyard/sim/provider_sim.h"
 
@@ -189,68 +190,29 @@ class Harness {
   }
 
   void start_worker() {
-    ASSERT_EQ(worker_, -1) << "worker already running";
     ++starts_;
-    std::string log = log_path();
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::string config = config_path();
-      std::string stats = (dir_ / ("stats-" + std::to_string(starts_) + ".json")).string();
-      execl(SWITCHYARD_BINARY, SWITCHYARD_BINARY, "run", "--config", config.c_str(), "--stats-file",
-            stats.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    worker_ = pid;
+    const std::string stats = (dir_ / ("stats-" + std::to_string(starts_) + ".json")).string();
+    worker_.start(SWITCHYARD_BINARY, config_path(), log_path(), {"--stats-file", stats});
   }
 
   // A second worker of the same group (a fleet of two); its log is worker-extra.log.
-  pid_t start_extra_worker() {
-    std::string log = (dir_ / "worker-extra.log").string();
-    pid_t pid = fork();
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::string config = config_path();
-      execl(SWITCHYARD_BINARY, SWITCHYARD_BINARY, "run", "--config", config.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    extra_workers_.push_back(pid);
-    return pid;
+  void start_extra_worker() {
+    extra_workers_.emplace_back(std::make_unique<WorkerProcess>())
+        ->start(SWITCHYARD_BINARY, config_path(), (dir_ / "worker-extra.log").string());
   }
   std::string extra_worker_log() const {
     std::ifstream in(dir_ / "worker-extra.log");
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
   void stop_extra_workers(int sig = SIGTERM) {
-    for (pid_t pid : extra_workers_) {
-      kill(pid, sig);
-      int status = 0;
-      waitpid(pid, &status, 0);
-    }
+    for (auto& w : extra_workers_) w->stop(sig);
     extra_workers_.clear();
   }
 
   // Sends `sig` and waits for the worker to exit; returns its exit status (or -signal).
-  int stop_worker(int sig = SIGTERM) {
-    if (worker_ < 0) return 0;
-    kill(worker_, sig);
-    int status = 0;
-    waitpid(worker_, &status, 0);
-    worker_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
+  int stop_worker(int sig = SIGTERM) { return worker_.stop(sig); }
 
-  bool worker_running() {
-    if (worker_ < 0) return false;
-    int status = 0;
-    return waitpid(worker_, &status, WNOHANG) == 0;
-  }
+  bool worker_running() { return worker_.alive(); }
 
   // The stats JSON the last worker wrote when it exited (run --stats-file).
   std::string worker_stats() const {
@@ -325,8 +287,8 @@ class Harness {
   std::filesystem::path dir_;
   std::unique_ptr<MockBroker> broker_;
   std::unique_ptr<ProviderSimulator> sim_;
-  pid_t worker_ = -1;
-  std::vector<pid_t> extra_workers_;
+  WorkerProcess worker_;
+  std::vector<std::unique_ptr<WorkerProcess>> extra_workers_;
   int starts_ = 0;
 
  public:

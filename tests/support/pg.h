@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 #include <string>
 
+#include "support/worker_process.h"
 #include "switchyard/store/store.h"
 
 namespace switchyard::testing {
@@ -22,16 +23,7 @@ inline std::string pg_server_url(const std::string& database) {
 
 // Drops and re-creates `name`, applies the migrations, returns its URL.
 inline std::string fresh_database(const std::string& name) {
-  {
-    pqxx::connection admin(pg_server_url("postgres"));
-    pqxx::nontransaction tx(admin);
-    tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
-    tx.exec("CREATE DATABASE " + tx.quote_name(name));
-  }
-  std::string url = pg_server_url(name);
-  MigrationReport report = apply_migrations(url);
-  EXPECT_TRUE(report.error.empty()) << report.error;
-  return url;
+  return recreate_database(pg_server_url("postgres"), name);
 }
 
 inline std::string query_one(const std::string& url, const std::string& sql) {
