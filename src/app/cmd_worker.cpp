@@ -9,11 +9,11 @@
 #include <thread>
 
 #include "switchyard/app/commands.h"
-#include "switchyard/worker/worker.h"
 #include "switchyard/common/flags.h"
 #include "switchyard/common/log.h"
 #include "switchyard/config/config.h"
 #include "switchyard/store/store.h"
+#include "switchyard/worker/worker.h"
 
 namespace switchyard {
 
@@ -122,8 +122,7 @@ int cmd_run(const Args& args) {
       std::fprintf(stderr, "error: --log-level: unknown level '%s'\n", level.c_str());
       return 2;
     }
-    configure_logging(parse_log_format(config.log.format).value_or(LogFormat::text),
-                      *parsed_level);
+    configure_logging(parse_log_format(config.log.format).value_or(LogFormat::text), *parsed_level);
   }
   if (flags.has("bootstrap")) config.kafka.bootstrap_servers = flags.get("bootstrap");
   raise_fd_limit();

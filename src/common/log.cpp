@@ -7,8 +7,6 @@
 // fields: it would have to guess the nonce, and the members never contain a raw control byte.
 // In text mode LogFields writes plain ` key=value` pairs, so it reads right under any pattern.
 #include "switchyard/common/log.h"
-#include "switchyard/common/enum_names.h"
-#include "switchyard/common/json_text.h"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -21,6 +19,9 @@
 #include <cmath>
 #include <ctime>
 #include <random>
+
+#include "switchyard/common/enum_names.h"
+#include "switchyard/common/json_text.h"
 
 namespace switchyard {
 
@@ -222,7 +223,6 @@ void append_logfmt_value(std::string& out, std::string_view v) {
   }
   out.push_back('"');
 }
-
 
 template <class T>
 void append_number(std::string& out, T v) {

@@ -5,7 +5,6 @@
 // under mutex_. A scrape runs gauge callbacks first, without mutex_ (they may resolve series),
 // then renders everything under mutex_, reading the series' atomics relaxed.
 #include "switchyard/common/metrics.h"
-#include "switchyard/common/enum_names.h"
 
 #include <algorithm>
 #include <charconv>
@@ -13,6 +12,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "switchyard/common/enum_names.h"
 #include "switchyard/common/log.h"
 
 namespace switchyard {

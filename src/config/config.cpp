@@ -1,8 +1,4 @@
 #include "switchyard/config/config.h"
-#include "switchyard/common/enum_names.h"
-
-#include "config/config_keys.h"
-#include "switchyard/common/url.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,8 +14,11 @@
 #include <set>
 #include <sstream>
 
-namespace switchyard {
+#include "config/config_keys.h"
+#include "switchyard/common/enum_names.h"
+#include "switchyard/common/url.h"
 
+namespace switchyard {
 
 const char* to_string(BudgetPolicy p) {
   static constexpr std::array kNames{"reject", "downgrade", "defer"};

@@ -1,5 +1,4 @@
 #include "switchyard/event/request.h"
-#include "switchyard/common/enum_names.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -9,6 +8,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+
+#include "switchyard/common/enum_names.h"
 
 namespace switchyard {
 

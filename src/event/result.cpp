@@ -1,16 +1,23 @@
 #include "switchyard/event/result.h"
-#include "switchyard/common/enum_names.h"
-#include "switchyard/event/result_fields.h"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "switchyard/common/enum_names.h"
+#include "switchyard/event/result_fields.h"
+
 namespace switchyard {
 
 const char* to_string(ErrorCode code) {
-  static constexpr std::array kNames{"", "invalid_request", "budget_exceeded", "rate_limited",
-                                     "deadline_exceeded", "provider_error", "no_deployment",
-                                     "content_filtered", "shutdown"};
+  static constexpr std::array kNames{"",
+                                     "invalid_request",
+                                     "budget_exceeded",
+                                     "rate_limited",
+                                     "deadline_exceeded",
+                                     "provider_error",
+                                     "no_deployment",
+                                     "content_filtered",
+                                     "shutdown"};
   static_assert(kNames.size() == static_cast<std::size_t>(ErrorCode::kShutdown) + 1);
   return enum_name(code, kNames);
 }

@@ -180,8 +180,7 @@ KafkaConsumer::KafkaConsumer(const KafkaConfig& config, const std::vector<std::s
                              {"queued.max.messages.kbytes", "65536"},
                              {"fetch.wait.max.ms", "10"},
                          },
-                         impl_.get(),
-                         {.error = &Impl::error_cb, .rebalance = &Impl::rebalance_cb});
+                         impl_.get(), {.error = &Impl::error_cb, .rebalance = &Impl::rebalance_cb});
   rd_kafka_poll_set_consumer(impl_->rk);
   auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
   for (const auto& t : topics)

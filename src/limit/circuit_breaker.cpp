@@ -1,7 +1,8 @@
 #include "switchyard/limit/circuit_breaker.h"
-#include "switchyard/common/enum_names.h"
 
 #include <algorithm>
+
+#include "switchyard/common/enum_names.h"
 
 namespace switchyard::limit {
 
@@ -89,8 +90,8 @@ void CircuitBreaker::record_failure(std::int64_t now_ms) {
 }
 
 void CircuitBreaker::open(std::int64_t now_ms) {
-  current_open_ms_ = current_open_ms_ == 0 ? params_.open_ms
-                                           : std::min(current_open_ms_ * 2, params_.max_open_ms);
+  current_open_ms_ =
+      current_open_ms_ == 0 ? params_.open_ms : std::min(current_open_ms_ * 2, params_.max_open_ms);
   open_ = true;
   probe_in_flight_ = false;
   open_until_ms_ = now_ms + current_open_ms_;

@@ -1,10 +1,11 @@
 #include "switchyard/limit/deployment_limiter.h"
-#include "switchyard/common/enum_names.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+
+#include "switchyard/common/enum_names.h"
 
 namespace switchyard::limit {
 namespace {

@@ -18,9 +18,6 @@
 // HostPool::mutex, which is never held across I/O.
 #include "switchyard/provider/http_client.h"
 
-#include "provider/http_detail.h"
-#include "switchyard/common/url.h"
-
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -52,8 +49,10 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "provider/http_detail.h"
 #include "switchyard/common/io_pool.h"
 #include "switchyard/common/log.h"
+#include "switchyard/common/url.h"
 #include "switchyard/provider/proxy.h"
 
 namespace switchyard {
@@ -735,7 +734,6 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
 };
 
 }  // namespace
-
 
 std::unique_ptr<HttpClient> make_http_client(IoPool& pool, HttpClientOptions options) {
   // The implementation is shared with its in-flight requests so that destroying the client

@@ -17,7 +17,8 @@ using provider_detail::string_member;
 // `max_completion_tokens`, which also bounds the hidden reasoning tokens) and any temperature
 // but the default 1. Recognised by name, a provider prefix ("openai/") aside.
 bool openai_reasoning_model(std::string_view model) {
-  if (auto slash = model.rfind('/'); slash != std::string_view::npos) model.remove_prefix(slash + 1);
+  if (auto slash = model.rfind('/'); slash != std::string_view::npos)
+    model.remove_prefix(slash + 1);
   for (std::string_view prefix : {"o1", "o3", "o4", "gpt-5"}) {
     if (model.substr(0, prefix.size()) == prefix) return true;
   }

@@ -1,5 +1,4 @@
 #include "switchyard/provider/outcome.h"
-#include "switchyard/common/enum_names.h"
 
 #include <array>
 #include <charconv>
@@ -7,11 +6,13 @@
 #include <optional>
 #include <string_view>
 
+#include "switchyard/common/enum_names.h"
+
 namespace switchyard {
 
 const char* to_string(OutcomeKind kind) {
-  static constexpr std::array kNames{"ok",    "retryable",        "rate_limited",    "fatal",
-                                     "content_filtered", "context_too_long", "auth"};
+  static constexpr std::array kNames{
+      "ok", "retryable", "rate_limited", "fatal", "content_filtered", "context_too_long", "auth"};
   static_assert(kNames.size() == static_cast<std::size_t>(OutcomeKind::kAuth) + 1);
   return enum_name(kind, kNames);
 }

@@ -1,8 +1,8 @@
 #include "switchyard/route/policy.h"
-#include "switchyard/common/enum_names.h"
 
 #include <cmath>
 
+#include "switchyard/common/enum_names.h"
 #include "switchyard/route/classifier.h"
 
 namespace switchyard {
@@ -256,8 +256,9 @@ PolicyDecision choose_interactive(std::span<const CandidateView> candidates,
     if (auto pick = pick_lowest_latency(candidates, ready, request_hash, params)) {
       const CandidateView& c = candidates[pick->position];
       return dispatch(Kind::kDispatch, c,
-                      label + std::string("lowest latency, every ready deployment is over its "
-                                          "latency target: ") +
+                      label +
+                          std::string("lowest latency, every ready deployment is over its "
+                                      "latency target: ") +
                           describe_latency(c, *pick));
     }
   }

@@ -33,9 +33,8 @@ Scheduler::Scheduler(const Config& config, std::int64_t now_steady_ms) : config_
     breaker.window_ms = config.circuit_breaker.window_ms;
     breaker.open_ms = config.circuit_breaker.open_ms;
     breaker.max_open_ms = config.circuit_breaker.max_open_ms;
-    states_.push_back(
-        DeploymentState{limit::DeploymentLimiter(limits, now_steady_ms), 0, 0, 0,
-                        limit::CircuitBreaker(breaker)});
+    states_.push_back(DeploymentState{limit::DeploymentLimiter(limits, now_steady_ms), 0, 0, 0,
+                                      limit::CircuitBreaker(breaker)});
   }
   for (const auto& t : config.teams) {
     if (t.rpm == 0 && t.tpm == 0) {
@@ -183,7 +182,8 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
     const bool other_ready = std::any_of(views_.begin(), views_.end(), [&](const CandidateView& v) {
       return !avoided(v) && v.has_headroom && !v.in_cooldown;
     });
-    if (other_ready) views_.erase(std::remove_if(views_.begin(), views_.end(), avoided), views_.end());
+    if (other_ready)
+      views_.erase(std::remove_if(views_.begin(), views_.end(), avoided), views_.end());
   }
   if (views_.empty()) {
     choice.decision.kind = Kind::kNoCandidate;
@@ -223,8 +223,7 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
 
 ResponseEffects Scheduler::on_response(std::size_t i, const ScheduleChoice& grant,
                                        const TeamConfig* team, const ProviderOutcome& outcome,
-                                       std::int64_t latency_ms,
-                                       std::int64_t now) {
+                                       std::int64_t latency_ms, std::int64_t now) {
   ResponseEffects effects;
   std::lock_guard lock(mutex_);
   DeploymentState& s = states_[i];

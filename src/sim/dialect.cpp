@@ -1,10 +1,10 @@
 #include "sim/dialect.h"
-#include "switchyard/common/enum_names.h"
 
 #include <algorithm>
 #include <functional>
 
 #include "sim/sim_format.h"
+#include "switchyard/common/enum_names.h"
 
 namespace switchyard::sim {
 
@@ -205,9 +205,9 @@ std::string_view openai_error_type(ErrorType type) {
 
 std::string_view anthropic_error_type(ErrorType type) {
   static constexpr std::array kNames{
-      "invalid_request_error", "authentication_error", "permission_error",
-      "not_found_error",       "timeout_error",        "request_too_large",
-      "rate_limit_error",      "api_error",            "overloaded_error"};
+      "invalid_request_error", "authentication_error", "permission_error", "not_found_error",
+      "timeout_error",         "request_too_large",    "rate_limit_error", "api_error",
+      "overloaded_error"};
   static_assert(kNames.size() == static_cast<std::size_t>(ErrorType::overloaded) + 1);
   return enum_name(type, kNames, "api_error");
 }

@@ -1,12 +1,12 @@
 // Fault scripts: the JSON form of SimOptions::faults and the checks shared with start().
 #include <rapidjson/document.h>
-#include "switchyard/common/enum_names.h"
 #include <rapidjson/error/en.h>
 
 #include <algorithm>
 #include <array>
 #include <string>
 
+#include "switchyard/common/enum_names.h"
 #include "switchyard/sim/provider_sim.h"
 
 namespace switchyard {

@@ -17,7 +17,6 @@ namespace switchyard {
 
 using sim_server::Server;
 
-
 std::uint32_t approx_token_count(std::string_view text) {
   std::uint32_t tokens = 0;
   std::size_t i = 0;

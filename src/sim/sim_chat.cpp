@@ -378,5 +378,4 @@ ChatDecision Server::handle_chat(Shard& shard, Connection& conn, const Route& ro
   return decision;
 }
 
-
 }  // namespace switchyard::sim_server

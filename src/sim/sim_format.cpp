@@ -16,7 +16,6 @@ void append_hex16(std::string& out, std::uint64_t value) {
   for (int shift = 60; shift >= 0; shift -= 4) out.push_back(kHex[(value >> shift) & 0xF]);
 }
 
-
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 200:

@@ -10,7 +10,7 @@
 namespace switchyard::sim {
 
 void append_uint(std::string& out, std::uint64_t value);
-void append_hex16(std::string& out, std::uint64_t value);          // 16 lower-case hex digits
+void append_hex16(std::string& out, std::uint64_t value);  // 16 lower-case hex digits
 
 std::string_view reason_phrase(int status);
 

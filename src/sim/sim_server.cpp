@@ -490,5 +490,4 @@ void Server::reply_stats(Connection& conn, bool keep_alive) {
   finish_head(conn.head, kJson, body.size(), keep_alive);
 }
 
-
 }  // namespace switchyard::sim_server

@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -40,7 +41,6 @@
 #include "sim/dialect.h"
 #include "sim/sim_format.h"
 #include "switchyard/common/log.h"
-#include <map>
 #include "switchyard/sim/provider_sim.h"
 
 namespace switchyard::sim_server {
@@ -132,7 +132,8 @@ inline Route classify(std::string_view target) {
 }
 
 // The value of `name` in a query string ("a=1&api-version=2024-06-01"), if present.
-inline std::optional<std::string_view> query_parameter(std::string_view query, std::string_view name) {
+inline std::optional<std::string_view> query_parameter(std::string_view query,
+                                                       std::string_view name) {
   while (!query.empty()) {
     std::string_view pair = query.substr(0, query.find('&'));
     query.remove_prefix(std::min(query.size(), pair.size() + 1));
@@ -383,6 +384,5 @@ class Server {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::optional<Acceptor> acceptor_;  // on shards_[0]; destroyed before the shards
 };
-
 
 }  // namespace switchyard::sim_server

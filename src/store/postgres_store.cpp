@@ -4,8 +4,8 @@
 
 #include <pqxx/pqxx>
 
-#include "switchyard/store/store.h"
 #include "switchyard/event/result_fields.h"
+#include "switchyard/store/store.h"
 
 namespace switchyard {
 
@@ -141,7 +141,6 @@ std::string without_nul(std::string_view s) {
   }
   return out;
 }
-
 
 void write_record(JsonWriter& w, const TerminalRecord& rec) {
   const ResultEvent& r = *rec.result;

@@ -7,12 +7,9 @@
 
 namespace switchyard {
 
-BudgetStage::BudgetStage(const StageContext& ctx, BudgetGate& gate, Dispatch& dispatch, Sink& sink, HandOff<Job*>& to_lookup)
-    : ctx_(ctx),
-      gate_(gate),
-      dispatch_(dispatch),
-      sink_(sink),
-      to_lookup_(to_lookup) {}
+BudgetStage::BudgetStage(const StageContext& ctx, BudgetGate& gate, Dispatch& dispatch, Sink& sink,
+                         HandOff<Job*>& to_lookup)
+    : ctx_(ctx), gate_(gate), dispatch_(dispatch), sink_(sink), to_lookup_(to_lookup) {}
 
 bool BudgetStage::needs_budget(Job* job) const {
   job->team = gate_.team_with_budget(job->decoded.request.team);

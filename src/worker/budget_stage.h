@@ -20,16 +20,16 @@
 #include "worker/dispatch.h"
 #include "worker/hand_off.h"
 #include "worker/job.h"
-#include "worker/stage_context.h"
 #include "worker/sink.h"
+#include "worker/stage_context.h"
 #include "worker/store_health.h"
 
 namespace switchyard {
 
 class BudgetStage {
  public:
-  BudgetStage(const StageContext& ctx, BudgetGate& gate,
-              Dispatch& dispatch, Sink& sink, HandOff<Job*>& to_lookup);
+  BudgetStage(const StageContext& ctx, BudgetGate& gate, Dispatch& dispatch, Sink& sink,
+              HandOff<Job*>& to_lookup);
 
   // Whether the job's team has a budget (and so must pass the gate); fills the job's claim.
   bool needs_budget(Job* job) const;

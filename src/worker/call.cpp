@@ -145,9 +145,8 @@ void ProviderCall::on_response(Job* job, const DeploymentConfig* d, HttpResponse
         return !tried(job, i) && scheduler_.usable(i);
       });
   if (elsewhere) return dispatch_.post_schedule(job);
-  const std::int64_t delay_ms =
-      retry_.backoff_ms(job->retry.failures + job->retry.rate_limited, outcome.retry_after_ms,
-                        jitter_random());
+  const std::int64_t delay_ms = retry_.backoff_ms(job->retry.failures + job->retry.rate_limited,
+                                                  outcome.retry_after_ms, jitter_random());
   auto timer = std::make_shared<boost::asio::steady_timer>(io_.context(),
                                                            std::chrono::milliseconds(delay_ms));
   timer->async_wait(

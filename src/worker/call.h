@@ -25,8 +25,8 @@
 #include "switchyard/sched/scheduler.h"
 #include "worker/dispatch.h"
 #include "worker/job.h"
-#include "worker/stage_context.h"
 #include "worker/sink.h"
+#include "worker/stage_context.h"
 #include "worker/worker_metrics.h"
 
 namespace switchyard {

@@ -5,8 +5,8 @@
 
 namespace switchyard {
 
-Dedupe::Dedupe(const StageContext& ctx, BudgetGate& gate, BudgetStage& budget, Dispatch& dispatch, Delivery& delivery,
-               HandOff<Job*>& queue)
+Dedupe::Dedupe(const StageContext& ctx, BudgetGate& gate, BudgetStage& budget, Dispatch& dispatch,
+               Delivery& delivery, HandOff<Job*>& queue)
     : ctx_(ctx),
       gate_(gate),
       budget_(budget),

@@ -35,8 +35,8 @@ class Dedupe {
   // burst of fetched events reaches providers in steps, not all at once.
   static constexpr std::size_t kLookupBatchMax = 1000;
 
-  Dedupe(const StageContext& ctx, BudgetGate& gate, BudgetStage& budget, Dispatch& dispatch, Delivery& delivery,
-         HandOff<Job*>& queue);
+  Dedupe(const StageContext& ctx, BudgetGate& gate, BudgetStage& budget, Dispatch& dispatch,
+         Delivery& delivery, HandOff<Job*>& queue);
 
   // Waits up to 100 ms (less when parked budget work is due) for jobs and processes one batch.
   // False only when `stop` was set while the store failed.

@@ -42,7 +42,8 @@ void Delivery::produce_dlq(Job* job) {
   std::vector<KafkaHeader> headers = {
       {"switchyard.reason", reason}, {"switchyard.kind", kind}, {"switchyard.source", source}};
   std::string_view key = d.request.request_id;
-  if (auto err = producer_->produce(ctx_.config.kafka.dlq_topic, key, job->raw, headers, dlq_tag(job));
+  if (auto err =
+          producer_->produce(ctx_.config.kafka.dlq_topic, key, job->raw, headers, dlq_tag(job));
       !err.empty()) {
     ctx_.stats.produce_failures.inc();
     worker_log()->error("cannot queue DLQ record: {}{}", err, fields_of(*job, ctx_.config));

@@ -38,7 +38,7 @@ class Delivery {
   const StageContext& ctx_;
   HandOff<Job*>& completions_;
   RecordProducer* producer_ = nullptr;
-  HandOff<std::pair<Job*, bool>> retries_;  // (job, is_dlq) to produce again
+  HandOff<std::pair<Job*, bool>> retries_;          // (job, is_dlq) to produce again
   std::vector<std::pair<Job*, bool>> retry_batch_;  // delivery thread only
 };
 

@@ -29,8 +29,7 @@ bool Dispatch::route(Job* job) {
   job->route =
       router_.route(job->decoded.request, scheduler_.cooling_snapshot(ctx_.clock.steady_ms()));
   job->result.route.priority_class = to_string(job->priority_class);
-  if (const TeamConfig* team = team_of(job); team && job->route.error.empty())
-    restrict(job, *team);
+  if (const TeamConfig* team = team_of(job); team && job->route.error.empty()) restrict(job, *team);
   job->result.route.reason = job->route.reason;
   if (job->route.error.empty()) return true;
   set_error(*job, ErrorCode::kNoDeployment, job->route.error);
@@ -44,9 +43,9 @@ void Dispatch::restrict(Job* job, const TeamConfig& team) {
   std::erase_if(cs, [&team](const DeploymentConfig* d) { return !team_may_use(team, *d); });
   if (cs.size() == before) return;
   if (cs.empty()) {
-    job->route.error = "team '" + team.name + "' may not use any of the " +
-                       std::to_string(before) + " deployments of its route (" +
-                       job->route.reason + "); see teams[].allowed_tiers / allowed_models";
+    job->route.error = "team '" + team.name + "' may not use any of the " + std::to_string(before) +
+                       " deployments of its route (" + job->route.reason +
+                       "); see teams[].allowed_tiers / allowed_models";
   } else {
     job->route.reason += "; " + std::to_string(before - cs.size()) +
                          " deployment(s) not allowed for team " + team.name;

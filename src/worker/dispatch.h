@@ -13,11 +13,10 @@
 // Failures (all deterministic, the request ends now): no deployment fits the request or the team
 // (no_deployment), the deadline passed before it could be served (deadline_exceeded).
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <mutex>
 #include <unordered_map>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include "switchyard/common/clock.h"
 #include "switchyard/common/io_pool.h"
@@ -25,8 +24,8 @@
 #include "switchyard/route/router.h"
 #include "switchyard/sched/scheduler.h"
 #include "worker/job.h"
-#include "worker/stage_context.h"
 #include "worker/sink.h"
+#include "worker/stage_context.h"
 
 namespace switchyard {
 
@@ -34,8 +33,7 @@ class ProviderCall;
 
 class Dispatch {
  public:
-  Dispatch(const StageContext& ctx, Scheduler& scheduler,
-           IoPool& io, Sink& sink);
+  Dispatch(const StageContext& ctx, Scheduler& scheduler, IoPool& io, Sink& sink);
   void set_call(ProviderCall* call) { call_ = call; }
 
   // Routes a job that will be served; a job no deployment fits goes to the sink as an error

@@ -62,8 +62,8 @@ void Fleet::beat(RequestStore& store, bool leaving) {
   int live = 0;
   int ordinal = 0;
   std::string error;
-  if (!store.heartbeat(worker_id_, config_.kafka.group_id, kHeartbeatMs * 3, leaving, live,
-                       ordinal, error)) {
+  if (!store.heartbeat(worker_id_, config_.kafka.group_id, kHeartbeatMs * 3, leaving, live, ordinal,
+                       error)) {
     worker_log()->warn("fleet heartbeat failed ({}); keeping a share of 1/{}", error,
                        std::max(fleet_size_, 1));
     return;

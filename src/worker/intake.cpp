@@ -102,7 +102,7 @@ void Intake::handle(const ConsumedRecord& record) {
   job->raw.assign(record.value);
   ctx_.stats.dlq.inc();
   (job->decoded.status == DecodeStatus::kUnreadable ? ctx_.series.dlq_unreadable()
-                                                     : ctx_.series.dlq_invalid())
+                                                    : ctx_.series.dlq_invalid())
       .inc();
   job->out_topic = ctx_.config.kafka.results_topic;
   if (job->decoded.status == DecodeStatus::kUnreadable) {

@@ -28,8 +28,8 @@
 #include "worker/delivery.h"
 #include "worker/hand_off.h"
 #include "worker/job.h"
-#include "worker/stage_context.h"
 #include "worker/sink.h"
+#include "worker/stage_context.h"
 #include "worker/store_health.h"
 #include "worker/worker_metrics.h"
 
@@ -37,7 +37,8 @@ namespace switchyard {
 
 class Intake final : public RebalanceListener {
  public:
-  Intake(const StageContext& ctx, Delivery& delivery, Sink& sink, HandOff<Job*>& to_dedupe, HandOff<Job*>& completions);
+  Intake(const StageContext& ctx, Delivery& delivery, Sink& sink, HandOff<Job*>& to_dedupe,
+         HandOff<Job*>& completions);
   // The consumer is made after the stage (it calls the rebalance callbacks).
   void set_consumer(RecordConsumer* consumer) { consumer_ = consumer; }
 

@@ -12,9 +12,9 @@ void set_error(Job& job, ErrorCode code, std::string message) {
 }
 
 LogFields fields_of(const Job& job, const Config& config) {
-  std::string_view deployment = job.attempt > 0
-                                    ? std::string_view(config.deployments[job.deployment_index].name)
-                                    : std::string_view();
+  std::string_view deployment =
+      job.attempt > 0 ? std::string_view(config.deployments[job.deployment_index].name)
+                      : std::string_view();
   return LogFields{{"request_id", std::string_view(job.decoded.request.request_id)},
                    {"deployment", deployment},
                    {"topic", std::string_view(job.tp.topic)},
@@ -31,8 +31,8 @@ void StoreHealth::failed(const char* what, const std::string& error) {
   failures_.inc();
   if (healthy_.exchange(false)) {
     worker_log()->error(
-        "{} failed: {}; intake paused, results kept in memory, retrying every {} ms", what,
-        error, retry_backoff_ms_);
+        "{} failed: {}; intake paused, results kept in memory, retrying every {} ms", what, error,
+        retry_backoff_ms_);
   }
 }
 

@@ -6,10 +6,7 @@
 namespace switchyard {
 
 Sink::Sink(const StageContext& ctx, BudgetGate& gate, Delivery& delivery, HandOff<Job*>& to_lookup)
-    : ctx_(ctx),
-      gate_(gate),
-      delivery_(delivery),
-      to_lookup_(to_lookup) {}
+    : ctx_(ctx), gate_(gate), delivery_(delivery), to_lookup_(to_lookup) {}
 
 void Sink::finish(Job* job) {
   if (job->responded_us == 0) job->responded_us = ctx_.clock.steady_us();

@@ -247,8 +247,8 @@ void Worker::Impl::stop_threads() {
   if (delivery_thread.joinable()) delivery_thread.join();
 }
 
-Worker::Worker(Config config) : config_(std::move(config)), seams_(production_seams(config_)),
-                                stats_(metrics_) {}
+Worker::Worker(Config config)
+    : config_(std::move(config)), seams_(production_seams(config_)), stats_(metrics_) {}
 
 Worker::Worker(Config config, WorkerSeams seams)
     : config_(std::move(config)), seams_(std::move(seams)), stats_(metrics_) {

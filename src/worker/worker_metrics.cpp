@@ -1,4 +1,5 @@
 #include "worker/worker_metrics.h"
+
 #include "switchyard/common/enum_names.h"
 
 namespace switchyard {

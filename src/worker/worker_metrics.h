@@ -26,7 +26,9 @@ class WorkerSeries {
   // when no deployment was called.
   Counter& requests(std::size_t class_index, std::size_t deployment, ErrorCode code) const;
   const Deployment& deployment(std::size_t index) const { return deployments_[index]; }
-  Histogram& request_duration(std::size_t class_index) const { return *request_duration_[class_index]; }
+  Histogram& request_duration(std::size_t class_index) const {
+    return *request_duration_[class_index];
+  }
   Counter& dlq_unreadable() const { return *dlq_unreadable_; }
   Counter& dlq_invalid() const { return *dlq_invalid_; }
 

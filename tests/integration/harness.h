@@ -167,13 +167,13 @@ class Harness {
         << "  reply_topic_allowlist: [replies]\n"
         // A restarted worker must not wait the default 45 s for its killed predecessor's session.
         << "  properties:\n    session.timeout.ms: \"6000\"\n    heartbeat.interval.ms: \"500\"\n"
-        << "postgres:\n  url: " << db_url << "\n  retry_backoff_ms: 200\n"
+        << "postgres:\n  url: " << db_url
+        << "\n  retry_backoff_ms: 200\n"
         // Several workers per test: the admin server on a free port each.
         << "admin:\n  listen: " << options_.admin_listen << "\n"
         << "worker:\n  default_tier: economy\n  commit_interval_ms: 50\n"
         << options_.extra_worker_yaml << "http:\n  retry_base_ms: 10\n  retry_max_ms: 200\n"
-        << options_.extra_http_yaml
-        << deployments_yaml() << options_.teams_yaml;
+        << options_.extra_http_yaml << deployments_yaml() << options_.teams_yaml;
   }
 
   std::string deployments_yaml() const {

@@ -346,9 +346,7 @@ constexpr const char* kShippedCatalog =
 
 class RealCatalog : public ::testing::Test {
  protected:
-  void SetUp() override {
-    catalog_ = PricingCatalog::load_file(kShippedCatalog, problems_);
-  }
+  void SetUp() override { catalog_ = PricingCatalog::load_file(kShippedCatalog, problems_); }
   const ModelPrice& price(const std::string& model) {
     const ModelPrice* found = catalog_.find(model);
     if (!found) throw std::runtime_error("not in the shipped catalog: " + model);

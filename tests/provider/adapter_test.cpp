@@ -223,7 +223,6 @@ TEST(ProviderAdapter, NoProviderEverPutsTheKeyInAnErrorMessage) {
   }
 }
 
-
 TEST(ProviderAdapter, EachAdapterReadsItsProvidersRateLimitHeadroomHeaders) {
   const std::vector<std::pair<std::string, std::string>> openai_headers = {
       {"x-ratelimit-remaining-requests", "42"}, {"x-ratelimit-remaining-tokens", "9000"}};
@@ -243,10 +242,9 @@ TEST(ProviderAdapter, EachAdapterReadsItsProvidersRateLimitHeadroomHeaders) {
                                               response_of(429, "{}", anthropic_headers), "");
   EXPECT_EQ(o.remaining_requests, 7);
   EXPECT_EQ(o.remaining_tokens, 1234);
-  o = parse_provider_response(deployment_of(ProviderKind::kAnthropic),
-                              response_of(429, "{}", {{"anthropic-ratelimit-requests-remaining",
-                                                       "-1"}}),
-                              "");
+  o = parse_provider_response(
+      deployment_of(ProviderKind::kAnthropic),
+      response_of(429, "{}", {{"anthropic-ratelimit-requests-remaining", "-1"}}), "");
   EXPECT_EQ(o.remaining_requests, std::nullopt) << "only a non-negative count is headroom";
 }
 

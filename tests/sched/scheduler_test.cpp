@@ -131,8 +131,7 @@ TEST_F(SchedulerTest, RateLimitHeadroomFromTheProviderShrinksWhatTheLimiterGrant
   o.kind = OutcomeKind::kOk;
   o.remaining_requests = 0;
   scheduler_->on_response(0, first, nullptr, o, 10, kNow);
-  EXPECT_EQ(choose(PriorityClass::kBackground, r, "b1").decision.kind,
-            PolicyDecision::Kind::kWait);
+  EXPECT_EQ(choose(PriorityClass::kBackground, r, "b1").decision.kind, PolicyDecision::Kind::kWait);
 }
 
 }  // namespace

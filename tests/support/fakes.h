@@ -22,9 +22,9 @@ class FakeStore final : public RequestStore {
     std::string result_json;
     std::int64_t ledger_rows = 0;
   };
-  std::map<std::string, Row> rows;             // request_id -> stored terminal row
-  std::map<std::string, Picodollars> spent;    // team -> spent this period
-  std::map<std::string, Picodollars> reserved; // team -> reserved this period
+  std::map<std::string, Row> rows;              // request_id -> stored terminal row
+  std::map<std::string, Picodollars> spent;     // team -> spent this period
+  std::map<std::string, Picodollars> reserved;  // team -> reserved this period
   std::map<std::string, std::pair<std::string, Picodollars>> reservations;  // id -> team, amount
   int fail_next = 0;                     // that many calls fail before one succeeds
   int statements = 0;                    // successful write_terminal calls

@@ -44,8 +44,8 @@ class WorkerProcess {
   WorkerProcess& operator=(const WorkerProcess&) = delete;
   ~WorkerProcess() { stop(SIGKILL); }
 
-  void start(const std::string& binary, const std::string& config_path,
-             const std::string& log_path, const std::vector<std::string>& args = {}) {
+  void start(const std::string& binary, const std::string& config_path, const std::string& log_path,
+             const std::vector<std::string>& args = {}) {
     if (pid_ > 0) throw std::runtime_error("worker already running");
     exit_status_ = 0;
     std::vector<std::string> argv_text = {binary, "run", "--config", config_path};

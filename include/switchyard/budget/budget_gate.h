@@ -48,11 +48,11 @@ namespace switchyard {
 // parked in it.
 struct BudgetClaim {
   static constexpr std::size_t kNoTeam = static_cast<std::size_t>(-1);
-  std::string_view request_id;  // the owner's request id (outlives the claim's use)
-  std::size_t team = kNoTeam;   // index into Config::teams of a team with a budget
-  std::size_t class_index = 1;  // 0 interactive, 1 background: for the parked gauge
-  Picodollars worst_case = 0;   // set by the caller before each reserve()
-  Picodollars reserved = 0;     // held reserved in Postgres by this worker (0 = none)
+  std::string_view request_id;          // the owner's request id (outlives the claim's use)
+  std::size_t team = kNoTeam;           // index into Config::teams of a team with a budget
+  std::size_t class_index = 1;          // 0 interactive, 1 background: for the parked gauge
+  Picodollars worst_case = 0;           // set by the caller before each reserve()
+  Picodollars reserved = 0;             // held reserved in Postgres by this worker (0 = none)
   std::int64_t deferred_since_ms = -1;  // first deferral (policy defer), steady ms
 };
 
@@ -71,7 +71,7 @@ struct BudgetAnswerForClaim {
 struct BudgetGateOptions {
   std::int64_t retry_ms = 30'000;       // a parked claim retries by itself after this long
   std::int64_t max_defer_ms = 600'000;  // policy defer gives up after this long in all
-  std::int64_t wake_min_ms = 250;       // settlements wake a team's parked claims at most this often
+  std::int64_t wake_min_ms = 250;  // settlements wake a team's parked claims at most this often
 };
 
 class BudgetGate {
@@ -115,12 +115,12 @@ class BudgetGate {
     std::int64_t retry_at_ms;
   };
   struct TeamState {
-    Picodollars ours = 0;              // reservations held, unsettled
-    std::uint64_t settlements = 0;     // settled reservations so far
-    Picodollars remaining = 0;         // gauge
-    std::vector<Parked> parked;        // in parking order
-    std::int64_t last_wake_ms = -1;    // last settlement wake
-    bool wake_armed = false;           // a throttled wake is due at last_wake_ms + wake_min_ms
+    Picodollars ours = 0;            // reservations held, unsettled
+    std::uint64_t settlements = 0;   // settled reservations so far
+    Picodollars remaining = 0;       // gauge
+    std::vector<Parked> parked;      // in parking order
+    std::int64_t last_wake_ms = -1;  // last settlement wake
+    bool wake_armed = false;         // a throttled wake is due at last_wake_ms + wake_min_ms
   };
   void park_locked(TeamState& team, BudgetClaim* claim, std::int64_t now_ms);
   void wake_locked(TeamState& team, std::int64_t now_ms, std::vector<BudgetClaim*>& woken);
@@ -129,7 +129,7 @@ class BudgetGate {
   const BudgetGateOptions options_;
   std::unordered_map<std::string_view, std::size_t> by_name_;  // teams with a budget
   mutable std::mutex mutex_;
-  std::vector<TeamState> state_;  // parallel to teams_; guarded by mutex_
+  std::vector<TeamState> state_;     // parallel to teams_; guarded by mutex_
   std::int64_t parked_[2] = {0, 0};  // guarded by mutex_
   // No parked claim is due before this (a lower bound); guarded by mutex_.
   std::int64_t next_due_ms_ = std::numeric_limits<std::int64_t>::max();

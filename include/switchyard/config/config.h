@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "switchyard/common/money.h"
@@ -13,7 +13,6 @@
 #include "switchyard/pricing/catalog.h"
 
 namespace switchyard {
-
 
 // Which API a deployment speaks; picks the adapter in provider/adapter.h.
 enum class ProviderKind { kOpenAI, kAzure, kAnthropic };
@@ -176,8 +175,8 @@ std::optional<BudgetPolicy> budget_policy_of(std::string_view name);  // reject|
 
 struct TeamConfig {
   std::string name;
-  std::optional<Picodollars> budget;        // hard budget per period; unset = no budget
-  std::string budget_period = "month";      // day | week | month, UTC
+  std::optional<Picodollars> budget;    // hard budget per period; unset = no budget
+  std::string budget_period = "month";  // day | week | month, UTC
   BudgetPolicy budget_policy = BudgetPolicy::kReject;
   std::optional<Picodollars> soft_budget;   // crossing it is logged and counted
   int rpm = 0;                              // team-wide request limit per minute; 0 = none

@@ -46,7 +46,7 @@ struct ProviderOutcome {
   // anthropic-ratelimit-requests-remaining/-tokens-remaining); nullopt when absent or unreadable.
   std::optional<std::int64_t> remaining_requests;
   std::optional<std::int64_t> remaining_tokens;
-  std::string error_message;         // never contains the API key
+  std::string error_message;  // never contains the API key
 };
 
 // The wait a response asks for, in ms: `retry-after-ms` (Azure OpenAI, OpenAI) wins over

@@ -55,13 +55,11 @@ class Scheduler {
   // latency figures and consecutive-failure cooldowns.
   ResponseEffects on_response(std::size_t deployment_index, const ScheduleChoice& grant,
                               const TeamConfig* team, const ProviderOutcome& outcome,
-                              std::int64_t latency_ms,
-                              std::int64_t now_steady_ms);
+                              std::int64_t latency_ms, std::int64_t now_steady_ms);
 
   // Deployments that can take a call now or soon: not disabled (401/403). Open breakers count.
   bool usable(std::size_t deployment_index) const;
   int open_breakers(std::int64_t now_steady_ms) const;
-
 
   std::vector<bool> cooling_snapshot(std::int64_t now_steady_ms) const;
 
@@ -91,11 +89,11 @@ class Scheduler {
   const Config& config_;
   std::vector<std::string> tier_order_;
   mutable std::mutex mutex_;
-  std::vector<DeploymentState> states_;              // parallel to config_.deployments
+  std::vector<DeploymentState> states_;                  // parallel to config_.deployments
   std::vector<limit::DeploymentLimiter> team_limiters_;  // teams with rpm or tpm
-  std::vector<int> team_limiter_of_;                 // parallel to config_.teams; -1 = none
-  std::vector<CandidateView> views_;                 // scratch, reused under the mutex
-  std::vector<const DeploymentConfig*> escalation_;  // scratch: route candidates + higher tiers
+  std::vector<int> team_limiter_of_;                     // parallel to config_.teams; -1 = none
+  std::vector<CandidateView> views_;                     // scratch, reused under the mutex
+  std::vector<const DeploymentConfig*> escalation_;      // scratch: route candidates + higher tiers
 };
 
 }  // namespace switchyard

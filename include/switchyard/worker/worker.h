@@ -17,9 +17,9 @@
 #include <memory>
 #include <string>
 
+#include "switchyard/common/clock.h"
 #include "switchyard/common/histogram.h"
 #include "switchyard/common/metrics.h"
-#include "switchyard/common/clock.h"
 #include "switchyard/config/config.h"
 #include "switchyard/kafka/record_io.h"
 #include "switchyard/provider/http_client.h"
