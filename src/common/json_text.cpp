@@ -1,5 +1,6 @@
 #include "switchyard/common/json_text.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace switchyard {
@@ -70,6 +71,36 @@ void append_json_string(std::string& out, std::string_view s) {
     ++i;
   }
   out.push_back('"');
+}
+
+bool is_storable_text(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    if (text[i] == '\0') return false;
+    const std::size_t n = utf8_sequence(text, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string storable_text(std::string_view text, std::size_t max_bytes) {
+  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  constexpr std::string_view kEllipsis = "...";
+  // Every input byte yields at least one output byte, so this prefix is enough to fill max_bytes.
+  const std::string_view head = text.substr(0, max_bytes + 4);
+  std::string out;
+  out.reserve(head.size());
+  for (std::size_t i = 0; i < head.size();) {
+    const std::size_t n = head[i] == '\0' ? 0 : utf8_sequence(head, i);
+    out.append(n == 0 ? kReplacement : head.substr(i, n));
+    i += std::max<std::size_t>(n, 1);
+  }
+  if (out.size() <= max_bytes && head.size() == text.size()) return out;
+  std::size_t cut = max_bytes > kEllipsis.size() ? max_bytes - kEllipsis.size() : 0;
+  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+  out.resize(cut);
+  out.append(kEllipsis);
+  return out;
 }
 
 }  // namespace switchyard

@@ -2,20 +2,148 @@
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 
 #include "switchyard/common/enum_names.h"
+#include "switchyard/common/json_text.h"
 
 namespace switchyard {
 
 namespace {
 
 using rapidjson::Value;
+using rapidjson::SizeType;
+
+// Bounds that make decoding safe whatever the bytes. The parser is iterative (it never recurses),
+// and nesting deeper than this ends the parse, so the walks after it (metadata serialisation)
+// stay shallow too: 300,000 nested arrays are refused, not a stack overflow.
+constexpr int kMaxNestingDepth = 64;
+// A reason lists the first violations and counts the rest: one per array element of a hostile
+// event must not make a DLQ record or a result larger than the broker takes.
+constexpr std::size_t kMaxViolationsListed = 8;
+constexpr std::size_t kMaxViolationBytes = 240;
+// A producer's value quoted in a violation ("role must be ..., got '<value>'").
+constexpr std::size_t kMaxQuotedBytes = 64;
+// No model answers more; a larger value only overflows worst-case cost and token arithmetic.
+constexpr std::int64_t kMaxTokensBound = 10'000'000;
+
+std::string quoted(std::string_view text) {
+  return "'" + storable_text(text, kMaxQuotedBytes) + "'";
+}
+
+// Sits between the parser and the Document: bounds nesting, and checks every string and key of
+// the event for what Postgres cannot store (NUL, invalid UTF-8, lone surrogates written as
+// \udc00), wherever it is (metadata included).
+class CheckingHandler {
+ public:
+  explicit CheckingHandler(rapidjson::Document& doc) : doc_(doc) {}
+  bool too_deep = false;
+  bool unstorable = false;
+
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned u) { return doc_.Uint(u); }
+  bool Int64(std::int64_t i) { return doc_.Int64(i); }
+  bool Uint64(std::uint64_t u) { return doc_.Uint64(u); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const char* s, SizeType n, bool copy) { return doc_.RawNumber(s, n, copy); }
+  bool String(const char* s, SizeType n, bool copy) {
+    check(s, n);
+    return doc_.String(s, n, copy);
+  }
+  bool Key(const char* s, SizeType n, bool copy) {
+    check(s, n);
+    return doc_.Key(s, n, copy);
+  }
+  bool StartObject() { return enter() && doc_.StartObject(); }
+  bool EndObject(SizeType members) {
+    --depth_;
+    return doc_.EndObject(members);
+  }
+  bool StartArray() { return enter() && doc_.StartArray(); }
+  bool EndArray(SizeType elements) {
+    --depth_;
+    return doc_.EndArray(elements);
+  }
+
+ private:
+  bool enter() {
+    if (++depth_ <= kMaxNestingDepth) return true;
+    too_deep = true;
+    return false;
+  }
+  void check(const char* s, SizeType n) {
+    if (!unstorable && !is_storable_text(std::string_view(s, n))) unstorable = true;
+  }
+  rapidjson::Document& doc_;
+  int depth_ = 0;
+};
+
+// Parses `bytes` into `doc` through the CheckingHandler. On failure `error` says why.
+bool parse_checked(std::string_view bytes, rapidjson::Document& doc, CheckingHandler& handler,
+                   std::string& error) {
+  rapidjson::ParseResult result;
+  auto generate = [&](rapidjson::Document&) {
+    rapidjson::MemoryStream ms(bytes.data(), bytes.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+    rapidjson::Reader reader;
+    result = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(
+        is, handler);
+    return !result.IsError();
+  };
+  doc.Populate(generate);
+  if (!result.IsError()) return true;
+  error = handler.too_deep ? "nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels"
+                           : std::string("not valid JSON: ") +
+                                 rapidjson::GetParseError_En(result.Code()) + " at byte " +
+                                 std::to_string(result.Offset());
+  return false;
+}
+
+// Only the top-level request_id of an event too large to decode (a SAX pass, no document).
+class RequestIdFinder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RequestIdFinder> {
+ public:
+  std::string request_id;
+  bool Default() {
+    next_is_id_ = false;
+    return depth_ > 0;
+  }
+  bool String(const char* s, SizeType n, bool) {
+    if (depth_ == 1 && next_is_id_) request_id.assign(s, n);
+    next_is_id_ = false;
+    return true;
+  }
+  bool Key(const char* s, SizeType n, bool) {
+    next_is_id_ = depth_ == 1 && std::string_view(s, n) == "request_id";
+    return true;
+  }
+  bool StartObject() { return enter(); }
+  bool EndObject(SizeType) { return leave(); }
+  bool StartArray() { return enter(); }
+  bool EndArray(SizeType) { return leave(); }
+
+ private:
+  bool enter() {
+    next_is_id_ = false;
+    return ++depth_ <= kMaxNestingDepth;
+  }
+  bool leave() {
+    next_is_id_ = false;
+    return --depth_ > 0;  // the event object closed: stop
+  }
+  int depth_ = 0;
+  bool next_is_id_ = false;
+};
 
 std::string type_name(const Value& v) {
   // rapidjson::Type in declaration order: null, false, true, object, array, string, number.
@@ -74,8 +202,8 @@ void read_messages(const Value& obj, RequestEvent& req, std::vector<std::string>
     } else {
       msg.role.assign(role->value.GetString(), role->value.GetStringLength());
       if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
-        violations.push_back(where + ".role must be system, user or assistant, got '" + msg.role +
-                             "'");
+        violations.push_back(where + ".role must be system, user or assistant, got " +
+                             quoted(msg.role));
     }
     auto content = m.FindMember("content");
     if (content == m.MemberEnd() || content->value.IsNull()) {
@@ -175,24 +303,52 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view s) {
 
 std::string DecodedRequest::reason() const {
   std::string out;
-  for (const auto& v : violations) {
+  const std::size_t listed = std::min(violations.size(), kMaxViolationsListed);
+  for (std::size_t i = 0; i < listed; ++i) {
     if (!out.empty()) out += "; ";
-    out += v;
+    out += storable_text(violations[i], kMaxViolationBytes);
   }
+  if (violations.size() > listed)
+    out += "; and " + std::to_string(violations.size() - listed) + " more violation(s)";
   return out;
 }
 
+namespace {
+
+// An event over the size limit is not decoded: only its request_id is looked for (a SAX pass
+// that builds nothing), so the result can still be keyed.
+DecodedRequest decode_oversized(std::string_view bytes, std::size_t max_bytes) {
+  DecodedRequest out;
+  RequestIdFinder finder;
+  rapidjson::MemoryStream ms(bytes.data(), bytes.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+  rapidjson::Reader reader;
+  reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(is, finder);
+  const std::string size = "the event is " + std::to_string(bytes.size()) +
+                           " bytes, over the limit of " + std::to_string(max_bytes);
+  if (!is_valid_request_id(finder.request_id)) {
+    out.status = DecodeStatus::kUnreadable;
+    out.violations.push_back(size + ", and no valid request_id was found in it");
+    return out;
+  }
+  out.status = DecodeStatus::kInvalid;
+  out.request.request_id = std::move(finder.request_id);
+  out.violations.push_back(size);
+  return out;
+}
+
+}  // namespace
+
 DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
+  if (bytes.size() > max_bytes) return decode_oversized(bytes, max_bytes);
   DecodedRequest out;
   auto& req = out.request;
   auto& violations = out.violations;
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseStopWhenDoneFlag>(bytes.data(), bytes.size());
-  if (doc.HasParseError()) {
+  CheckingHandler checked(doc);
+  if (std::string error; !parse_checked(bytes, doc, checked, error)) {
     out.status = DecodeStatus::kUnreadable;
-    violations.push_back(std::string("not valid JSON: ") +
-                         rapidjson::GetParseError_En(doc.GetParseError()) + " at byte " +
-                         std::to_string(doc.GetErrorOffset()));
+    violations.push_back(std::move(error));
     return out;
   }
   if (!doc.IsObject()) {
@@ -220,9 +376,10 @@ DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
   req.request_id.assign(id_text);
 
   // From here on a result can be keyed: every problem is collected, then reported together.
-  if (bytes.size() > max_bytes) {
-    violations.push_back("the event is " + std::to_string(bytes.size()) +
-                         " bytes, over the limit of " + std::to_string(max_bytes));
+  if (checked.unstorable) {
+    violations.push_back(
+        "every string must be valid UTF-8 without NUL (\\u0000) characters; one is not (a lone "
+        "surrogate such as \\udc00, a stray byte, or NUL)");
   }
   auto team = doc.FindMember("team");
   if (team == doc.MemberEnd() || team->value.IsNull()) {
@@ -242,7 +399,7 @@ DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
     else if (text == "background")
       req.priority = PriorityClass::kBackground;
     else
-      violations.push_back("priority must be 'interactive' or 'background', got '" + text + "'");
+      violations.push_back("priority must be 'interactive' or 'background', got " + quoted(text));
   }
   if (read_optional_string(doc, "model", req.model, violations) && req.model.empty())
     violations.push_back("model must not be empty (omit it for \"auto\")");
@@ -250,8 +407,9 @@ DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
   read_optional_string(doc, "region", req.region, violations);
   read_optional_string(doc, "reply_topic", req.reply_topic, violations);
   if (const Value* v = optional_field(doc, "max_tokens")) {
-    if (!v->IsInt64() || v->GetInt64() < 1) {
-      violations.push_back("max_tokens must be a positive integer");
+    if (!v->IsInt64() || v->GetInt64() < 1 || v->GetInt64() > kMaxTokensBound) {
+      violations.push_back("max_tokens must be an integer from 1 to " +
+                           std::to_string(kMaxTokensBound));
     } else {
       req.max_tokens = v->GetInt64();
     }
@@ -267,8 +425,8 @@ DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
   if (read_optional_string(doc, "deadline", text, violations)) {
     req.deadline_unix_ms = parse_rfc3339_ms(text);
     if (!req.deadline_unix_ms)
-      violations.push_back("deadline must be an RFC 3339 time such as 2026-01-31T12:00:00Z, got '" +
-                           text + "'");
+      violations.push_back("deadline must be an RFC 3339 time such as 2026-01-31T12:00:00Z, got " +
+                           quoted(text));
   }
   if (const Value* v = optional_field(doc, "metadata")) {
     if (!v->IsObject()) {
@@ -279,6 +437,11 @@ DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
       v->Accept(writer);
       req.metadata_json.assign(buffer.GetString(), buffer.GetSize());
     }
+  }
+  if (checked.unstorable) {
+    // The error result and its row keep nothing Postgres would refuse.
+    req.team = storable_text(req.team, 256);
+    req.metadata_json.clear();
   }
   out.status = violations.empty() ? DecodeStatus::kOk : DecodeStatus::kInvalid;
   return out;

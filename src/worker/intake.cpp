@@ -1,5 +1,7 @@
 #include "worker/intake.h"
 
+#include "switchyard/common/json_text.h"
+
 #include <algorithm>
 
 namespace switchyard {
@@ -79,7 +81,7 @@ void Intake::handle(const ConsumedRecord& record) {
   if (job->decoded.status == DecodeStatus::kOk && !req.reply_topic.empty()) {
     const auto& allow = ctx_.config.kafka.reply_topic_allowlist;
     if (std::find(allow.begin(), allow.end(), req.reply_topic) == allow.end()) {
-      job->decoded.violations.push_back("reply_topic '" + req.reply_topic +
+      job->decoded.violations.push_back("reply_topic '" + storable_text(req.reply_topic, 64) +
                                         "' is not on kafka.reply_topic_allowlist");
       job->decoded.status = DecodeStatus::kInvalid;
     }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "switchyard/common/json_text.h"
+
 namespace switchyard {
 namespace {
 
@@ -95,7 +97,7 @@ TEST(RequestDecode, EveryViolationIsReportedAtOnce) {
   EXPECT_TRUE(has_violation(d, "team must be a string, got a number"));
   EXPECT_TRUE(has_violation(d, "messages must be an array"));
   EXPECT_TRUE(has_violation(d, "priority must be 'interactive' or 'background', got 'urgent'"));
-  EXPECT_TRUE(has_violation(d, "max_tokens must be a positive integer"));
+  EXPECT_TRUE(has_violation(d, "max_tokens must be an integer from 1 to 10000000"));
   EXPECT_TRUE(has_violation(d, "temperature must be a number from 0 to 2"));
   EXPECT_TRUE(has_violation(d, "deadline must be an RFC 3339 time"));
   EXPECT_TRUE(has_violation(d, "metadata must be an object, got an array"));
@@ -150,6 +152,94 @@ TEST(Rfc3339, ParsesUtcOffsetsAndFractions) {
   EXPECT_EQ(parse_rfc3339_ms("2026-13-01T00:00:00Z"), std::nullopt);
   EXPECT_EQ(parse_rfc3339_ms("2026-01-01 00:00:00"), std::nullopt);
   EXPECT_EQ(parse_rfc3339_ms("2026-01-01T00:00:00Zjunk"), std::nullopt);
+}
+
+
+// ---- hostile events: each must end as a bounded, storable verdict, never a crash -------------
+
+TEST(RequestDecodeHostile, DeepNestingIsRefusedWithoutRecursing) {
+  // 300,000 nested arrays (600 KB, under the size limit): a recursive parse or walk overflows the
+  // stack of the poll thread on this.
+  std::string deep = R"({"request_id":"deep","team":"t","messages":[{"role":"user","content":"x"}],)"
+                     R"("metadata":{"a":)" +
+                     std::string(300'000, '[') + std::string(300'000, ']') + "}}";
+  auto d = decode(deep);
+  EXPECT_EQ(d.status, DecodeStatus::kUnreadable);
+  EXPECT_TRUE(has_violation(d, "nesting deeper than 64 levels")) << d.reason();
+}
+
+TEST(RequestDecodeHostile, NestingUpToTheBoundIsAccepted) {
+  std::string ok = R"({"request_id":"n","team":"t","messages":[{"role":"user","content":"x"}],)"
+                   R"("metadata":{"a":)" +
+                   std::string(60, '[') + std::string(60, ']') + "}}";
+  auto d = decode(ok);
+  EXPECT_EQ(d.status, DecodeStatus::kOk) << d.reason();
+}
+
+TEST(RequestDecodeHostile, NulAnywhereIsInvalidAndNothingUnstorableIsKept) {
+  auto d = decode(R"({"request_id":"nul","team":"t","messages":[{"role":"user","content":"hi"}],)"
+                  R"("metadata":{"note":"a\u0000b"}})");
+  ASSERT_EQ(d.status, DecodeStatus::kInvalid);
+  EXPECT_TRUE(has_violation(d, "valid UTF-8 without NUL"));
+  EXPECT_TRUE(d.request.metadata_json.empty()) << "the error row must not carry the NUL";
+  EXPECT_EQ(d.request.request_id, "nul");
+}
+
+TEST(RequestDecodeHostile, LoneSurrogatesAndStrayBytesAreInvalidAndTheTeamIsMadeStorable) {
+  auto surrogate = decode(R"({"request_id":"s","team":"\udc00ads","messages":[{"role":"user",)"
+                          R"("content":"hi"}]})");
+  ASSERT_EQ(surrogate.status, DecodeStatus::kInvalid);
+  EXPECT_TRUE(is_storable_text(surrogate.request.team)) << "Postgres refuses 0xed 0xb0 0x80";
+  EXPECT_TRUE(is_storable_text(surrogate.reason()));
+  std::string stray = R"({"request_id":"b","team":"t","model":"gpt)";
+  stray += '\xff';
+  stray += R"(","messages":[{"role":"user","content":"hi"}]})";
+  EXPECT_EQ(decode(stray).status, DecodeStatus::kInvalid);
+}
+
+TEST(RequestDecodeHostile, AReasonIsBoundedWhateverTheNumberOfViolations) {
+  std::string many = R"({"request_id":"many","team":"t","messages":[)";
+  for (int i = 0; i < 60'000; ++i) many += i ? ",1" : "1";
+  many += "]}";
+  auto d = decode(many);
+  ASSERT_EQ(d.status, DecodeStatus::kInvalid);
+  const std::string reason = d.reason();
+  EXPECT_LT(reason.size(), 4096u) << "a 1 MB reason exceeds the broker's message size";
+  EXPECT_NE(reason.find("and 59992 more violation(s)"), std::string::npos) << reason;
+}
+
+TEST(RequestDecodeHostile, QuotedValuesAreCutShort) {
+  auto d = decode(R"({"request_id":"q","team":"t","messages":[{"role":")" +
+                  std::string(10'000, 'r') + R"(","content":"x"}]})");
+  ASSERT_EQ(d.status, DecodeStatus::kInvalid);
+  EXPECT_LT(d.reason().size(), 300u);
+}
+
+TEST(RequestDecodeHostile, MaxTokensNearInt64MaxIsRefused) {
+  auto d = decode(R"({"request_id":"m","team":"t","max_tokens":9223372036854775807,)"
+                  R"("messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(d.status, DecodeStatus::kInvalid);
+  EXPECT_FALSE(d.request.max_tokens.has_value());
+}
+
+TEST(RequestDecodeHostile, AnOversizedEventIsNotDecodedButStillKeyedWhenItsIdCanBeFound) {
+  std::string big = R"({"team":"t","messages":[{"role":"user","content":")" +
+                    std::string(5000, 'x') + R"("}],"request_id":"late-id"})";
+  auto d = decode_request(big, 1000);
+  ASSERT_EQ(d.status, DecodeStatus::kInvalid);
+  EXPECT_EQ(d.request.request_id, "late-id");
+  EXPECT_TRUE(d.request.team.empty()) << "nothing else of an oversized event is decoded";
+  auto no_id = decode_request(std::string(5000, '['), 1000);
+  EXPECT_EQ(no_id.status, DecodeStatus::kUnreadable);
+}
+
+TEST(StorableText, ReplacesWhatPostgresRefusesAndCutsAtACharacterBoundary) {
+  EXPECT_TRUE(is_storable_text("caf\xc3\xa9"));
+  EXPECT_FALSE(is_storable_text(std::string("a\0b", 3)));
+  EXPECT_FALSE(is_storable_text("\xed\xb0\x80"));  // a lone surrogate, UTF-8 encoded
+  EXPECT_EQ(storable_text(std::string("a\0b", 3), 64), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(storable_text("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 6), "\xc3\xa9...");
+  EXPECT_EQ(storable_text("short", 64), "short");
 }
 
 }  // namespace

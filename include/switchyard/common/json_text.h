@@ -30,4 +30,13 @@ constexpr const char* short_escape(char c) {
 // valid JSON, whatever the input).
 void append_json_string(std::string& out, std::string_view text);
 
+// Whether `text` is valid UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF) without
+// NUL: what a Postgres text column (and a JSON consumer) accepts.
+bool is_storable_text(std::string_view text);
+
+// `text` made storable and short: every byte that is not valid UTF-8, and NUL, becomes U+FFFD;
+// cut at a character boundary to at most `max_bytes` (then ending in "..."). For quoting what a
+// producer sent inside an error message.
+std::string storable_text(std::string_view text, std::size_t max_bytes);
+
 }  // namespace switchyard
