@@ -143,6 +143,14 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
     team_limits->advance(now);
     if (!team_limits->has_headroom(cls, tokens, now)) {
       const std::int64_t wait = team_limits->ms_until_headroom(cls, tokens, now);
+      if (wait == limit::kNeverMs) {
+        // More tokens than the team's whole per-minute share: waiting would never end.
+        choice.decision.kind = Kind::kNeverFits;
+        choice.decision.reason = "the request's estimated " + std::to_string(tokens) +
+                                 " tokens can never fit team " + team->name +
+                                 "'s rate limit (this worker's share of it)";
+        return choice;
+      }
       choice.decision.kind = Kind::kWait;
       choice.decision.wait_ms = std::clamp<std::int64_t>(wait, 1, kMaxTeamWaitMs);
       // Not granted (no headroom), so this takes nothing; it names the limit in the way.
@@ -188,6 +196,18 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
   if (views_.empty()) {
     choice.decision.kind = Kind::kNoCandidate;
     choice.decision.reason = "no usable deployment left (disabled after 401/403)";
+    return choice;
+  }
+  if (std::all_of(views_.begin(), views_.end(), [](const CandidateView& v) {
+        return !v.has_headroom && v.ms_until_headroom == limit::kNeverMs;
+      })) {
+    // More tokens than any candidate's per-minute share (or a share of 0 requests, in a fleet
+    // larger than a deployment's rpm): no wait ends this, so the request ends now.
+    choice.decision.kind = Kind::kNeverFits;
+    choice.decision.reason = "the request's estimated " + std::to_string(tokens) +
+                             " tokens can never fit the rate limit of any of its " +
+                             std::to_string(views_.size()) +
+                             " deployment(s) (this worker's share of rpm/tpm)";
     return choice;
   }
   const std::uint64_t hash = request_hash(request.request_id);

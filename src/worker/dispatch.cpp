@@ -107,6 +107,9 @@ void Dispatch::schedule(Job* job) {
     case Kind::kNoCandidate:
       set_error(*job, ErrorCode::kNoDeployment, choice.decision.reason);
       return sink_.finish(job);
+    case Kind::kNeverFits:
+      set_error(*job, ErrorCode::kRateLimited, choice.decision.reason);
+      return sink_.finish(job);
   }
 }
 
@@ -119,7 +122,9 @@ void Dispatch::park(Job* job, std::int64_t wait_ms) {
   PriorityClass cls = job->priority_class;
   std::int64_t since = job->waiting_since_ms;
   waiting_.push(std::move(job), cls, since, 0);
-  std::int64_t due = now + std::max<std::int64_t>(wait_ms, 1);
+  // Every wait is bounded: parked work is looked at again at least once a minute.
+  constexpr std::int64_t kMaxParkMs = 60'000;
+  std::int64_t due = now + std::clamp<std::int64_t>(wait_ms, 1, kMaxParkMs);
   if (wake_at_ms_ == 0 || due < wake_at_ms_) {
     wake_at_ms_ = due;
     wake_timer_.expires_after(std::chrono::milliseconds(due - now));

@@ -20,7 +20,7 @@ routing:
 deployments:
   - {name: cheap, api_base: "https://a/v1", model: m-cheap, tier: economy, rpm: 10,
      input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
-  - {name: pricier, api_base: "https://b/v1", model: m-pricier, tier: economy, rpm: 1000,
+  - {name: pricier, api_base: "https://b/v1", model: m-pricier, tier: economy, rpm: 1000, tpm: 5000,
      input_cost_per_token: 0.000001, output_cost_per_token: 0.000004}
   - {name: fast, api_base: "https://c/v1", model: m-fast, tier: workhorse,
      input_cost_per_token: 0.000002, output_cost_per_token: 0.000008}
@@ -46,12 +46,12 @@ class SchedulerTest : public ::testing::Test {
     r.tier = r.candidates.front()->tier;
     return r;
   }
-  static RequestEvent request(const std::string& id) {
+  static RequestEvent request(const std::string& id, std::int64_t max_tokens = 16) {
     RequestEvent e;
     e.request_id = id;
     e.team = "t";
     e.messages = {{"user", "hello"}};
-    e.max_tokens = 16;
+    e.max_tokens = max_tokens;
     return e;
   }
   ScheduleChoice choose(PriorityClass cls, const RouteDecision& r, const std::string& id,
@@ -132,6 +132,24 @@ TEST_F(SchedulerTest, RateLimitHeadroomFromTheProviderShrinksWhatTheLimiterGrant
   o.remaining_requests = 0;
   scheduler_->on_response(0, first, nullptr, o, 10, kNow);
   EXPECT_EQ(choose(PriorityClass::kBackground, r, "b1").decision.kind, PolicyDecision::Kind::kWait);
+}
+
+TEST_F(SchedulerTest, ARequestNoRateLimitCanEverFitEndsNowInsteadOfWaitingForever) {
+  // 50,000 tokens against pricier's tpm of 5,000 (4,000 of it for background work).
+  const ScheduleChoice never = scheduler_->choose(request("huge", 50'000),
+                                                  PriorityClass::kBackground, route({"pricier"}),
+                                                  nullptr, {}, kNow, kWall);
+  EXPECT_EQ(never.decision.kind, PolicyDecision::Kind::kNeverFits);
+  EXPECT_NE(never.decision.reason.find("can never fit"), std::string::npos) << never.decision.reason;
+  // A request that fits once the window moves on waits, as before.
+  const ScheduleChoice fits = scheduler_->choose(request("ok", 3'000), PriorityClass::kBackground,
+                                                 route({"pricier"}), nullptr, {}, kNow, kWall);
+  EXPECT_TRUE(fits.decision.dispatches());
+  EXPECT_EQ(scheduler_
+                ->choose(request("later", 3'000), PriorityClass::kBackground, route({"pricier"}),
+                         nullptr, {}, kNow, kWall)
+                .decision.kind,
+            PolicyDecision::Kind::kWait);
 }
 
 }  // namespace

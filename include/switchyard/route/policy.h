@@ -62,6 +62,7 @@ struct PolicyDecision {
     kEscalate,          // send to `index` now, a higher rank than the request needed (deadline)
     kDeadlineExceeded,  // the deadline has passed: answer with an error, do not call
     kNoCandidate,       // no candidate can ever serve this request
+    kNeverFits,         // every candidate's rate limit is too small for it, now and later
   };
   Kind kind = Kind::kNoCandidate;
   std::size_t index = 0;  // CandidateView::index of the chosen deployment (dispatch/escalate)
