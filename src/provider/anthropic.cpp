@@ -65,6 +65,7 @@ ProviderOutcome parse_message(const HttpResponse& response) {
   auto usage = doc.FindMember("usage");
   if (usage != doc.MemberEnd() && usage->value.IsObject()) {
     const rapidjson::Value& u = usage->value;
+    outcome.usage_reported = true;
     const std::int64_t uncached = int_member(u, "input_tokens");
     const std::int64_t cache_read = int_member(u, "cache_read_input_tokens");
     const std::int64_t cache_creation = int_member(u, "cache_creation_input_tokens");

@@ -122,6 +122,7 @@ ProviderOutcome parse_chat_completion(const HttpResponse& response) {
   auto usage = doc.FindMember("usage");
   if (usage != doc.MemberEnd() && usage->value.IsObject()) {
     const rapidjson::Value& u = usage->value;
+    outcome.usage_reported = true;
     outcome.usage.input_tokens = int_member(u, "prompt_tokens");
     outcome.usage.output_tokens = int_member(u, "completion_tokens");
     auto prompt_details = u.FindMember("prompt_tokens_details");

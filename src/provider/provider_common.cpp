@@ -142,6 +142,16 @@ ProviderOutcome classify_failure(const HttpResponse& response) {
 }  // namespace
 
 ProviderOutcome completed(ProviderOutcome outcome, bool filtered, const char* why) {
+  const Usage& u = outcome.usage;
+  for (std::int64_t n : {u.input_tokens, u.output_tokens, u.cached_input_tokens,
+                         u.cache_creation_input_tokens, u.reasoning_tokens}) {
+    if (n < 0 || n > kMaxUsageTokens) {
+      // Billing it would saturate the cost and exhaust the team's budget on one lie.
+      return malformed(std::move(outcome),
+                       "usage reports " + std::to_string(n) + " tokens for one call (accepted: 0 to " +
+                           std::to_string(kMaxUsageTokens) + ")");
+    }
+  }
   if (filtered) {
     outcome.kind = OutcomeKind::kContentFiltered;
     outcome.error_message = why;
@@ -193,7 +203,11 @@ std::int64_t int_member(const rapidjson::Value& object, const char* name) {
   auto it = object.FindMember(name);
   if (it == object.MemberEnd()) return 0;
   if (it->value.IsInt64()) return it->value.GetInt64();
-  if (it->value.IsNumber()) return static_cast<std::int64_t>(it->value.GetDouble());
+  if (it->value.IsNumber()) {
+    // A double out of int64's range is undefined to convert: -1 marks it absurd (completed()).
+    const double d = it->value.GetDouble();
+    return d >= 0 && d < 9.2e18 ? static_cast<std::int64_t>(d) : -1;
+  }
   return 0;
 }
 

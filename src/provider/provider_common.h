@@ -29,7 +29,10 @@ std::string endpoint_url(std::string_view api_base, std::string_view path);
 
 // The last step of every success parse: the outcome of a readable completion is ok, or
 // content_filtered with `why` as its message when the provider's filter stopped it.
+// A usage count outside [0, kMaxUsageTokens] makes the answer malformed (not billed).
 ProviderOutcome completed(ProviderOutcome outcome, bool filtered, const char* why);
+// No model reads or writes more in one call (the largest context windows are ~2M tokens).
+inline constexpr std::int64_t kMaxUsageTokens = 10'000'000;
 
 // Cuts `text` to at most `max_chars` bytes without splitting a UTF-8 sequence ("..." appended).
 std::string truncate_utf8(std::string_view text, std::size_t max_chars);

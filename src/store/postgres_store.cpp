@@ -41,16 +41,17 @@ ins AS (
 led AS (
   INSERT INTO cost_ledger (request_id, attempt, team, deployment, model, tier, provider,
                            input_tokens, output_tokens, cached_input_tokens,
-                           cache_creation_input_tokens, reasoning_tokens, cost_usd)
+                           cache_creation_input_tokens, reasoning_tokens, cost_usd,
+                           usage_estimated)
   SELECT rows.request_id, l.attempt, rows.team, l.deployment, l.model, l.tier, l.provider,
          l.input_tokens, l.output_tokens, l.cached_input_tokens, l.cache_creation_input_tokens,
-         l.reasoning_tokens, l.cost_usd
+         l.reasoning_tokens, l.cost_usd, coalesce(l.usage_estimated, false)
   FROM rows
   JOIN ins ON ins.request_id = rows.request_id
   CROSS JOIN LATERAL json_to_recordset(rows.ledger) AS l(
     attempt integer, deployment text, model text, tier text, provider text, input_tokens bigint,
     output_tokens bigint, cached_input_tokens bigint, cache_creation_input_tokens bigint,
-    reasoning_tokens bigint, cost_usd numeric)
+    reasoning_tokens bigint, cost_usd numeric, usage_estimated boolean)
 ),
 settled AS (
   -- A budget reservation is settled by the statement that makes its request terminal: once.
@@ -180,6 +181,8 @@ void write_record(JsonWriter& w, const TerminalRecord& rec) {
     put(w, "provider", l.provider);
     write_usage_fields(w, l.usage);
     put_money(w, "cost_usd", l.cost);
+    w.Key("usage_estimated");
+    w.Bool(l.usage_estimated);
     w.EndObject();
   }
   w.EndArray();

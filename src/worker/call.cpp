@@ -91,12 +91,14 @@ void ProviderCall::on_response(Job* job, const DeploymentConfig* d, HttpResponse
   r.attempts = job->attempt;
   if (answered) {
     // A billed call: the provider returned usage, whatever the outcome.
+    const bool estimated = !outcome.usage_reported;
+    if (estimated) estimate_usage(*job, outcome);
     series.tokens_in->observe(static_cast<double>(outcome.usage.input_tokens));
     series.tokens_out->observe(static_cast<double>(outcome.usage.output_tokens));
     Picodollars cost = billed_cost(*d, outcome.usage);
     series.cost->inc(static_cast<std::uint64_t>(std::max<Picodollars>(cost, 0)));
-    job->ledger.push_back(
-        {job->attempt, d->name, d->model, d->tier, to_string(d->provider), outcome.usage, cost});
+    job->ledger.push_back({job->attempt, d->name, d->model, d->tier, to_string(d->provider),
+                           outcome.usage, cost, estimated});
     r.usage += outcome.usage;
     r.cost += cost;
     if (outcome.kind == OutcomeKind::kOk) {
@@ -151,6 +153,30 @@ void ProviderCall::on_response(Job* job, const DeploymentConfig* d, HttpResponse
                                                            std::chrono::milliseconds(delay_ms));
   timer->async_wait(
       [this, job, timer](const boost::system::error_code&) { dispatch_.schedule(job); });
+}
+
+void ProviderCall::estimate_usage(const Job& job, ProviderOutcome& outcome) {
+  // The worker's own input estimate and the completion's length at ~4 characters a token: the
+  // call is billed, and the ledger row says the figure is an estimate.
+  outcome.usage = Usage{};
+  outcome.usage.input_tokens = estimate_input_tokens(job.decoded.request);
+  outcome.usage.output_tokens = static_cast<std::int64_t>(outcome.content.size() / 4 + 1);
+  ctx_.stats.usage_estimated.inc();
+  // Said once a minute at most, with the count since: one provider can answer thousands so.
+  static std::atomic<std::int64_t> last_warned_ms{-60'000};
+  static std::atomic<std::uint64_t> unwarned{0};
+  const std::int64_t now = ctx_.clock.steady_ms();
+  std::int64_t last = last_warned_ms.load(std::memory_order_relaxed);
+  if (now - last < 60'000 || !last_warned_ms.compare_exchange_strong(last, now)) {
+    unwarned.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  worker_log()->warn(
+      "deployment {} answered without usage: billed on an estimate ({} input, {} output tokens) "
+      "and the ledger row marked usage_estimated ({} more such answers since the last warning)"
+      "{}",
+      ctx_.config.deployments[job.deployment_index].name, outcome.usage.input_tokens,
+      outcome.usage.output_tokens, unwarned.exchange(0), fields_of(job, ctx_.config));
 }
 
 bool ProviderCall::refit_route(Job* job) {

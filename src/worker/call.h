@@ -46,6 +46,8 @@ class ProviderCall {
   // usable) and, when every one of them has failed it, extends the route along the tier chain
   // (routing.fallback_tiers) one tier at a time. False when nothing is left to try.
   bool refit_route(Job* job);
+  // An answer without usage: bill the worker's estimate (counted, warned about once a minute).
+  void estimate_usage(const Job& job, ProviderOutcome& outcome);
   void note_effects(const DeploymentConfig& d, const ResponseEffects& e,
                     const ProviderOutcome& outcome);
 

@@ -248,5 +248,35 @@ TEST(ProviderAdapter, EachAdapterReadsItsProvidersRateLimitHeadroomHeaders) {
   EXPECT_EQ(o.remaining_requests, std::nullopt) << "only a non-negative count is headroom";
 }
 
+TEST(ProviderAdapter, AnAnswerWithoutUsageSaysSoAndAbsurdCountsAreRefused) {
+  const std::string openai_no_usage =
+      R"({"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]})";
+  ProviderOutcome o = parse_provider_response(deployment_of(ProviderKind::kOpenAI),
+                                              response_of(200, openai_no_usage), "");
+  EXPECT_EQ(o.kind, OutcomeKind::kOk);
+  EXPECT_FALSE(o.usage_reported) << "billed on an estimate by the worker, never silently $0";
+  const std::string anthropic_no_usage =
+      R"({"type":"message","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn"})";
+  o = parse_provider_response(deployment_of(ProviderKind::kAnthropic),
+                              response_of(200, anthropic_no_usage), "");
+  EXPECT_EQ(o.kind, OutcomeKind::kOk);
+  EXPECT_FALSE(o.usage_reported);
+  for (const char* count : {"20000000", "-5", "1e30"}) {
+    const std::string lying =
+        R"({"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],)"
+        R"("usage":{"prompt_tokens":10,"completion_tokens":)" +
+        std::string(count) + "}}";
+    o = parse_provider_response(deployment_of(ProviderKind::kOpenAI), response_of(200, lying), "");
+    EXPECT_EQ(o.kind, OutcomeKind::kFatal) << count;
+    EXPECT_NE(o.error_message.find("usage reports"), std::string::npos) << o.error_message;
+  }
+  const std::string honest =
+      R"({"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],)"
+      R"("usage":{"prompt_tokens":10,"completion_tokens":2}})";
+  o = parse_provider_response(deployment_of(ProviderKind::kOpenAI), response_of(200, honest), "");
+  EXPECT_TRUE(o.usage_reported);
+  EXPECT_EQ(o.usage.output_tokens, 2);
+}
+
 }  // namespace
 }  // namespace switchyard

@@ -123,6 +123,23 @@ TEST_F(PostgresStoreTest, LedgerAndRequestRowsCarryEveryTokenClass) {
             "1418");
 }
 
+TEST_F(PostgresStoreTest, ALedgerRowBilledOnAnEstimateSaysSo) {
+  auto store = make_postgres_store(url_);
+  ResultEvent r = ok_result("guessed", 27'000'000);
+  std::string json = encode_result(r);
+  TerminalRecord rec = record_of(r, json);
+  rec.ledger[0].usage_estimated = true;  // the provider's answer carried no usage
+  ResultEvent plain = ok_result("reported", 27'000'000);
+  std::string plain_json = encode_result(plain);
+  std::vector<WriteOutcome> outcomes;
+  std::string error;
+  ASSERT_TRUE(store->write_terminal({rec, record_of(plain, plain_json)}, outcomes, error)) << error;
+  EXPECT_EQ(query_one(url_, "SELECT usage_estimated FROM cost_ledger WHERE request_id='guessed'"),
+            "t");
+  EXPECT_EQ(query_one(url_, "SELECT usage_estimated FROM cost_ledger WHERE request_id='reported'"),
+            "f");
+}
+
 TEST_F(PostgresStoreTest, SecondWriteOfATerminalRequestReturnsTheStoredResultAndBillsNothing) {
   auto store = make_postgres_store(url_);
   ResultEvent first = ok_result("dup", 5);

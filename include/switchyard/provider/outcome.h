@@ -40,6 +40,9 @@ struct ProviderOutcome {
   // token, cache reads and writes included, whatever the provider's own convention. Filled for
   // kOk and for a kContentFiltered completion (which is billed); zero otherwise.
   Usage usage;
+  // Whether the answer carried a usage object at all. A completion without one is billed on an
+  // estimate, marked as such, never silently at $0.
+  bool usage_reported = false;
   std::int64_t retry_after_ms = -1;  // from retry-after-ms / Retry-After, -1 when absent
   // Headroom the provider reported, normalised by the adapter from its own headers (OpenAI and
   // Azure: x-ratelimit-remaining-requests/-tokens; Anthropic:

@@ -26,6 +26,7 @@ struct LedgerEntry {
   std::string provider;
   Usage usage;
   Picodollars cost = 0;
+  bool usage_estimated = false;  // the provider reported no usage: billed on the worker's estimate
 };
 
 struct TerminalRecord {

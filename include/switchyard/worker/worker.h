@@ -54,6 +54,7 @@ struct WorkerStats {
   Counter& waits;                  // times a request waited for rate-limit headroom
   Counter& provider_calls;
   Counter& provider_retries;
+  Counter& usage_estimated;  // answers without usage, billed on an estimate (ledger row marked)
   Counter& results_ok;
   Counter& results_error;
   Counter& write_conflicts;   // another delivery had already stored the result
