@@ -325,8 +325,7 @@ void validate(Config& c, std::vector<std::string>& problems) {
                          host +
                          "', which is not loopback, would send the API key and prompts "
                          "unencrypted; use https:// or set allow_insecure_http: true");
-    if (d.provider == ProviderKind::kAnthropic &&
-        d.default_max_tokens > c.worker.budget_max_output_tokens)
+    if (d.default_max_tokens > c.worker.budget_max_output_tokens)
       problems.push_back("deployments[" + std::to_string(i) +
                          "].default_max_tokens: " + std::to_string(d.default_max_tokens) +
                          " is above worker.budget_max_output_tokens (" +

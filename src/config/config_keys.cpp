@@ -405,8 +405,9 @@ const std::vector<Key<DeploymentConfig>>& deployment_keys() {
          return read_string(n, d.api_version, false);
        }},
       {"default_max_tokens", "4096",
-       "provider anthropic: max_tokens sent when a request sets none (lowered to the catalog's "
-       "max_output_tokens); at most worker.budget_max_output_tokens",
+       "max_tokens sent to every provider when a request sets none (lowered to the catalog's "
+       "max_output_tokens), so a budget's worst case bounds the answer; at most "
+       "worker.budget_max_output_tokens",
        [](const YAML::Node& n, DeploymentConfig& d) {
          return int_in(1, 10000000)(n, d.default_max_tokens);
        }},

@@ -1,9 +1,19 @@
 #include "switchyard/provider/adapter.h"
 
+#include <algorithm>
+
 #include "switchyard/provider/anthropic.h"
 #include "switchyard/provider/openai.h"
 
 namespace switchyard {
+
+std::int64_t output_cap(const RequestEvent& request, const DeploymentConfig& deployment) {
+  if (request.max_tokens) return *request.max_tokens;
+  std::int64_t cap = deployment.default_max_tokens;
+  if (deployment.price && deployment.price->max_output_tokens > 0)
+    cap = std::min(cap, deployment.price->max_output_tokens);
+  return cap;
+}
 
 HttpRequest build_provider_request(const RequestEvent& request, const DeploymentConfig& deployment,
                                    const std::string& api_key) {

@@ -3,6 +3,8 @@
 // provider_common.cpp: Anthropic's error body has the same `error.type` / `error.message` shape.
 #include "switchyard/provider/anthropic.h"
 
+#include "switchyard/provider/adapter.h"
+
 #include <rapidjson/writer.h>
 
 #include <algorithm>
@@ -22,14 +24,6 @@ constexpr std::string_view kTurnSeparator = "\n\n";
 
 void write_string(rapidjson::Writer<provider_detail::StringOutput>& writer, std::string_view s) {
   writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-std::int64_t max_tokens_for(const RequestEvent& request, const DeploymentConfig& deployment) {
-  if (request.max_tokens) return *request.max_tokens;
-  std::int64_t max_tokens = deployment.default_max_tokens;
-  if (deployment.price && deployment.price->max_output_tokens > 0)
-    max_tokens = std::min(max_tokens, deployment.price->max_output_tokens);
-  return max_tokens;
 }
 
 std::string normalise_stop_reason(std::string_view reason) {
@@ -112,7 +106,7 @@ HttpRequest build_anthropic_request(const RequestEvent& request, const Deploymen
   writer.Key("model");
   write_string(writer, deployment.model);
   writer.Key("max_tokens");
-  writer.Int64(max_tokens_for(request, deployment));
+  writer.Int64(output_cap(request, deployment));
   if (!system.empty()) {
     writer.Key("system");
     write_string(writer, system);

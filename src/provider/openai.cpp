@@ -2,6 +2,8 @@
 // chat.completion responses. Failures are classified in provider_common.cpp.
 #include "switchyard/provider/openai.h"
 
+#include "switchyard/provider/adapter.h"
+
 #include <rapidjson/writer.h>
 
 #include "provider/provider_common.h"
@@ -52,10 +54,9 @@ void write_chat_body(const RequestEvent& request, const DeploymentConfig& deploy
   }
   writer.EndArray();
   const bool reasoning = openai_reasoning_model(deployment.model);
-  if (request.max_tokens) {
-    writer.Key(reasoning ? "max_completion_tokens" : "max_tokens");
-    writer.Int64(*request.max_tokens);
-  }
+  // Always sent, so no answer can be longer than the budget's worst case assumed.
+  writer.Key(reasoning ? "max_completion_tokens" : "max_tokens");
+  writer.Int64(output_cap(request, deployment));
   if (request.temperature && (!reasoning || *request.temperature == 1.0)) {
     writer.Key("temperature");
     writer.Double(*request.temperature);

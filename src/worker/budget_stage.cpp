@@ -3,7 +3,7 @@
 #include <thread>
 
 #include "switchyard/common/money.h"
-#include "switchyard/provider/outcome.h"
+#include "switchyard/provider/adapter.h"
 
 namespace switchyard {
 
@@ -21,10 +21,9 @@ bool BudgetStage::needs_budget(Job* job) const {
 Picodollars BudgetStage::worst_case_cost(const Job* job) const {
   const auto& req = job->decoded.request;
   std::int64_t input = estimate_input_tokens(req);
-  std::int64_t output = req.max_tokens.value_or(ctx_.config.worker.budget_max_output_tokens);
   Picodollars worst = 0;
   for (const DeploymentConfig* d : job->route.candidates)
-    worst = std::max(worst, cost_of(*d, input, output));
+    worst = std::max(worst, cost_of(*d, input, output_cap(req, *d)));
   return worst;
 }
 

@@ -39,7 +39,8 @@ class BudgetStage {
   bool admit(RequestStore& store, const std::vector<Job*>& jobs, const std::atomic<bool>& stop);
 
   // The most the request can cost on any deployment its route may try: estimated input tokens
-  // plus max_tokens (or worker.budget_max_output_tokens) at each candidate's prices.
+  // plus the output cap sent to that deployment (output_cap: max_tokens, else its
+  // default_max_tokens) at its prices.
   Picodollars worst_case_cost(const Job* job) const;
 
  private:

@@ -404,7 +404,8 @@ TEST(OpenAiRequest, BodyHasModelAndMessagesInOrder) {
   EXPECT_STREQ(body["messages"][0]["content"].GetString(), "You are terse.");
   EXPECT_STREQ(body["messages"][1]["role"].GetString(), "user");
   EXPECT_STREQ(body["messages"][1]["content"].GetString(), "Say \"hi\"\nplease");
-  EXPECT_FALSE(body.HasMember("max_tokens"));
+  ASSERT_TRUE(body.HasMember("max_tokens")) << "the budget's worst case assumes a cap: send it";
+  EXPECT_EQ(body["max_tokens"].GetInt64(), 4096);  // default_max_tokens
   EXPECT_FALSE(body.HasMember("temperature"));
   EXPECT_EQ(http.body.find("gpt4o-east"), std::string::npos);  // deployment name stays inside
 }

@@ -133,7 +133,7 @@ struct DeploymentConfig {
   std::string api_version = "2024-10-21";
   // Plain http:// to a host that is not loopback is refused unless this is set.
   bool allow_insecure_http = false;
-  // Anthropic only: max_tokens sent when a request sets none (the Messages API requires it).
+  // max_tokens sent to every provider when a request sets none (provider/adapter.h output_cap).
   // At most worker.budget_max_output_tokens, the output a budget's worst case assumes.
   int default_max_tokens = 4096;
   std::string group;  // model group; defaults to `model`

@@ -22,6 +22,12 @@ namespace switchyard {
 HttpRequest build_provider_request(const RequestEvent& request, const DeploymentConfig& deployment,
                                    const std::string& api_key);
 
+// The output tokens a call may produce, sent to every provider (max_tokens, or
+// max_completion_tokens for OpenAI's reasoning models): the request's max_tokens, else the
+// deployment's default_max_tokens lowered to the catalog's max_output_tokens. Because it is always
+// sent, a budget's worst case computed with it is a true upper bound.
+std::int64_t output_cap(const RequestEvent& request, const DeploymentConfig& deployment);
+
 // What `response` (to a request built above for `deployment`) came to. Every occurrence of
 // `secret_to_redact` (the API key) in error_message is replaced.
 ProviderOutcome parse_provider_response(const DeploymentConfig& deployment,
