@@ -18,9 +18,7 @@ FailureClass classify_failure(OutcomeKind kind) {
   }
 }
 
-std::string RetryPolicy::exhausted(const RetryState& state, bool stopping,
-                                   std::int64_t now_ms) const {
-  if (stopping) return "the worker is stopping";
+std::string RetryPolicy::exhausted(const RetryState& state, std::int64_t now_ms) const {
   if (state.failures >= http_.max_attempts)
     return std::to_string(state.failures) + " failed attempts (http.max_attempts)";
   if (state.rate_limited > http_.max_rate_limited_attempts)

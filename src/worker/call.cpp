@@ -34,11 +34,13 @@ bool tried(const Job* job, std::size_t index) {
 }  // namespace
 
 ProviderCall::ProviderCall(const StageContext& ctx, Scheduler& scheduler, Dispatch& dispatch,
-                           Sink& sink, IoPool& io, const std::atomic<bool>& stopping)
+                           Sink& sink, Delivery& delivery, IoPool& io,
+                           const std::atomic<bool>& stopping)
     : ctx_(ctx),
       scheduler_(scheduler),
       dispatch_(dispatch),
       sink_(sink),
+      delivery_(delivery),
       io_(io),
       stopping_(stopping),
       retry_(ctx.config.http) {
@@ -125,7 +127,15 @@ void ProviderCall::on_response(Job* job, const DeploymentConfig* d, HttpResponse
     job->min_context = std::max(job->min_context, d->context_window + 1);
   if (!tried(job, index)) job->avoid.push_back(index);
   job->retry.record(failure);
-  std::string stop_reason = retry_.exhausted(job->retry, stopping_.load(), ctx_.clock.steady_ms());
+  if (stopping_.load()) {
+    // A rolling deploy must not turn a 429 or a 5xx into a permanent error: the request is
+    // given up here, its offset stays uncommitted and another worker serves it.
+    worker_log()->info("stopping: {} left to the next worker after {}{}", "request",
+                       short_reason(outcome), fields_of(*job, ctx_.config));
+    job->abandoned = true;
+    return delivery_.abandon(job);
+  }
+  std::string stop_reason = retry_.exhausted(job->retry, ctx_.clock.steady_ms());
   if (stop_reason.empty() && !refit_route(job)) {
     stop_reason = failure == FailureClass::kContextTooLong
                       ? "no deployment with a larger context window is left to try"

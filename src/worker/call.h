@@ -34,7 +34,7 @@ namespace switchyard {
 class ProviderCall {
  public:
   ProviderCall(const StageContext& ctx, Scheduler& scheduler, Dispatch& dispatch, Sink& sink,
-               IoPool& io, const std::atomic<bool>& stopping);
+               Delivery& delivery, IoPool& io, const std::atomic<bool>& stopping);
   // The client is made after the stages (it runs on the io pool).
   void set_http(HttpClient* http) { http_ = http; }
 
@@ -55,6 +55,7 @@ class ProviderCall {
   Scheduler& scheduler_;
   Dispatch& dispatch_;
   Sink& sink_;
+  Delivery& delivery_;  // hands back work given up at shutdown
   IoPool& io_;
   const std::atomic<bool>& stopping_;
   RetryPolicy retry_;

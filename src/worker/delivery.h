@@ -29,6 +29,8 @@ class Delivery {
 
   void produce_result(Job* job);
   void produce_dlq(Job* job);
+  // A job given up at shutdown (Job::abandoned): back to intake with nothing produced.
+  void abandon(Job* job) { completions_.push(job); }
   // The producer's delivery report for a record produced above.
   void on_delivery(void* opaque, const char* error);
   // Serves delivery reports for up to `timeout_ms`, then produces failed records again.

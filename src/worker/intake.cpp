@@ -128,6 +128,14 @@ void Intake::finish_completed(Job* job) {
     auto it = in_flight_by_id_.find(job->decoded.request.request_id);
     if (it != in_flight_by_id_.end() && it->second == job) in_flight_by_id_.erase(it);
   }
+  if (job->abandoned) {
+    // Given up at shutdown: no offset of it (or of its duplicates) is finished, so none is
+    // committed past it and the request is redelivered.
+    abandoned_ += 1 + job->duplicates.size();
+    for (Job* dup : job->duplicates) delete dup;
+    delete job;
+    return;
+  }
   for (Job* dup : job->duplicates) {
     tracker_.finish(dup->tp, dup->epoch, dup->offset);
     ctx_.stats.completed.inc();

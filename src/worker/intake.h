@@ -47,7 +47,8 @@ class Intake final : public RebalanceListener {
   // every partition.
   void run_once(int timeout_ms, bool stopping);
   void commit(bool synchronous);
-  std::size_t pending() const { return tracker_.pending(); }
+  // Fetched and neither finished nor given up at shutdown: what the drain waits for.
+  std::size_t pending() const { return tracker_.pending() - abandoned_; }
   bool has_completions() const { return completions_.size() > 0; }
 
   // RebalanceListener (poll thread, inside poll()).
@@ -83,6 +84,7 @@ class Intake final : public RebalanceListener {
   std::vector<Job*> fetched_, done_;
   std::vector<TopicPartition> reset_partitions_;
   bool repause_ = false;
+  std::size_t abandoned_ = 0;  // jobs given up at shutdown; their offsets stay pending
   // Per class, [interactive, background]: whether its partitions are paused, and the in-flight
   // counts at which they pause and below which they resume. Background stops first, so the
   // last worker.interactive_in_flight_reserve of the cap is only ever filled by interactive

@@ -80,6 +80,9 @@ struct Job : BudgetClaim {
   bool filled = false;  // result fields and result_json are final
 
   std::atomic<int> acks_pending{0};  // DLQ record and/or result event not yet acknowledged
+  // Given up at shutdown while still retryable: intake drops it without finishing its offset,
+  // so the offset stays uncommitted and the request is redelivered, never made permanent.
+  bool abandoned = false;
   std::vector<Job*> duplicates;      // same request_id fetched while this one was in flight
 };
 

@@ -70,7 +70,7 @@ struct Worker::Impl {
         delivery(ctx, completions),
         sink(ctx, gate, delivery, to_dedupe),
         dispatch(ctx, scheduler, io, sink),
-        call(ctx, scheduler, dispatch, sink, io, stop_requested),
+        call(ctx, scheduler, dispatch, sink, delivery, io, stop_requested),
         budget(ctx, gate, dispatch, sink, to_dedupe),
         dedupe(ctx, gate, budget, dispatch, delivery, to_dedupe),
         intake(ctx, delivery, sink, to_dedupe, completions),

@@ -37,26 +37,25 @@ TEST(RetryPolicy, RateLimitedAnswersCountApartFromFailures) {
   s.record(FailureClass::kRetryable);
   EXPECT_EQ(s.rate_limited, 2);
   EXPECT_EQ(s.failures, 1);
-  EXPECT_EQ(policy.exhausted(s, false, 100), "");
+  EXPECT_EQ(policy.exhausted(s, 100), "");
   s.record(FailureClass::kRateLimited);
-  EXPECT_EQ(policy.exhausted(s, false, 100),
+  EXPECT_EQ(policy.exhausted(s, 100),
             "3 rate-limited answers (http.max_rate_limited_attempts)");
   EXPECT_EQ(RetryPolicy::final_code(FailureClass::kRateLimited), ErrorCode::kRateLimited);
   EXPECT_EQ(RetryPolicy::final_code(FailureClass::kRetryable), ErrorCode::kProviderError);
 }
 
-TEST(RetryPolicy, ARequestEndsAtMaxAttemptsAtItsDeadlineOrWhenTheWorkerStops) {
+TEST(RetryPolicy, ARequestEndsAtMaxAttemptsOrAtItsDeadline) {
   const HttpConfig h = http();
   RetryPolicy policy(h);
   RetryState s;
   s.first_attempt_ms = 1'000;
   s.record(FailureClass::kRetryable);
-  EXPECT_EQ(policy.exhausted(s, true, 1'000), "the worker is stopping");
-  EXPECT_EQ(policy.exhausted(s, false, 10'999), "");
-  EXPECT_EQ(policy.exhausted(s, false, 11'000), "http.request_deadline_ms passed");
+  EXPECT_EQ(policy.exhausted(s, 10'999), "");
+  EXPECT_EQ(policy.exhausted(s, 11'000), "http.request_deadline_ms passed");
   s.record(FailureClass::kContextTooLong);
   s.record(FailureClass::kRetryable);
-  EXPECT_EQ(policy.exhausted(s, false, 1'000), "3 failed attempts (http.max_attempts)");
+  EXPECT_EQ(policy.exhausted(s, 1'000), "3 failed attempts (http.max_attempts)");
 }
 
 TEST(RetryPolicy, BackoffGrowsExponentiallyWithFullJitterUpToItsCap) {

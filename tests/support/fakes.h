@@ -112,6 +112,48 @@ class FakeStore final : public RequestStore {
   }
 };
 
+// A consumer-group member with one scripted assignment: records queued with add() come back from
+// poll() (their views stay valid until the next poll, as librdkafka's do); commits are recorded.
+class FakeConsumer final : public RecordConsumer {
+ public:
+  struct Stored {
+    std::string topic;
+    std::int32_t partition;
+    std::int64_t offset;
+    std::string value;
+  };
+  std::vector<TopicPartition> assigned;
+  std::vector<OffsetCommit> committed;  // every commit, in order
+  std::vector<TopicPartition> paused;
+
+  void add(const std::string& topic, std::int32_t partition, std::string value) {
+    queued_.push_back({topic, partition, next_offset_[{topic, partition}]++, std::move(value)});
+  }
+  void poll(int, std::size_t max, std::vector<ConsumedRecord>& out) override {
+    held_.clear();
+    while (!queued_.empty() && held_.size() < max) {
+      held_.push_back(std::move(queued_.front()));
+      queued_.erase(queued_.begin());
+    }
+    for (const Stored& r : held_) out.push_back({r.topic, r.partition, r.offset, r.value, -1});
+  }
+  void pause(const std::vector<TopicPartition>& tps) override {
+    paused.insert(paused.end(), tps.begin(), tps.end());
+  }
+  void resume(const std::vector<TopicPartition>&) override { paused.clear(); }
+  std::string commit(const std::vector<OffsetCommit>& commits, bool) override {
+    committed.insert(committed.end(), commits.begin(), commits.end());
+    return {};
+  }
+  const std::vector<TopicPartition>& assignment() const override { return assigned; }
+  std::vector<PartitionLag> lag() const override { return {}; }
+  void close() override {}
+
+ private:
+  std::vector<Stored> queued_, held_;
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> next_offset_;
+};
+
 class FakeProducer final : public RecordProducer {
  public:
   struct Record {

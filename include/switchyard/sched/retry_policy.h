@@ -9,7 +9,8 @@
 // with full jitter; 401/403 disable the deployment and move on; a prompt too long for a
 // deployment moves to one with a larger context window. A request ends when its failed calls
 // reach http.max_attempts, its 429s pass http.max_rate_limited_attempts, http.request_deadline_ms
-// has passed since its first call, or the worker is stopping.
+// has passed since its first call. (A worker that is stopping gives up retryable work without
+// ending it: the request is redelivered, see worker/call.cpp.)
 #include <cstdint>
 #include <string>
 
@@ -42,7 +43,7 @@ class RetryPolicy {
   explicit RetryPolicy(const HttpConfig& http) : http_(http) {}
 
   // Why the request may not try again after recording its last failure; empty when it may.
-  std::string exhausted(const RetryState& state, bool stopping, std::int64_t now_ms) const;
+  std::string exhausted(const RetryState& state, std::int64_t now_ms) const;
 
   // The error code a request ends with after a retryable failure: rate_limited after a 429,
   // provider_error otherwise.

@@ -1,0 +1,132 @@
+// Intake with a fake consumer and producer: what it does with each kind of record, and what it
+// commits. No broker, no threads: run_once() is one turn of the poll loop.
+#include "worker/intake.h"
+
+#include <gtest/gtest.h>
+
+#include "support/fakes.h"
+
+namespace switchyard {
+namespace {
+
+const char* kTopic = "req.background";
+
+class IntakeTest : public ::testing::Test {
+ protected:
+  IntakeTest()
+      : load_(load_config_text(R"(
+kafka:
+  topics: {background: [req.background]}
+worker: {default_tier: economy, commit_interval_ms: 10}
+deployments:
+  - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
+     input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
+)")),
+        stats_(metrics_),
+        series_(metrics_, config()),
+        health_(stats_.store_failures, 10),
+        ctx_{config(), clock_, stats_, series_, metrics_, health_},
+        gate_(config().teams, {}),
+        delivery_(ctx_, completions_),
+        sink_(ctx_, gate_, delivery_, to_dedupe_),
+        intake_(ctx_, delivery_, sink_, to_dedupe_, completions_) {
+    if (!load_.ok()) throw std::runtime_error(load_.problems.front());
+    delivery_.set_producer(&producer_);
+    intake_.set_consumer(&consumer_);
+    consumer_.assigned = {{kTopic, 0}};
+    intake_.on_assigned(consumer_.assigned);
+  }
+  const Config& config() const { return load_.config; }
+  static std::string event(const std::string& id) {
+    return R"({"request_id":")" + id +
+           R"(","team":"t","messages":[{"role":"user","content":"hi"}]})";
+  }
+  std::vector<Job*> fetched() {
+    std::vector<Job*> jobs;
+    to_dedupe_.take(jobs, 100, std::chrono::milliseconds(0));
+    return jobs;
+  }
+  void turn(bool stopping = false) {
+    clock_.advance_ms(20);  // past commit_interval_ms: every turn may commit
+    intake_.run_once(0, stopping);
+  }
+  std::int64_t last_commit() const {
+    return consumer_.committed.empty() ? -1 : consumer_.committed.back().offset;
+  }
+
+  ConfigLoad load_;
+  ManualClock clock_;
+  MetricsRegistry metrics_;
+  WorkerStats stats_;
+  WorkerSeries series_;
+  StoreHealth health_;
+  StageContext ctx_;
+  BudgetGate gate_;
+  HandOff<Job*> completions_, to_dedupe_;
+  Delivery delivery_;
+  Sink sink_;
+  Intake intake_;
+  testing::FakeConsumer consumer_;
+  testing::FakeProducer producer_;
+};
+
+TEST_F(IntakeTest, GoodEventsGoToDedupeAndCommitOnlyTheFinishedPrefix) {
+  for (const char* id : {"a", "b", "c"}) consumer_.add(kTopic, 0, event(id));
+  turn();
+  std::vector<Job*> jobs = fetched();
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(intake_.pending(), 3u);
+  completions_.push(jobs[1]);  // b finished first: nothing is committable yet
+  turn();
+  EXPECT_EQ(last_commit(), -1);
+  completions_.push(jobs[0]);
+  turn();
+  EXPECT_EQ(last_commit(), 2) << "a and b finished: the next offset to consume is 2";
+  completions_.push(jobs[2]);
+  turn();
+  EXPECT_EQ(last_commit(), 3);
+  EXPECT_EQ(intake_.pending(), 0u);
+}
+
+TEST_F(IntakeTest, AnUnreadableEventGoesToTheDlqAndAnInvalidOneAlsoToTheSink) {
+  consumer_.add(kTopic, 0, "not json");
+  consumer_.add(kTopic, 0, R"({"request_id":"bad","team":"t","messages":[]})");
+  turn();
+  EXPECT_TRUE(fetched().empty()) << "neither reaches dedupe";
+  ASSERT_EQ(producer_.produced.size(), 2u);
+  EXPECT_EQ(producer_.produced[0].topic, config().kafka.dlq_topic);
+  EXPECT_EQ(producer_.produced[1].topic, config().kafka.dlq_topic);
+  EXPECT_EQ(sink_.queued(), 1u) << "the invalid one becomes an invalid_request result";
+  EXPECT_EQ(stats_.dlq.value(), 2u);
+}
+
+TEST_F(IntakeTest, WorkGivenUpAtShutdownIsNeitherCommittedNorWaitedFor) {
+  for (const char* id : {"a", "b"}) consumer_.add(kTopic, 0, event(id));
+  turn();
+  std::vector<Job*> jobs = fetched();
+  ASSERT_EQ(jobs.size(), 2u);
+  // a got a 503 while the worker was stopping: the call stage gave it up, retryable.
+  jobs[0]->abandoned = true;
+  delivery_.abandon(jobs[0]);
+  completions_.push(jobs[1]);
+  turn(/*stopping=*/true);
+  EXPECT_EQ(intake_.pending(), 0u) << "the drain does not wait for work given up";
+  EXPECT_EQ(last_commit(), -1) << "a's offset stays uncommitted, so a is redelivered";
+  intake_.commit(true);
+  EXPECT_EQ(last_commit(), -1);
+}
+
+TEST_F(IntakeTest, TheSameRequestIdTwiceInFlightIsCalledOnce) {
+  consumer_.add(kTopic, 0, event("same"));
+  consumer_.add(kTopic, 0, event("same"));
+  turn();
+  std::vector<Job*> jobs = fetched();
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(stats_.in_flight_duplicates.value(), 1u);
+  completions_.push(jobs[0]);
+  turn();
+  EXPECT_EQ(last_commit(), 2) << "both offsets finish with the one call";
+}
+
+}  // namespace
+}  // namespace switchyard
