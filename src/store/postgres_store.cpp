@@ -318,9 +318,13 @@ class PostgresStore final : public RequestStore {
     });
   }
 
+ public:
+  bool last_failure_rejected_data() const override { return rejected_data_; }
+
  private:
   template <typename Fn>
   bool with_connection(std::string& error, Fn&& fn) {
+    rejected_data_ = false;
     try {
       if (!conn_ || !conn_->is_open()) {
         conn_.reset();
@@ -342,6 +346,8 @@ class PostgresStore final : public RequestStore {
       error = std::string("postgres commit in doubt: ") + e.what();
     } catch (const pqxx::sql_error& e) {
       error = std::string("postgres rejected the statement: ") + e.what();
+      const std::string& state = e.sqlstate();
+      rejected_data_ = state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0;
       if (conn_ && !conn_->is_open()) conn_.reset();
     } catch (const std::exception& e) {
       conn_.reset();
@@ -352,6 +358,7 @@ class PostgresStore final : public RequestStore {
     return false;
   }
 
+  bool rejected_data_ = false;  // of the last failed call (SQLSTATE class 22 or 23)
   std::string url_;
   std::unique_ptr<pqxx::connection> conn_;
   rapidjson::StringBuffer buffer_;  // reused across batches

@@ -78,6 +78,7 @@ struct Job : BudgetClaim {
   std::string result_json;
   std::vector<LedgerEntry> ledger;
   bool filled = false;  // result fields and result_json are final
+  bool store_refused = false;  // Postgres refused its row once: it is now stored as an error
 
   std::atomic<int> acks_pending{0};  // DLQ record and/or result event not yet acknowledged
   // Given up at shutdown while still retryable: intake drops it without finishing its offset,

@@ -1,5 +1,7 @@
 #include "worker/sink.h"
 
+#include "switchyard/common/json_text.h"
+
 #include <algorithm>
 #include <thread>
 
@@ -42,7 +44,6 @@ void Sink::fill_result(Job* job) {
 bool Sink::write_batch(RequestStore& store, std::vector<Job*>& jobs, std::vector<Job*>& deferred,
                        const std::atomic<bool>& stop) {
   seen_.clear();
-  records_.clear();
   batch_.clear();
   for (Job* j : jobs) {
     if (!j->filled) fill_result(j);
@@ -50,23 +51,13 @@ bool Sink::write_batch(RequestStore& store, std::vector<Job*>& jobs, std::vector
       deferred.push_back(j);  // a request id appears at most once per statement
       continue;
     }
-    TerminalRecord rec;
-    rec.result = &j->result;
-    rec.result_json = j->result_json;
-    rec.source_topic = j->tp.topic;
-    rec.source_partition = j->tp.partition;
-    rec.source_offset = j->offset;
-    rec.ledger = j->ledger;
-    records_.push_back(std::move(rec));
     batch_.push_back(j);
   }
   const std::int64_t started = ctx_.clock.steady_us();
-  if (!ctx_.health.retry("writing results", stop, [&](std::string& error) {
-        return store.write_terminal(records_, outcomes_, error);
-      }))
-    return false;
+  const std::size_t rows = batch_.size();
+  if (!write_rows(store, batch_, stop)) return false;
   ctx_.stats.write_transaction.record_us(ctx_.clock.steady_us() - started);
-  ctx_.stats.write_batch_rows.record_us(static_cast<std::int64_t>(records_.size()));
+  ctx_.stats.write_batch_rows.record_us(static_cast<std::int64_t>(rows));
   ctx_.health.succeeded();
   // The statement settled the batch's reservations: this worker no longer holds them, and
   // parked requests of those teams may fit now (the gate wakes them; they go to dedupe, which
@@ -74,21 +65,74 @@ bool Sink::write_batch(RequestStore& store, std::vector<Job*>& jobs, std::vector
   claims_.assign(batch_.begin(), batch_.end());
   woken_.clear();
   gate_.settle(claims_, ctx_.clock.steady_ms(), woken_);
-  for (std::size_t i = 0; i < batch_.size(); ++i) {
-    Job* j = batch_[i];
-    if (!outcomes_[i].inserted) {
-      // Another delivery of this request stored its result first: that one is the truth.
-      ctx_.stats.write_conflicts.inc();
-      if (!outcomes_[i].stored_result_json.empty())
-        j->result_json = std::move(outcomes_[i].stored_result_json);
-    }
-    delivery_.produce_result(j);
-  }
+  for (Job* j : batch_) delivery_.produce_result(j);
   if (!woken_.empty()) {
     ctx_.stats.budget_defer_wakes.inc(woken_.size());
     for (BudgetClaim* c : woken_) to_lookup_.push(static_cast<Job*>(c));
   }
   return true;
+}
+
+bool Sink::write_rows(RequestStore& store, std::span<Job* const> jobs,
+                      const std::atomic<bool>& stop) {
+  std::vector<TerminalRecord> records;
+  records.reserve(jobs.size());
+  for (Job* j : jobs) {
+    TerminalRecord rec;
+    rec.result = &j->result;
+    rec.result_json = j->result_json;
+    rec.source_topic = j->tp.topic;
+    rec.source_partition = j->tp.partition;
+    rec.source_offset = j->offset;
+    rec.ledger = j->ledger;
+    records.push_back(std::move(rec));
+  }
+  bool rejected = false;
+  std::string rejection;
+  if (!ctx_.health.retry("writing results", stop, [&](std::string& error) {
+        if (store.write_terminal(records, outcomes_, error)) return true;
+        if (!store.last_failure_rejected_data()) return false;  // an outage: retried
+        rejected = true;
+        rejection = std::move(error);
+        return true;
+      }))
+    return false;
+  if (!rejected) {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (outcomes_[i].inserted) continue;
+      // Another delivery of this request stored its result first: that one is the truth.
+      ctx_.stats.write_conflicts.inc();
+      if (!outcomes_[i].stored_result_json.empty())
+        jobs[i]->result_json = std::move(outcomes_[i].stored_result_json);
+    }
+    return true;
+  }
+  // Postgres refused the data of some row: retrying the same statement would fail forever.
+  // Halve the batch until the offending rows are alone; each becomes a storable error row.
+  ctx_.stats.rows_rejected.inc();
+  if (jobs.size() > 1) {
+    const std::size_t half = jobs.size() / 2;
+    return write_rows(store, jobs.first(half), stop) && write_rows(store, jobs.subspan(half), stop);
+  }
+  Job* job = jobs.front();
+  if (job->store_refused) {
+    // Even the error row was refused (nothing of the producer's should be left in it): give
+    // up on the row, never on the request's result, which is still produced.
+    worker_log()->error("postgres refused the error row too ({}); the result is produced without "
+                        "a requests row{}",
+                        storable_text(rejection, 300), fields_of(*job, ctx_.config));
+    return true;
+  }
+  job->store_refused = true;
+  worker_log()->warn("postgres refused this request's row ({}); it is stored as an error{}",
+                     storable_text(rejection, 300), fields_of(*job, ctx_.config));
+  set_error(*job, ErrorCode::kProviderError,
+            "the result could not be stored (Postgres refused it: " +
+                storable_text(rejection, 200) + "); its content is dropped");
+  job->result.metadata_json.clear();
+  job->result.route.reason = storable_text(job->result.route.reason, 300);
+  encode_result(job->result, job->result_json);
+  return write_rows(store, jobs, stop);
 }
 
 bool Sink::run_once(RequestStore& store, const std::atomic<bool>& stop) {

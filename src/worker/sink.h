@@ -13,6 +13,7 @@
 // and the offsets stay uncommitted, to be redelivered. A result another delivery stored first
 // is replaced by the stored one (that one is the truth) and counted as a write conflict.
 #include <atomic>
+#include <span>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
@@ -51,6 +52,9 @@ class Sink {
 
  private:
   void fill_result(Job* job);
+  // One statement for `jobs`, retried through outages; when Postgres rejects the data itself the
+  // jobs are halved until each offending one is alone and stored as an error row instead.
+  bool write_rows(RequestStore& store, std::span<Job* const> jobs, const std::atomic<bool>& stop);
 
   const StageContext& ctx_;
   BudgetGate& gate_;
@@ -60,7 +64,6 @@ class Sink {
   // Writer thread only: reused across batches.
   std::vector<Job*> jobs_, carried_, batch_;
   std::vector<BudgetClaim*> claims_, woken_;
-  std::vector<TerminalRecord> records_;
   std::vector<WriteOutcome> outcomes_;
   std::unordered_set<std::string_view> seen_;
 };

@@ -30,6 +30,9 @@ class FakeStore final : public RequestStore {
   int statements = 0;                    // successful write_terminal calls
   std::vector<std::size_t> batch_sizes;  // records per successful write_terminal
   std::function<void()> during_reserve;  // runs inside reserve_budgets (a concurrent settlement)
+  // A record Postgres would refuse for its data (SQLSTATE 22...): the whole statement fails.
+  std::function<bool(const TerminalRecord&)> refuses;
+  int statements_refused = 0;
 
   bool find_terminal(const std::vector<std::string>& ids,
                      std::unordered_map<std::string, std::string>& found,
@@ -79,6 +82,14 @@ class FakeStore final : public RequestStore {
   bool write_terminal(const std::vector<TerminalRecord>& records,
                       std::vector<WriteOutcome>& outcomes, std::string& error) override {
     if (failing(error)) return false;
+    for (const auto& rec : records) {
+      if (refuses && refuses(rec)) {
+        ++statements_refused;
+        rejected_ = true;
+        error = "fake: invalid byte sequence for encoding \"UTF8\": 0xed 0xb0 0x80";
+        return false;
+      }
+    }
     outcomes.assign(records.size(), {});
     for (std::size_t i = 0; i < records.size(); ++i) {
       const auto& rec = records[i];
@@ -95,6 +106,7 @@ class FakeStore final : public RequestStore {
     batch_sizes.push_back(records.size());
     return true;
   }
+  bool last_failure_rejected_data() const override { return rejected_; }
   bool set_reference_price(std::string_view, const ModelPrice&, std::string&) override {
     return true;
   }
@@ -104,7 +116,9 @@ class FakeStore final : public RequestStore {
   }
 
  private:
+  bool rejected_ = false;
   bool failing(std::string& error) {
+    rejected_ = false;
     if (fail_next <= 0) return false;
     --fail_next;
     error = "fake: connection refused";

@@ -174,5 +174,27 @@ TEST_F(SinkTest, AResultThatCannotBeQueuedIsProducedAgainByTheDeliveryThread) {
   EXPECT_EQ(done[0]->decoded.request.request_id, "a");
 }
 
+TEST_F(SinkTest, ARowPostgresRefusesIsFoundByHalvingAndStoredAsAnErrorWhileTheRestIsWritten) {
+  // Postgres refuses a result whose content it cannot store (0xed 0xb0 0x80); every retry of
+  // the same statement would fail the same way, so retrying it forever wedged the writer.
+  store_.refuses = [](const TerminalRecord& rec) {
+    return rec.result->content.find("poison") != std::string::npos;
+  };
+  std::vector<Job*> batch;
+  for (int i = 0; i < 8; ++i) batch.push_back(job("r" + std::to_string(i)));
+  batch[5]->result.content = "poison";
+  ASSERT_TRUE(write(batch));
+  EXPECT_EQ(store_.rows.size(), 8u) << "every request has its row";
+  EXPECT_EQ(store_.rows.count("r0"), 1u);
+  const std::string& stored = store_.rows.at("r5").result_json;
+  EXPECT_NE(stored.find("\"status\":\"error\""), std::string::npos) << stored;
+  EXPECT_NE(stored.find("could not be stored"), std::string::npos) << stored;
+  EXPECT_EQ(stored.find("poison"), std::string::npos);
+  EXPECT_EQ(producer_.produced.size(), 8u) << "every result is produced";
+  EXPECT_EQ(stats_.store_failures.value(), 0u) << "a refused row is not an outage";
+  EXPECT_TRUE(health_.healthy());
+  EXPECT_GE(stats_.rows_rejected.value(), 3u) << "8 -> 4 -> 2 -> 1";
+}
+
 }  // namespace
 }  // namespace switchyard

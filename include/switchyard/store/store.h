@@ -89,6 +89,12 @@ class RequestStore {
   virtual bool write_terminal(const std::vector<TerminalRecord>& records,
                               std::vector<WriteOutcome>& outcomes, std::string& error) = 0;
 
+  // Whether the last call that failed did so because Postgres rejected the data itself
+  // (SQLSTATE class 22, data exception: invalid UTF-8, NUL, a value out of range; class 23,
+  // integrity violation) rather than because it could not be reached or committed. Retrying
+  // such a statement fails the same way: the caller must change what it sends.
+  virtual bool last_failure_rejected_data() const { return false; }
+
   // Makes `price` the reference that team_savings_daily measures savings against: the one row of
   // reference_prices, named `name` (the reporting.reference_model group). Its standard per-token
   // prices are stored (batch prices are not); a cached, cache-creation or reasoning price the

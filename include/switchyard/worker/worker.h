@@ -58,6 +58,7 @@ struct WorkerStats {
   Counter& results_ok;
   Counter& results_error;
   Counter& write_conflicts;   // another delivery had already stored the result
+  Counter& rows_rejected;     // statements Postgres refused for their data (split to find rows)
   Counter& store_failures;    // Postgres statements that failed (each retry counts)
   Counter& produce_failures;  // records that could not be queued or delivered (produced again)
   Counter& offset_resets;     // fetch positions out of range (records trimmed before processing)
