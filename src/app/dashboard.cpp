@@ -544,7 +544,7 @@ AdminResponse Dashboard::handle(const AdminRequest& request) const {
   if (data) return with_no_store(AdminResponse::json(200, *snapshot()));
   AdminResponse r;
   r.content_type = "text/html; charset=utf-8";
-  r.body = dashboard_page_html();
+  r.body.assign(dashboard_page_html());
   // The page is self-contained: nothing but its own inline script and style, and data.json.
   r.headers.emplace_back("Content-Security-Policy",
                          "default-src 'none'; script-src 'unsafe-inline'; "

@@ -1,9 +1,9 @@
 #include "switchyard/event/request.h"
 
 #include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
-#include <rapidjson/encodedstream.h>
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -20,8 +20,8 @@ namespace switchyard {
 
 namespace {
 
-using rapidjson::Value;
 using rapidjson::SizeType;
+using rapidjson::Value;
 
 // Bounds that make decoding safe whatever the bytes. The parser is iterative (it never recurses),
 // and nesting deeper than this ends the parse, so the walks after it (metadata serialisation)
@@ -103,10 +103,10 @@ bool parse_checked(std::string_view bytes, rapidjson::Document& doc, CheckingHan
   };
   doc.Populate(generate);
   if (!result.IsError()) return true;
-  error = handler.too_deep ? "nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels"
-                           : std::string("not valid JSON: ") +
-                                 rapidjson::GetParseError_En(result.Code()) + " at byte " +
-                                 std::to_string(result.Offset());
+  error = handler.too_deep
+              ? "nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels"
+              : std::string("not valid JSON: ") + rapidjson::GetParseError_En(result.Code()) +
+                    " at byte " + std::to_string(result.Offset());
   return false;
 }
 

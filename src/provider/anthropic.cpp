@@ -3,8 +3,6 @@
 // provider_common.cpp: Anthropic's error body has the same `error.type` / `error.message` shape.
 #include "switchyard/provider/anthropic.h"
 
-#include "switchyard/provider/adapter.h"
-
 #include <rapidjson/writer.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "provider/provider_common.h"
+#include "switchyard/provider/adapter.h"
 
 namespace switchyard {
 namespace {

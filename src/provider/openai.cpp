@@ -2,11 +2,10 @@
 // chat.completion responses. Failures are classified in provider_common.cpp.
 #include "switchyard/provider/openai.h"
 
-#include "switchyard/provider/adapter.h"
-
 #include <rapidjson/writer.h>
 
 #include "provider/provider_common.h"
+#include "switchyard/provider/adapter.h"
 
 namespace switchyard {
 namespace {

@@ -147,9 +147,9 @@ ProviderOutcome completed(ProviderOutcome outcome, bool filtered, const char* wh
                          u.cache_creation_input_tokens, u.reasoning_tokens}) {
     if (n < 0 || n > kMaxUsageTokens) {
       // Billing it would saturate the cost and exhaust the team's budget on one lie.
-      return malformed(std::move(outcome),
-                       "usage reports " + std::to_string(n) + " tokens for one call (accepted: 0 to " +
-                           std::to_string(kMaxUsageTokens) + ")");
+      return malformed(std::move(outcome), "usage reports " + std::to_string(n) +
+                                               " tokens for one call (accepted: 0 to " +
+                                               std::to_string(kMaxUsageTokens) + ")");
     }
   }
   if (filtered) {

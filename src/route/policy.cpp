@@ -158,8 +158,8 @@ std::string rank_range(int low, int high) {
 }  // namespace
 
 const char* to_string(PolicyDecision::Kind kind) {
-  static constexpr std::array kNames{"dispatch",     "wait",      "escalate", "deadline_exceeded",
-                                     "no_candidate", "never_fits"};
+  static constexpr std::array kNames{"dispatch",          "wait",         "escalate",
+                                     "deadline_exceeded", "no_candidate", "never_fits"};
   static_assert(kNames.size() == static_cast<std::size_t>(Kind::kNeverFits) + 1);
   return enum_name(kind, kNames);
 }

@@ -1,8 +1,8 @@
 #include "worker/intake.h"
 
-#include "switchyard/common/json_text.h"
-
 #include <algorithm>
+
+#include "switchyard/common/json_text.h"
 
 namespace switchyard {
 

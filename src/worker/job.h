@@ -77,14 +77,14 @@ struct Job : BudgetClaim {
   ResultEvent result;
   std::string result_json;
   std::vector<LedgerEntry> ledger;
-  bool filled = false;  // result fields and result_json are final
+  bool filled = false;         // result fields and result_json are final
   bool store_refused = false;  // Postgres refused its row once: it is now stored as an error
 
   std::atomic<int> acks_pending{0};  // DLQ record and/or result event not yet acknowledged
   // Given up at shutdown while still retryable: intake drops it without finishing its offset,
   // so the offset stays uncommitted and the request is redelivered, never made permanent.
   bool abandoned = false;
-  std::vector<Job*> duplicates;      // same request_id fetched while this one was in flight
+  std::vector<Job*> duplicates;  // same request_id fetched while this one was in flight
 };
 
 inline std::size_t class_index(PriorityClass c) {

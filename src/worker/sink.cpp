@@ -1,9 +1,9 @@
 #include "worker/sink.h"
 
-#include "switchyard/common/json_text.h"
-
 #include <algorithm>
 #include <thread>
+
+#include "switchyard/common/json_text.h"
 
 namespace switchyard {
 
@@ -118,9 +118,10 @@ bool Sink::write_rows(RequestStore& store, std::span<Job* const> jobs,
   if (job->store_refused) {
     // Even the error row was refused (nothing of the producer's should be left in it): give
     // up on the row, never on the request's result, which is still produced.
-    worker_log()->error("postgres refused the error row too ({}); the result is produced without "
-                        "a requests row{}",
-                        storable_text(rejection, 300), fields_of(*job, ctx_.config));
+    worker_log()->error(
+        "postgres refused the error row too ({}); the result is produced without "
+        "a requests row{}",
+        storable_text(rejection, 300), fields_of(*job, ctx_.config));
     return true;
   }
   job->store_refused = true;

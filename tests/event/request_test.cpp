@@ -154,15 +154,15 @@ TEST(Rfc3339, ParsesUtcOffsetsAndFractions) {
   EXPECT_EQ(parse_rfc3339_ms("2026-01-01T00:00:00Zjunk"), std::nullopt);
 }
 
-
 // ---- hostile events: each must end as a bounded, storable verdict, never a crash -------------
 
 TEST(RequestDecodeHostile, DeepNestingIsRefusedWithoutRecursing) {
   // 300,000 nested arrays (600 KB, under the size limit): a recursive parse or walk overflows the
   // stack of the poll thread on this.
-  std::string deep = R"({"request_id":"deep","team":"t","messages":[{"role":"user","content":"x"}],)"
-                     R"("metadata":{"a":)" +
-                     std::string(300'000, '[') + std::string(300'000, ']') + "}}";
+  std::string deep =
+      R"({"request_id":"deep","team":"t","messages":[{"role":"user","content":"x"}],)"
+      R"("metadata":{"a":)" +
+      std::string(300'000, '[') + std::string(300'000, ']') + "}}";
   auto d = decode(deep);
   EXPECT_EQ(d.status, DecodeStatus::kUnreadable);
   EXPECT_TRUE(has_violation(d, "nesting deeper than 64 levels")) << d.reason();
@@ -237,7 +237,9 @@ TEST(StorableText, ReplacesWhatPostgresRefusesAndCutsAtACharacterBoundary) {
   EXPECT_TRUE(is_storable_text("caf\xc3\xa9"));
   EXPECT_FALSE(is_storable_text(std::string("a\0b", 3)));
   EXPECT_FALSE(is_storable_text("\xed\xb0\x80"));  // a lone surrogate, UTF-8 encoded
-  EXPECT_EQ(storable_text(std::string("a\0b", 3), 64), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(storable_text(std::string("a\0b", 3), 64),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(storable_text("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 6), "\xc3\xa9...");
   EXPECT_EQ(storable_text("short", 64), "short");
 }

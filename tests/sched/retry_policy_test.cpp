@@ -39,8 +39,7 @@ TEST(RetryPolicy, RateLimitedAnswersCountApartFromFailures) {
   EXPECT_EQ(s.failures, 1);
   EXPECT_EQ(policy.exhausted(s, 100), "");
   s.record(FailureClass::kRateLimited);
-  EXPECT_EQ(policy.exhausted(s, 100),
-            "3 rate-limited answers (http.max_rate_limited_attempts)");
+  EXPECT_EQ(policy.exhausted(s, 100), "3 rate-limited answers (http.max_rate_limited_attempts)");
   EXPECT_EQ(RetryPolicy::final_code(FailureClass::kRateLimited), ErrorCode::kRateLimited);
   EXPECT_EQ(RetryPolicy::final_code(FailureClass::kRetryable), ErrorCode::kProviderError);
 }

@@ -136,11 +136,12 @@ TEST_F(SchedulerTest, RateLimitHeadroomFromTheProviderShrinksWhatTheLimiterGrant
 
 TEST_F(SchedulerTest, ARequestNoRateLimitCanEverFitEndsNowInsteadOfWaitingForever) {
   // 50,000 tokens against pricier's tpm of 5,000 (4,000 of it for background work).
-  const ScheduleChoice never = scheduler_->choose(request("huge", 50'000),
-                                                  PriorityClass::kBackground, route({"pricier"}),
-                                                  nullptr, {}, kNow, kWall);
+  const ScheduleChoice never =
+      scheduler_->choose(request("huge", 50'000), PriorityClass::kBackground, route({"pricier"}),
+                         nullptr, {}, kNow, kWall);
   EXPECT_EQ(never.decision.kind, PolicyDecision::Kind::kNeverFits);
-  EXPECT_NE(never.decision.reason.find("can never fit"), std::string::npos) << never.decision.reason;
+  EXPECT_NE(never.decision.reason.find("can never fit"), std::string::npos)
+      << never.decision.reason;
   // A request that fits once the window moves on waits, as before.
   const ScheduleChoice fits = scheduler_->choose(request("ok", 3'000), PriorityClass::kBackground,
                                                  route({"pricier"}), nullptr, {}, kNow, kWall);

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "support/fakes.h"
+#include "worker/stage_world.h"
 
 namespace switchyard {
 namespace {
@@ -14,29 +14,20 @@ const char* kTopic = "req.background";
 class IntakeTest : public ::testing::Test {
  protected:
   IntakeTest()
-      : load_(load_config_text(R"(
+      : world_(R"(
 kafka:
   topics: {background: [req.background]}
 worker: {default_tier: economy, commit_interval_ms: 10}
 deployments:
   - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
      input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
-)")),
-        stats_(metrics_),
-        series_(metrics_, config()),
-        health_(stats_.store_failures, 10),
-        ctx_{config(), clock_, stats_, series_, metrics_, health_},
-        gate_(config().teams, {}),
-        delivery_(ctx_, completions_),
-        sink_(ctx_, gate_, delivery_, to_dedupe_),
-        intake_(ctx_, delivery_, sink_, to_dedupe_, completions_) {
-    if (!load_.ok()) throw std::runtime_error(load_.problems.front());
-    delivery_.set_producer(&producer_);
+)"),
+        intake_(world_.ctx, world_.delivery, world_.sink, world_.to_dedupe, world_.completions) {
     intake_.set_consumer(&consumer_);
     consumer_.assigned = {{kTopic, 0}};
     intake_.on_assigned(consumer_.assigned);
   }
-  const Config& config() const { return load_.config; }
+  const Config& config() const { return world_.config(); }
   static std::string event(const std::string& id) {
     return R"({"request_id":")" + id +
            R"(","team":"t","messages":[{"role":"user","content":"hi"}]})";
@@ -54,20 +45,16 @@ deployments:
     return consumer_.committed.empty() ? -1 : consumer_.committed.back().offset;
   }
 
-  ConfigLoad load_;
-  ManualClock clock_;
-  MetricsRegistry metrics_;
-  WorkerStats stats_;
-  WorkerSeries series_;
-  StoreHealth health_;
-  StageContext ctx_;
-  BudgetGate gate_;
-  HandOff<Job*> completions_, to_dedupe_;
-  Delivery delivery_;
-  Sink sink_;
+  testing::StageWorld world_;
   Intake intake_;
   testing::FakeConsumer consumer_;
-  testing::FakeProducer producer_;
+  ManualClock& clock_ = world_.clock;
+  WorkerStats& stats_ = world_.stats;
+  HandOff<Job*>& completions_ = world_.completions;
+  HandOff<Job*>& to_dedupe_ = world_.to_dedupe;
+  Delivery& delivery_ = world_.delivery;
+  Sink& sink_ = world_.sink;
+  testing::FakeProducer& producer_ = world_.producer;
 };
 
 TEST_F(IntakeTest, GoodEventsGoToDedupeAndCommitOnlyTheFinishedPrefix) {

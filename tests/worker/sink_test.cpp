@@ -6,7 +6,7 @@
 
 #include <deque>
 
-#include "support/fakes.h"
+#include "worker/stage_world.h"
 
 namespace switchyard {
 namespace {
@@ -16,7 +16,7 @@ constexpr Picodollars kCent = 10'000'000'000;
 class SinkTest : public ::testing::Test {
  protected:
   SinkTest()
-      : load_(load_config_text(R"(
+      : world_(R"(
 worker: {default_tier: economy}
 postgres: {retry_backoff_ms: 10}
 teams:
@@ -24,18 +24,8 @@ teams:
 deployments:
   - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
      input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
-)")),
-        stats_(metrics_),
-        series_(metrics_, config()),
-        health_(stats_.store_failures, 1),
-        ctx_{config(), clock_, stats_, series_, metrics_, health_},
-        gate_(config().teams, {}),
-        delivery_(ctx_, completions_),
-        sink_(ctx_, gate_, delivery_, to_lookup_) {
-    if (!load_.ok()) throw std::runtime_error(load_.problems.front());
-    delivery_.set_producer(&producer_);
-  }
-  const Config& config() const { return load_.config; }
+)") {}
+  const Config& config() const { return world_.config(); }
 
   Job* job(const std::string& id, const std::string& team = "ads") {
     Job& j = jobs_.emplace_back();
@@ -56,19 +46,18 @@ deployments:
     return ok;
   }
 
-  ConfigLoad load_;
-  ManualClock clock_;
-  MetricsRegistry metrics_;
-  WorkerStats stats_;
-  WorkerSeries series_;
-  StoreHealth health_;
-  StageContext ctx_;
-  BudgetGate gate_;
-  HandOff<Job*> completions_, to_lookup_;
-  Delivery delivery_;
-  Sink sink_;
-  testing::FakeStore store_;
-  testing::FakeProducer producer_;
+  testing::StageWorld world_;
+  ManualClock& clock_ = world_.clock;
+  WorkerStats& stats_ = world_.stats;
+  WorkerSeries& series_ = world_.series;
+  StoreHealth& health_ = world_.health;
+  BudgetGate& gate_ = world_.gate;
+  HandOff<Job*>& completions_ = world_.completions;
+  HandOff<Job*>& to_lookup_ = world_.to_dedupe;
+  Delivery& delivery_ = world_.delivery;
+  Sink& sink_ = world_.sink;
+  testing::FakeStore& store_ = world_.store;
+  testing::FakeProducer& producer_ = world_.producer;
   std::atomic<bool> stop_{false};
   std::deque<Job> jobs_;
 };

@@ -49,6 +49,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "switchyard/app/admin_server.h"
@@ -67,7 +68,7 @@ struct DashboardOptions {
 };
 
 // The page (generated from src/app/dashboard_page.html at build time).
-const std::string& dashboard_page_html();
+std::string_view dashboard_page_html();
 
 class Dashboard {
  public:

@@ -159,10 +159,11 @@ struct BackgroundRequest {
 
 // When candidates of the normal pool carry weights (an A/B split), the split among those ready
 // now decides (reason "background: split a:70/b:30 -> a"); otherwise the cheapest healthy,
-// non-cooling candidate in the normal pool with headroom now (ties: higher rank, then input order). If none has headroom: kWait for the soonest headroom in the normal
-// pool -- never pay more -- unless now + wait + service time passes the deadline; then kEscalate
-// to the cheapest higher-rank candidate with headroom (reason "escalated: deadline in N ms").
-// now >= deadline: kDeadlineExceeded. Nothing at or above the floor: kNoCandidate.
+// non-cooling candidate in the normal pool with headroom now (ties: higher rank, then input order).
+// If none has headroom: kWait for the soonest headroom in the normal pool -- never pay more --
+// unless now + wait + service time passes the deadline; then kEscalate to the cheapest higher-rank
+// candidate with headroom (reason "escalated: deadline in N ms"). now >= deadline:
+// kDeadlineExceeded. Nothing at or above the floor: kNoCandidate.
 PolicyDecision choose_background(std::span<const CandidateView> candidates,
                                  const BackgroundRequest& request);
 
