@@ -1,6 +1,10 @@
 #include "worker/delivery.h"
 
+#include "switchyard/common/json_text.h"
+
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 namespace switchyard {
@@ -21,9 +25,44 @@ Job* job_of(void* tag, bool& is_dlq) {
 }  // namespace
 
 Delivery::Delivery(const StageContext& ctx, HandOff<Job*>& completions)
-    : ctx_(ctx), completions_(completions) {}
+    : ctx_(ctx), completions_(completions), max_record_bytes_(max_record_bytes(ctx.config)) {}
+
+std::size_t Delivery::max_record_bytes(const Config& config) {
+  // librdkafka refuses a record over message.max.bytes (1,000,000 unless set); keep a margin for
+  // the key, the headers and the batch framing.
+  std::size_t limit = 1'000'000;
+  if (auto it = config.kafka.properties.find("message.max.bytes");
+      it != config.kafka.properties.end()) {
+    limit = static_cast<std::size_t>(std::max(0LL, std::atoll(it->second.c_str())));
+  }
+  constexpr std::size_t kMargin = 4096;
+  return limit > 2 * kMargin ? limit - kMargin : limit / 2;
+}
+
+void Delivery::bound_result(Job* job) {
+  // Too large for the results topic: produced again it would fail forever and hold back its
+  // partition's commits. The complete result is durable in Postgres; the event says where.
+  ctx_.stats.results_truncated.inc();
+  const std::string& id = job->decoded.request.request_id;
+  const std::size_t size = job->result_json.size();
+  worker_log()->warn("result of {} bytes is over the results topic's limit of {}: a bounded error "
+                     "event is produced instead, the complete result is in Postgres{}",
+                     size, max_record_bytes_, fields_of(*job, ctx_.config));
+  std::string out = "{\"request_id\":";
+  append_json_string(out, id);
+  out += ",\"team\":";
+  append_json_string(out, storable_text(job->decoded.request.team, 256));
+  out += ",\"status\":\"error\",\"error\":{\"code\":\"result_too_large\",\"message\":";
+  append_json_string(out, "the result is " + std::to_string(size) +
+                              " bytes, over the results topic's limit of " +
+                              std::to_string(max_record_bytes_) +
+                              "; the complete result is the requests row of this request_id");
+  out += "}}";
+  job->result_json = std::move(out);
+}
 
 void Delivery::produce_result(Job* job) {
+  if (job->result_json.size() > max_record_bytes_) bound_result(job);
   const std::string& key = job->decoded.request.request_id;
   if (auto err = producer_->produce(job->out_topic, key, job->result_json, {}, result_tag(job));
       !err.empty()) {
@@ -39,6 +78,14 @@ void Delivery::produce_dlq(Job* job) {
   std::string source =
       job->tp.topic + "/" + std::to_string(job->tp.partition) + "/" + std::to_string(job->offset);
   const char* kind = d.status == DecodeStatus::kUnreadable ? "unreadable" : "invalid";
+  if (job->raw.size() + reason.size() > max_record_bytes_) {
+    // The original bytes are kept as far as they fit; the headers say how many there were.
+    const std::size_t keep = max_record_bytes_ / 2;
+    reason = storable_text(reason, 1024) + " (record truncated: the original event is " +
+             std::to_string(job->raw.size()) + " bytes, the first " + std::to_string(keep) +
+             " are kept)";
+    job->raw.resize(keep);
+  }
   std::vector<KafkaHeader> headers = {
       {"switchyard.reason", reason}, {"switchyard.kind", kind}, {"switchyard.source", source}};
   std::string_view key = d.request.request_id;

@@ -27,6 +27,9 @@ class Delivery {
   // The producer is made after the stage (its delivery handler calls on_delivery()).
   void set_producer(RecordProducer* producer) { producer_ = producer; }
 
+  // A result event over the producer's record limit is replaced by a bounded error event
+  // (code result_too_large; the complete result stays in Postgres); a DLQ record over it keeps
+  // the first half of the original bytes and says so in its reason.
   void produce_result(Job* job);
   void produce_dlq(Job* job);
   // A job given up at shutdown (Job::abandoned): back to intake with nothing produced.
@@ -37,8 +40,12 @@ class Delivery {
   void run_once(int timeout_ms);
 
  private:
+  static std::size_t max_record_bytes(const Config& config);
+  void bound_result(Job* job);
+
   const StageContext& ctx_;
   HandOff<Job*>& completions_;
+  const std::size_t max_record_bytes_;  // the largest value produced as it is
   RecordProducer* producer_ = nullptr;
   HandOff<std::pair<Job*, bool>> retries_;          // (job, is_dlq) to produce again
   std::vector<std::pair<Job*, bool>> retry_batch_;  // delivery thread only

@@ -185,5 +185,40 @@ TEST_F(SinkTest, ARowPostgresRefusesIsFoundByHalvingAndStoredAsAnErrorWhileTheRe
   EXPECT_GE(stats_.rows_rejected.value(), 3u) << "8 -> 4 -> 2 -> 1";
 }
 
+TEST(DeliveryLimits, AResultTooLargeForTheTopicIsReplacedByABoundedErrorEvent) {
+  // message.max.bytes 20,000: a 50 KB answer would be refused by the producer, then produced
+  // again every 50 ms forever, and its partition would never commit again.
+  testing::StageWorld world(R"(
+kafka: {properties: {message.max.bytes: "20000"}}
+worker: {default_tier: economy}
+deployments:
+  - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
+     input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
+)");
+  Job job;
+  job.decoded.request.request_id = "huge";
+  job.decoded.request.team = "t";
+  job.out_topic = "results";
+  job.acks_pending = 1;
+  job.result_json = R"({"request_id":"huge","status":"ok","output":{"content":")" +
+                    std::string(50'000, 'x') + R"("}})";
+  world.delivery.produce_result(&job);
+  ASSERT_EQ(world.producer.produced.size(), 1u);
+  const std::string& value = world.producer.produced[0].value;
+  EXPECT_LT(value.size(), 20'000u);
+  EXPECT_NE(value.find("\"code\":\"result_too_large\""), std::string::npos) << value;
+  EXPECT_NE(value.find("50"), std::string::npos);
+  EXPECT_EQ(world.stats.results_truncated.value(), 1u);
+
+  Job dlq;
+  dlq.decoded.status = DecodeStatus::kUnreadable;
+  dlq.decoded.violations = {"not valid JSON"};
+  dlq.raw = std::string(40'000, '[');
+  dlq.acks_pending = 1;
+  world.delivery.produce_dlq(&dlq);
+  ASSERT_EQ(world.producer.produced.size(), 2u);
+  EXPECT_LT(world.producer.produced[1].value.size(), 20'000u) << "the original bytes, cut";
+}
+
 }  // namespace
 }  // namespace switchyard

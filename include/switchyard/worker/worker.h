@@ -57,6 +57,7 @@ struct WorkerStats {
   Counter& usage_estimated;  // answers without usage, billed on an estimate (ledger row marked)
   Counter& results_ok;
   Counter& results_error;
+  Counter& results_truncated;  // result events over the record limit, replaced by a bounded one
   Counter& write_conflicts;   // another delivery had already stored the result
   Counter& rows_rejected;     // statements Postgres refused for their data (split to find rows)
   Counter& store_failures;    // Postgres statements that failed (each retry counts)
