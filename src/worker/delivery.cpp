@@ -1,11 +1,11 @@
 #include "worker/delivery.h"
 
-#include "switchyard/common/json_text.h"
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+
+#include "switchyard/common/json_text.h"
 
 namespace switchyard {
 
@@ -45,9 +45,10 @@ void Delivery::bound_result(Job* job) {
   ctx_.stats.results_truncated.inc();
   const std::string& id = job->decoded.request.request_id;
   const std::size_t size = job->result_json.size();
-  worker_log()->warn("result of {} bytes is over the results topic's limit of {}: a bounded error "
-                     "event is produced instead, the complete result is in Postgres{}",
-                     size, max_record_bytes_, fields_of(*job, ctx_.config));
+  worker_log()->warn(
+      "result of {} bytes is over the results topic's limit of {}: a bounded error "
+      "event is produced instead, the complete result is in Postgres{}",
+      size, max_record_bytes_, fields_of(*job, ctx_.config));
   std::string out = "{\"request_id\":";
   append_json_string(out, id);
   out += ",\"team\":";

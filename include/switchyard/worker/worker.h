@@ -58,13 +58,13 @@ struct WorkerStats {
   Counter& results_ok;
   Counter& results_error;
   Counter& results_truncated;  // result events over the record limit, replaced by a bounded one
-  Counter& write_conflicts;   // another delivery had already stored the result
-  Counter& rows_rejected;     // statements Postgres refused for their data (split to find rows)
-  Counter& store_failures;    // Postgres statements that failed (each retry counts)
-  Counter& produce_failures;  // records that could not be queued or delivered (produced again)
-  Counter& offset_resets;     // fetch positions out of range (records trimmed before processing)
-  Counter& offsets_skipped;   // offsets lost to those resets, where the count is known
-  Counter& pauses;            // intake pauses (either class)
+  Counter& write_conflicts;    // another delivery had already stored the result
+  Counter& rows_rejected;      // statements Postgres refused for their data (split to find rows)
+  Counter& store_failures;     // Postgres statements that failed (each retry counts)
+  Counter& produce_failures;   // records that could not be queued or delivered (produced again)
+  Counter& offset_resets;      // fetch positions out of range (records trimmed before processing)
+  Counter& offsets_skipped;    // offsets lost to those resets, where the count is known
+  Counter& pauses;             // intake pauses (either class)
   Counter& commits;
   LatencyHistogram dispatch_overhead;  // fetched -> HTTP request handed to the client
   LatencyHistogram result_overhead;    // response read -> durable in Postgres and acked by Kafka
