@@ -48,7 +48,11 @@ class Intake final : public RebalanceListener {
   void run_once(int timeout_ms, bool stopping);
   void commit(bool synchronous);
   // Fetched and neither finished nor given up at shutdown: what the drain waits for.
-  std::size_t pending() const { return tracker_.pending() - abandoned_; }
+  // (A revoke forgets a partition's pending offsets, abandoned ones included: never below 0.)
+  std::size_t pending() const {
+    const std::size_t p = tracker_.pending();
+    return p > abandoned_ ? p - abandoned_ : 0;
+  }
   bool has_completions() const { return completions_.size() > 0; }
 
   // RebalanceListener (poll thread, inside poll()).
