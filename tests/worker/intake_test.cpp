@@ -85,6 +85,17 @@ TEST_F(IntakeTest, AnUnreadableEventGoesToTheDlqAndAnInvalidOneAlsoToTheSink) {
   EXPECT_EQ(producer_.produced[1].topic, config().kafka.dlq_topic);
   EXPECT_EQ(sink_.queued(), 1u) << "the invalid one becomes an invalid_request result";
   EXPECT_EQ(stats_.dlq.value(), 2u);
+  // Both end: the DLQ records are acknowledged, the invalid one's result is written and
+  // acknowledged, and intake commits past both (and frees them).
+  for (const auto& record : std::vector(producer_.produced))
+    delivery_.on_delivery(record.opaque, nullptr);
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(sink_.run_once(world_.store, stop));
+  ASSERT_EQ(producer_.produced.size(), 3u);
+  delivery_.on_delivery(producer_.produced[2].opaque, nullptr);
+  turn();
+  EXPECT_EQ(intake_.pending(), 0u);
+  EXPECT_EQ(last_commit(), 2);
 }
 
 TEST_F(IntakeTest, WorkGivenUpAtShutdownIsNeitherCommittedNorWaitedFor) {
