@@ -130,7 +130,7 @@ void ProviderCall::on_response(Job* job, const DeploymentConfig* d, HttpResponse
   if (stopping_.load()) {
     // A rolling deploy must not turn a 429 or a 5xx into a permanent error: the request is
     // given up here, its offset stays uncommitted and another worker serves it.
-    worker_log()->info("stopping: {} left to the next worker after {}{}", "request",
+    worker_log()->info("stopping: request left to the next worker after {}{}",
                        short_reason(outcome), fields_of(*job, ctx_.config));
     job->abandoned = true;
     return delivery_.abandon(job);

@@ -25,7 +25,6 @@ class Fleet {
   void tick(RequestStore& store);
   // Removes this worker's heartbeat (at shutdown): the others take its share.
   void leave(RequestStore& store);
-  const std::string& worker_id() const { return worker_id_; }
 
  private:
   void beat(RequestStore& store, bool leaving);

@@ -1,7 +1,5 @@
 #include "worker/job.h"
 
-#include "worker/store_health.h"
-
 namespace switchyard {
 
 void set_error(Job& job, ErrorCode code, std::string message) {
@@ -25,19 +23,6 @@ LogFields fields_of(const Job& job, const Config& config) {
 const std::shared_ptr<spdlog::logger>& worker_log() {
   static const auto logger = named_logger("worker");
   return logger;
-}
-
-void StoreHealth::failed(const char* what, const std::string& error) {
-  failures_.inc();
-  if (healthy_.exchange(false)) {
-    worker_log()->error(
-        "{} failed: {}; intake paused, results kept in memory, retrying every {} ms", what, error,
-        retry_backoff_ms_);
-  }
-}
-
-void StoreHealth::succeeded() {
-  if (!healthy_.exchange(true)) worker_log()->info("postgres reachable again; intake resumes");
 }
 
 }  // namespace switchyard
