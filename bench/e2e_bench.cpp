@@ -609,7 +609,10 @@ double bare_loop(const Options& o, int concurrency, long long& failures) {
 
   sy::IoPool io(o.io_threads);
   io.start();
-  auto client = sy::make_http_client(io, sy::HttpClientOptions{16384, true, ""});
+  sy::HttpClientOptions http_options;
+  http_options.max_connections_per_host = 16384;
+  http_options.max_connecting_per_host = 16384;  // the provider's own ceiling, unramped
+  auto client = sy::make_http_client(io, http_options);
   std::atomic<long long> issued{0}, finished{0}, failed{0};
   std::mutex mutex;
   std::condition_variable all_done;

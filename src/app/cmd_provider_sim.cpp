@@ -70,6 +70,10 @@ constexpr const char* kProviderSimHelp =
     "                           {\"kind\":\"slow_first_byte\",\"delay_ms\":3000,\"rate\":0.05},\n"
     "                           {\"kind\":\"malformed\",\"rate\":0.01}]\n"
     "                          the first matching rule that fires decides (times from start)\n"
+    "  --listen-backlog N      the kernel's accept queue (default 65535, capped by somaxconn)\n"
+    "  --accept-delay-ms N     pause after each accept: a server that accepts slowly (default 0)\n"
+    "  --max-connections N     connections open at once, like a thread per connection; further\n"
+    "                          ones wait in the accept queue (default 0 = no cap)\n"
     "  --tls-cert FILE         serve HTTPS with this PEM certificate (chain allowed) ...\n"
     "  --tls-key FILE          ... and this PEM private key\n"
     "  --help                  this text\n"
@@ -147,7 +151,8 @@ int cmd_provider_sim(const Args& args) {
   Flags flags(args,
               {"host", "port", "threads", "latency-ms", "jitter-ms", "error-rate",
                "rate-limit-rate", "retry-after-s", "seed", "output-tokens", "idle-timeout-ms",
-               "context-windows", "default-context-window", "faults", "tls-cert", "tls-key"},
+               "context-windows", "default-context-window", "faults", "tls-cert", "tls-key", "listen-backlog", "accept-delay-ms",
+               "max-connections"},
               {"help"});
   if (flags.has("help")) {
     std::fputs(kProviderSimHelp, stdout);
@@ -185,6 +190,12 @@ int cmd_provider_sim(const Args& args) {
       static_cast<int>(int_in("output-tokens", options.output_tokens, 1, 1'000'000));
   options.idle_timeout_ms =
       static_cast<int>(int_in("idle-timeout-ms", options.idle_timeout_ms, 0, 86'400'000));
+  options.listen_backlog =
+      static_cast<int>(int_in("listen-backlog", options.listen_backlog, 1, 65535));
+  options.accept_delay_ms =
+      static_cast<int>(int_in("accept-delay-ms", options.accept_delay_ms, 0, 60'000));
+  options.max_connections =
+      static_cast<int>(int_in("max-connections", options.max_connections, 0, 1'000'000));
   if (flags.has("seed")) {
     std::string text = flags.get("seed");
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), options.seed);

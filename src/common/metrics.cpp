@@ -505,6 +505,10 @@ void declare_worker_metrics(MetricsRegistry& r) {
   r.describe_gauge(kQueueDepth, "Requests waiting in the scheduler, by priority class.");
   r.describe_gauge(kOpenCircuitBreakers,
                    "Deployments in cooldown after consecutive failures (open circuit breakers).");
+  r.describe_gauge(kConcurrencyLimit,
+                   "Calls a deployment may have in flight from this worker now (adaptive, under "
+                   "max_concurrency).");
+  r.describe_gauge(kCallsInFlight, "Calls in flight to a deployment from this worker.");
   r.describe_counter(kDlqRecords, "Records written to the dead-letter topic, by kind.");
   r.describe_counter(kOffsetsSkipped,
                      "Offsets skipped because the broker no longer had them (out of range).");

@@ -226,6 +226,12 @@ const std::vector<Key<Config>>& top_keys() {
        [](const YAML::Node& n, Config& c) {
          return int_in(1, 1000000)(n, c.http.max_connections_per_host);
        }},
+      {"http.max_connecting_per_host", "8",
+       "new connections per provider host not yet proven by a first response; more wait, so a "
+       "server with a short accept queue is not flooded with connects",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 100000)(n, c.http.max_connecting_per_host);
+       }},
       {"http.max_attempts", "8",
        "provider calls per request that may fail (5xx, timeouts, 401/403, context too long), "
        "the first included; 429 answers count against http.max_rate_limited_attempts instead",
@@ -459,6 +465,18 @@ const std::vector<Key<DeploymentConfig>>& deployment_keys() {
        }},
       {"weight", "0", "A/B split weight among otherwise equal deployments (0 = no split)",
        [](const YAML::Node& n, DeploymentConfig& d) { return int_in(0, 1000000)(n, d.weight); }},
+      {"max_concurrency", "256",
+       "calls in flight at once from this worker; further calls queue in the worker (interactive "
+       "first)",
+       [](const YAML::Node& n, DeploymentConfig& d) {
+         return int_in(1, 100000)(n, d.max_concurrency);
+       }},
+      {"adaptive_concurrency", "true",
+       "under max_concurrency, start at 16 calls and grow while latency holds; shrink on "
+       "timeouts, connection errors and 5xx (false: max_concurrency from the start)",
+       [](const YAML::Node& n, DeploymentConfig& d) {
+         return read_bool(n, d.adaptive_concurrency);
+       }},
   };
   return keys;
 }

@@ -4,7 +4,9 @@
 //   send() ── co_spawn on a fresh strand ──> execute():
 //     parse URL (plain http:// only to loopback unless allowed)
 //     -> HostPool for (scheme, host, port)
-//     -> acquire(): an idle keep-alive connection, or a slot to open one, or wait (FIFO) for either
+//     -> acquire(): an idle keep-alive connection, or a slot to open one (within the connection
+//        cap and the connect ramp: max_connecting_per_host new connections not yet proven by a
+//        first response), or wait (FIFO) for either
 //     -> connect() when needed: cached DNS, TCP to the origin or to its proxy, CONNECT through the
 //        proxy for https, TLS with SNI and certificate + host name verification (of the origin)
 //     -> exchange(): write head+body in one gather write, wait for the first response byte (the
@@ -139,6 +141,8 @@ struct HostPool {
   std::deque<std::unique_ptr<Connection>> idle;  // most recently returned at the back
   std::deque<Waiter*> waiters;                   // FIFO
   int open = 0;  // connections open or being opened, idle ones included; <= the cap
+  // New connections whose first exchange has not ended: <= max_connecting_per_host.
+  int connecting = 0;
 };
 
 // What acquire() hands out: a connection to reuse, or (null) the right to open one.
@@ -163,6 +167,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
         ssl_context_(ssl::context::tls_client),
         log_(http_logger()) {
     if (options_.max_connections_per_host < 1) options_.max_connections_per_host = 1;
+    if (options_.max_connecting_per_host < 1) options_.max_connecting_per_host = 1;
     ssl_context_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                              ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                              ssl::context::no_tlsv1_1);
@@ -242,24 +247,27 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
                                  " waiting for a free connection";
       co_return;
     }
+    const bool opens = !grant.connection;  // a new connection: it holds a connect-ramp place
     try {
-      co_await use_slot(pool, url, request, deadline, std::move(grant.connection), response);
+      co_await use_slot(pool, url, request, deadline, std::move(grant.connection), opens,
+                        response);
     } catch (const std::exception&) {
-      release(pool, nullptr);  // use_slot throws only before it released the slot itself
+      release(pool, nullptr, opens);  // use_slot throws only before it released the slot itself
       throw;
     }
   }
 
-  // Sends the request on `connection` (null: open one first) and releases the slot exactly once.
+  // Sends the request on `connection` (null: open one first) and releases the slot exactly once
+  // (with the connect-ramp place when `opens`).
   asio::awaitable<void> use_slot(HostPool& pool, const HttpUrl& url, const HttpRequest& request,
                                  Clock::time_point deadline, std::unique_ptr<Connection> connection,
-                                 HttpResponse& response) {
+                                 bool opens, HttpResponse& response) {
     // Second pass only when a reused keep-alive connection turned out to be dead.
     for (int attempt = 0;; ++attempt) {
       if (!connection) {
         connection = co_await connect(pool, request, deadline, response);
         if (!connection) {
-          release(pool, nullptr);
+          release(pool, nullptr, opens);
           co_return;
         }
       }
@@ -268,7 +276,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
           co_await exchange(*connection, pool, url, request, deadline, response);
       if (!result.error) {
         ++connection->requests_served;
-        release(pool, result.keep_alive ? std::move(connection) : nullptr);
+        release(pool, result.keep_alive ? std::move(connection) : nullptr, opens);
         co_return;
       }
       const bool timed_out = result.error == beast::error::timeout || Clock::now() >= deadline;
@@ -291,7 +299,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
         response.transport_error =
             "request to " + pool.label + " failed: " + result.error.message();
       }
-      release(pool, nullptr);
+      release(pool, nullptr, opens);
       co_return;
     }
   }
@@ -356,8 +364,10 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
         pool.idle.pop_back();
         co_return grant;
       }
-      if (pool.open < options_.max_connections_per_host) {
+      if (pool.open < options_.max_connections_per_host &&
+          pool.connecting < options_.max_connecting_per_host) {
         ++pool.open;
+        ++pool.connecting;
         co_return Grant{true, nullptr};
       }
       waiter.emplace(executor, deadline);
@@ -384,24 +394,36 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     co_return Grant{false, nullptr};
   }
 
-  // Returns a connection to the pool, or (null) gives up its slot. Either goes to the first
-  // waiter when there is one.
-  void release(HostPool& pool, std::unique_ptr<Connection> connection) {
+  // Returns a connection to the pool, or (null) gives up its slot; `opened` also frees the
+  // connect-ramp place of a connection that was new. A returned connection goes to the first
+  // waiter when there is one; freed slots and ramp places let waiters open connections.
+  void release(HostPool& pool, std::unique_ptr<Connection> connection, bool opened) {
     std::lock_guard lock(pool.mutex);
-    if (!pool.waiters.empty()) {
-      Waiter* waiter = pool.waiters.front();
-      pool.waiters.pop_front();
-      waiter->granted = true;
-      waiter->connection = std::move(connection);
-      waiter->timer.cancel();
-      return;
-    }
+    if (opened) --pool.connecting;
     if (connection) {
-      connection->idle_since = Clock::now();
-      pool.idle.push_back(std::move(connection));
+      if (!pool.waiters.empty()) {
+        grant_locked(pool, std::move(connection));
+      } else {
+        connection->idle_since = Clock::now();
+        pool.idle.push_back(std::move(connection));
+      }
     } else {
       --pool.open;
     }
+    while (!pool.waiters.empty() && pool.open < options_.max_connections_per_host &&
+           pool.connecting < options_.max_connecting_per_host) {
+      ++pool.open;
+      ++pool.connecting;
+      grant_locked(pool, nullptr);  // the right to open a connection
+    }
+  }
+
+  static void grant_locked(HostPool& pool, std::unique_ptr<Connection> connection) {
+    Waiter* waiter = pool.waiters.front();
+    pool.waiters.pop_front();
+    waiter->granted = true;
+    waiter->connection = std::move(connection);
+    waiter->timer.cancel();
   }
 
   // Cached DNS lookup of the pool's connect target (the origin or its proxy); empty results with

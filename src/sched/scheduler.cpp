@@ -33,8 +33,13 @@ Scheduler::Scheduler(const Config& config, std::int64_t now_steady_ms) : config_
     breaker.window_ms = config.circuit_breaker.window_ms;
     breaker.open_ms = config.circuit_breaker.open_ms;
     breaker.max_open_ms = config.circuit_breaker.max_open_ms;
+    limit::ConcurrencyParams concurrency;
+    concurrency.max = d.max_concurrency;
+    concurrency.initial = std::min(concurrency.initial, d.max_concurrency);
+    concurrency.adaptive = d.adaptive_concurrency;
     states_.push_back(DeploymentState{limit::DeploymentLimiter(limits, now_steady_ms), 0, 0, 0,
-                                      limit::CircuitBreaker(breaker)});
+                                      limit::CircuitBreaker(breaker), false,
+                                      limit::ConcurrencyLimit(concurrency)});
   }
   for (const auto& t : config.teams) {
     if (t.rpm == 0 && t.tpm == 0) {
@@ -84,6 +89,24 @@ std::vector<bool> Scheduler::cooling_snapshot(std::int64_t now) const {
   return out;
 }
 
+bool Scheduler::try_start(std::size_t i) {
+  std::lock_guard lock(mutex_);
+  limit::ConcurrencyLimit& c = states_[i].concurrency;
+  if (!c.has_room()) return false;
+  c.on_start();
+  return true;
+}
+
+int Scheduler::concurrency_limit(std::size_t i) const {
+  std::lock_guard lock(mutex_);
+  return states_[i].concurrency.limit();
+}
+
+int Scheduler::calls_in_flight(std::size_t i) const {
+  std::lock_guard lock(mutex_);
+  return states_[i].concurrency.in_flight();
+}
+
 bool Scheduler::usable(std::size_t i) const {
   std::lock_guard lock(mutex_);
   return !states_[i].disabled;
@@ -125,6 +148,9 @@ void Scheduler::add_view(const DeploymentConfig* d, PriorityClass cls, std::int6
   v.fallback_tier = fallback_tier;
   v.over_latency_target = d->latency_target_ms && s.samples >= kLatencyTargetSamples &&
                           s.latency_ewma_ms > *d->latency_target_ms;
+  // A deployment with every concurrency place taken would queue the call: interactive work
+  // treats it like one over its latency target (used when nothing better is ready).
+  if (!s.concurrency.has_room()) v.over_latency_target = true;
   views_.push_back(v);
 }
 
@@ -253,6 +279,11 @@ ResponseEffects Scheduler::on_response(std::size_t i, const ScheduleChoice& gran
   if (limit::DeploymentLimiter* t = team_limiter(team))
     t->settle(grant.team_admission, answered ? actual : 0, now);
   s.limiter.on_headers(outcome.remaining_requests, outcome.remaining_tokens, std::nullopt, now);
+  using Sample = limit::ConcurrencyLimit::Sample;
+  s.concurrency.on_end(answered                                    ? Sample::kOk
+                       : outcome.kind == OutcomeKind::kRetryable ? Sample::kOverload
+                                                                 : Sample::kNeutral,
+                       latency_ms, now);
   if (outcome.kind == OutcomeKind::kRateLimited) {
     s.limiter.on_rate_limited(outcome.retry_after_ms >= 0
                                   ? std::optional<std::int64_t>(outcome.retry_after_ms)

@@ -121,9 +121,9 @@ void Server::start() {
   acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
   acceptor_->bind(endpoint, ec);
   if (ec) fail("cannot bind " + where + ": " + ec.message());
-  // The kernel caps the backlog at net.core.somaxconn; ask for plenty so connection storms of
-  // benchmarks are not dropped.
-  acceptor_->listen(65535, ec);
+  // The kernel caps the backlog at net.core.somaxconn; the default asks for plenty so connection
+  // storms of benchmarks are not dropped (slow-accept mode asks for little).
+  acceptor_->listen(options_.listen_backlog, ec);
   if (ec) fail("cannot listen on " + where + ": " + ec.message());
   port_.store(acceptor_->local_endpoint().port(), std::memory_order_release);
 
@@ -155,10 +155,12 @@ void Server::start() {
   }
   sim_logger().info(
       "provider-sim listening on {}:{} tls={} threads={} latency_ms={} jitter_ms={} "
-      "error_rate={} rate_limit_rate={} seed={} output_tokens={} fault_rules={}",
+      "error_rate={} rate_limit_rate={} seed={} output_tokens={} fault_rules={} backlog={} "
+      "accept_delay_ms={} max_connections={}",
       options_.host, port(), tls_context_ ? "on" : "off", options_.threads, options_.latency_ms,
       options_.latency_jitter_ms, options_.error_rate, options_.rate_limit_rate, options_.seed,
-      options_.output_tokens, options_.faults.size());
+      options_.output_tokens, options_.faults.size(), options_.listen_backlog,
+      options_.accept_delay_ms, options_.max_connections);
 }
 
 void Server::stop() {
@@ -250,6 +252,19 @@ asio::awaitable<void> Server::accept_loop() {
   for (;;) {
     Shard& target = *shards_[next++ % shards_.size()];
     beast::error_code ec;
+    // Slow-accept mode: a thread-per-connection server with all its threads busy accepts nothing
+    // until a connection ends; the kernel queues (or drops) the connections meanwhile.
+    while (options_.max_connections > 0 && sessions_.load() >= options_.max_connections &&
+           !stopping_.load(std::memory_order_relaxed)) {
+      Timer pause(acceptor_->get_executor());
+      pause.expires_after(std::chrono::milliseconds(1));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (options_.accept_delay_ms > 0) {
+      Timer pause(acceptor_->get_executor());
+      pause.expires_after(std::chrono::milliseconds(options_.accept_delay_ms));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
     Socket socket = co_await acceptor_->async_accept(target.context,
                                                      asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_.load(std::memory_order_relaxed) || ec == asio::error::operation_aborted)

@@ -45,9 +45,40 @@ ProviderCall::ProviderCall(const StageContext& ctx, Scheduler& scheduler, Dispat
       stopping_(stopping),
       retry_(ctx.config.http) {
   for (const auto& d : ctx.config.deployments) api_keys_.push_back(d.api_key());
+  waiting_.resize(ctx.config.deployments.size());
 }
 
 void ProviderCall::attempt(Job* job) {
+  const std::size_t i = job->deployment_index;
+  {
+    std::lock_guard lock(queue_mutex_);
+    Waiting& w = waiting_[i];
+    // Nobody overtakes a queued call: the place goes to the queue first.
+    if (!w.by_class[0].empty() || !w.by_class[1].empty() || !scheduler_.try_start(i)) {
+      w.by_class[class_index(job->priority_class)].push_back(job);
+      ctx_.stats.concurrency_waits.inc();
+      return;
+    }
+  }
+  send(job);
+}
+
+void ProviderCall::start_queued(std::size_t i) {
+  for (;;) {
+    Job* next = nullptr;
+    {
+      std::lock_guard lock(queue_mutex_);
+      Waiting& w = waiting_[i];
+      auto& q = !w.by_class[0].empty() ? w.by_class[0] : w.by_class[1];
+      if (q.empty() || !scheduler_.try_start(i)) return;
+      next = q.front();
+      q.pop_front();
+    }
+    send(next);  // a grown limit may have room for more than the one place that freed
+  }
+}
+
+void ProviderCall::send(Job* job) {
   const DeploymentConfig* d = &ctx_.config.deployments[job->deployment_index];
   HttpRequest http_request =
       build_provider_request(job->decoded.request, *d, api_keys_[job->deployment_index]);
@@ -79,6 +110,7 @@ void ProviderCall::on_response(Job* job, const DeploymentConfig* d, HttpResponse
   ProviderOutcome outcome = parse_provider_response(*d, response, api_keys_[index]);
   ResponseEffects effects = scheduler_.on_response(index, job->grant, dispatch_.team_of(job),
                                                    outcome, call_us / 1000, ctx_.clock.steady_ms());
+  start_queued(index);  // the call's concurrency place is free again
   note_effects(*d, effects, outcome);
   const WorkerSeries::Deployment& series = ctx_.series.deployment(index);
   const bool answered =

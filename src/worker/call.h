@@ -13,6 +13,8 @@
 // callback holds it.
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -38,9 +40,14 @@ class ProviderCall {
   // The client is made after the stages (it runs on the io pool).
   void set_http(HttpClient* http) { http_ = http; }
 
+  // Sends the call when its deployment has a free place under its concurrency limit; otherwise
+  // queues it (interactive before background, first come first served) until a call to that
+  // deployment ends.
   void attempt(Job* job);
 
  private:
+  void send(Job* job);
+  void start_queued(std::size_t deployment_index);
   void on_response(Job* job, const DeploymentConfig* d, HttpResponse response);
   // Keeps the route's candidates that can still serve the request (large enough context,
   // usable) and, when every one of them has failed it, extends the route along the tier chain
@@ -61,6 +68,14 @@ class ProviderCall {
   RetryPolicy retry_;
   HttpClient* http_ = nullptr;
   std::vector<std::string> api_keys_;  // read once at start; never logged
+
+  // Calls waiting for a concurrency place, per deployment and class. Taken before the
+  // scheduler's lock, never the other way round.
+  std::mutex queue_mutex_;
+  struct Waiting {
+    std::deque<Job*> by_class[2];
+  };
+  std::vector<Waiting> waiting_;  // parallel to config.deployments; guarded by queue_mutex_
 };
 
 }  // namespace switchyard

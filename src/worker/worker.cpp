@@ -37,6 +37,7 @@ WorkerSeams production_seams(const Config& config) {
   seams.make_http = [&config](IoPool& io) {
     HttpClientOptions options;
     options.max_connections_per_host = config.http.max_connections_per_host;
+    options.max_connecting_per_host = config.http.max_connecting_per_host;
     options.ca_file = config.http.ca_file;
     options.allow_plain_http =
         std::any_of(config.deployments.begin(), config.deployments.end(),
@@ -130,6 +131,17 @@ void Worker::Impl::start_admin() {
   gauges.push_back(metrics.gauge_callback(metric::kOpenCircuitBreakers, {}, [this] {
     return static_cast<double>(scheduler.open_breakers(clock.steady_ms()));
   }));
+  for (auto [name, limit] : {std::pair{metric::kConcurrencyLimit, true},
+                             std::pair{metric::kCallsInFlight, false}}) {
+    gauges.push_back(metrics.gauge_family_callback(name, [this, limit = limit] {
+      std::vector<GaugeSample> out;
+      for (std::size_t i = 0; i < config.deployments.size(); ++i) {
+        const int v = limit ? scheduler.concurrency_limit(i) : scheduler.calls_in_flight(i);
+        out.push_back({{{"deployment", config.deployments[i].name}}, static_cast<double>(v)});
+      }
+      return out;
+    }));
+  }
   gauges.push_back(metrics.gauge_family_callback(metric::kConsumerLag, [this] {
     std::vector<GaugeSample> out;
     for (const auto& l : intake.lag()) {

@@ -228,6 +228,10 @@ inline constexpr std::string_view kInFlight = "switchyard_in_flight_requests";
 inline constexpr std::string_view kQueueDepth = "switchyard_queue_depth";
 // Gauge. Deployments in cooldown after consecutive failures (open circuit breakers).
 inline constexpr std::string_view kOpenCircuitBreakers = "switchyard_open_circuit_breakers";
+// Gauge (callback). A deployment's concurrency limit in force, and its calls in flight.
+//   labels: deployment
+inline constexpr std::string_view kConcurrencyLimit = "switchyard_deployment_concurrency_limit";
+inline constexpr std::string_view kCallsInFlight = "switchyard_deployment_calls_in_flight";
 // Counter. Records written to the DLQ. labels: kind (unreadable|invalid)
 inline constexpr std::string_view kDlqRecords = "switchyard_dlq_records_total";
 // Counter. Offsets skipped because the broker no longer had them (trimmed / out of range).

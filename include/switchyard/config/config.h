@@ -61,6 +61,9 @@ struct HttpConfig {
   int connect_timeout_ms = 5000;
   int request_timeout_ms = 120000;
   int max_connections_per_host = 4096;
+  // New connections per host not yet proven by a first response: a server with a short accept
+  // queue is not flooded with connects (http_client.h).
+  int max_connecting_per_host = 8;
   int max_attempts = 8;                // provider calls that may fail per request (429s aside)
   int max_rate_limited_attempts = 10;  // 429 answers a request may collect before it ends
   int request_deadline_ms = 600000;    // all attempts of one request, waits included
@@ -160,6 +163,10 @@ struct DeploymentConfig {
   int weight = 0;                        // A/B split weight among equal candidates; 0 = none
   int rpm = 0;                           // 0 = unlimited
   int tpm = 0;
+  // Calls in flight at once from this worker (limit/concurrency_limit.h): a hard cap, and under
+  // it an adaptive limit that starts at min(16, max) and grows while latency holds.
+  int max_concurrency = 256;
+  bool adaptive_concurrency = true;
 
   std::string api_key() const;  // reads the environment; empty when unset
 };

@@ -63,6 +63,11 @@ class HttpClient {
 
 struct HttpClientOptions {
   int max_connections_per_host = 4096;  // past this, requests wait for a free connection
+  // New connections per host whose first exchange has not ended yet (connect, TLS, request,
+  // response): past this, requests wait for an idle connection or for a new one to prove itself.
+  // A server that accepts slowly (a short accept queue) would otherwise drop the connects of a
+  // burst and leave them to SYN retransmission, or hold them unaccepted until a timeout.
+  int max_connecting_per_host = 8;
   // Certificate and host name verification. false is for debugging only: anyone on the path can
   // then read the API keys. Logged as a warning when the client is made.
   bool verify_tls = true;

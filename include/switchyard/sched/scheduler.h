@@ -11,6 +11,7 @@
 #include "switchyard/config/config.h"
 #include "switchyard/event/request.h"
 #include "switchyard/limit/circuit_breaker.h"
+#include "switchyard/limit/concurrency_limit.h"
 #include "switchyard/limit/deployment_limiter.h"
 #include "switchyard/provider/outcome.h"
 #include "switchyard/route/policy.h"
@@ -57,6 +58,14 @@ class Scheduler {
                               const TeamConfig* team, const ProviderOutcome& outcome,
                               std::int64_t latency_ms, std::int64_t now_steady_ms);
 
+  // The deployment's concurrency limit (limit/concurrency_limit.h): takes a place for a call
+  // when one is free. Every place taken is given back by on_response(). A deployment at its
+  // limit still has rate-limit headroom: interactive choices prefer one with a free place, and
+  // the call stage queues a call until a place frees.
+  bool try_start(std::size_t deployment_index);
+  int concurrency_limit(std::size_t deployment_index) const;
+  int calls_in_flight(std::size_t deployment_index) const;
+
   // Deployments that can take a call now or soon: not disabled (401/403). Open breakers count.
   bool usable(std::size_t deployment_index) const;
   int open_breakers(std::int64_t now_steady_ms) const;
@@ -80,6 +89,7 @@ class Scheduler {
     std::int64_t samples = 0;
     limit::CircuitBreaker breaker;
     bool disabled = false;  // answered 401/403: its key or entitlement is wrong
+    limit::ConcurrencyLimit concurrency;
   };
   int rank_of(const std::string& tier) const;
   void add_view(const DeploymentConfig* d, PriorityClass cls, std::int64_t input,

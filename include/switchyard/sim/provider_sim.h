@@ -160,6 +160,14 @@ struct SimOptions {
   std::uint64_t tokens_per_minute = 10'000'000;
   int idle_timeout_ms = 120'000;  // keep-alive connections idle this long are closed; 0 = never
   std::size_t max_body_bytes = 4 << 20;  // larger request bodies are answered 413
+  // A server that accepts slowly, like many small self-hosted ones (a thread per connection, a
+  // small listen backlog): the kernel's accept queue holds `listen_backlog` connections (the
+  // kernel caps it at net.core.somaxconn); each accept is followed by `accept_delay_ms` before
+  // the next; at most `max_connections` are open at once (0 = no cap), further ones wait in the
+  // kernel's queue, and past it their SYNs are dropped and retransmitted by the client.
+  int listen_backlog = 65535;
+  int accept_delay_ms = 0;
+  int max_connections = 0;
 
   // Context windows in tokens by model (Azure: deployment) name; others get
   // default_context_window, 0 = unlimited.

@@ -52,6 +52,7 @@ struct WorkerStats {
   Counter& budget_soft_crossings;  // soft budgets crossed
   Counter& budget_downgrades;      // moved to the cheapest tier by a budget
   Counter& waits;                  // times a request waited for rate-limit headroom
+  Counter& concurrency_waits;      // calls queued for a place under a deployment's concurrency
   Counter& provider_calls;
   Counter& provider_retries;
   Counter& usage_estimated;  // answers without usage, billed on an estimate (ledger row marked)
