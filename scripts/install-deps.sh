@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Switchyard needs to build, test and run, from Debian's packages only.
 # Idempotent: installs nothing when everything is present.
+# --tests adds what only the test command needs: clang and its libFuzzer runtime (fuzz/).
 set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
@@ -10,6 +11,9 @@ PACKAGES=(
   chromium  # headless, for the dashboard page test (DashboardTest.PageRenders...)
   postgresql postgresql-client kcat openssl
 )
+if [ "${1:-}" = --tests ]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,12 +3,16 @@
 # Exits non-zero on any failure. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 BUILD_DIR="${BUILD_DIR:-build}" scripts/build.sh -DSWITCHYARD_TESTS=ON -DSWITCHYARD_BENCH=ON
 scripts/pg.sh start
 export SWITCHYARD_TEST_PG_URL="$(scripts/pg.sh url)"
 # Unit tests run in parallel; integration tests are marked RUN_SERIAL (one Postgres, real workers).
 (cd "${BUILD_DIR:-build}" && ctest --output-on-failure -j "$(nproc)" --timeout 900)
+
+# The parsers that read what producers and providers write, fuzzed for a bounded time from their
+# committed corpus (fuzz/, clang's libFuzzer with ASan + UBSan).
+scripts/fuzz.sh "${SWITCHYARD_FUZZ_SECONDS:-60}"
 
 # The same tests again on an AddressSanitizer + UndefinedBehaviorSanitizer build, the worker binary
 # that integration tests start included. SWITCHYARD_SANITIZE=0 skips this stage.

@@ -62,7 +62,7 @@ void print_value(const rd_kafka_message_t& message) {
   std::string_view value(static_cast<const char*>(message.payload), message.len);
   if (value.find_first_of("\r\n") != std::string_view::npos) {
     rapidjson::Document doc;
-    doc.Parse(value.data(), value.size());
+    doc.Parse<rapidjson::kParseIterativeFlag>(value.data(), value.size());
     if (!doc.HasParseError()) {
       rapidjson::StringBuffer buffer;
       rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);

@@ -315,15 +315,23 @@ std::string DecodedRequest::reason() const {
 
 namespace {
 
-// An event over the size limit is not decoded: only its request_id is looked for (a SAX pass
-// that builds nothing), so the result can still be keyed.
-DecodedRequest decode_oversized(std::string_view bytes, std::size_t max_bytes) {
-  DecodedRequest out;
+// The top-level request_id of an event that cannot be decoded, when one comes before the
+// problem (a SAX pass that builds nothing and stops at the same depth limit); empty otherwise.
+std::string find_request_id(std::string_view bytes) {
   RequestIdFinder finder;
   rapidjson::MemoryStream ms(bytes.data(), bytes.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
   rapidjson::Reader reader;
   reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(is, finder);
+  return is_valid_request_id(finder.request_id) ? std::move(finder.request_id) : std::string();
+}
+
+// An event over the size limit is not decoded: only its request_id is looked for, so the result
+// can still be keyed.
+DecodedRequest decode_oversized(std::string_view bytes, std::size_t max_bytes) {
+  DecodedRequest out;
+  RequestIdFinder finder;
+  finder.request_id = find_request_id(bytes);
   const std::string size = "the event is " + std::to_string(bytes.size()) +
                            " bytes, over the limit of " + std::to_string(max_bytes);
   if (!is_valid_request_id(finder.request_id)) {
@@ -347,7 +355,9 @@ DecodedRequest decode_request(std::string_view bytes, std::size_t max_bytes) {
   rapidjson::Document doc;
   CheckingHandler checked(doc);
   if (std::string error; !parse_checked(bytes, doc, checked, error)) {
-    out.status = DecodeStatus::kUnreadable;
+    // Too deep or broken after a readable request_id: the producer still gets an error result.
+    req.request_id = find_request_id(bytes);
+    out.status = req.request_id.empty() ? DecodeStatus::kUnreadable : DecodeStatus::kInvalid;
     violations.push_back(std::move(error));
     return out;
   }

@@ -143,7 +143,7 @@ PublishLine convert_publish_line(std::string_view line, const std::string& defau
     return out;
   }
   rapidjson::Document doc;
-  doc.Parse(line.data(), line.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(line.data(), line.size());
   if (doc.HasParseError()) {
     return rejected(std::string("not valid JSON: ") +
                     rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +

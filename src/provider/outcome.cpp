@@ -1,5 +1,6 @@
 #include "switchyard/provider/outcome.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -45,7 +46,7 @@ std::optional<int> digits(std::string_view text) {
 
 // An HTTP date in the IMF-fixdate form every current server sends (RFC 9110 5.6.7):
 // "Sun, 06 Nov 1994 08:49:37 GMT". The obsolete RFC 850 and asctime forms are not read.
-std::optional<std::chrono::system_clock::time_point> parse_imf_fixdate(std::string_view text) {
+std::optional<std::chrono::sys_seconds> parse_imf_fixdate(std::string_view text) {
   text = trim(text);
   if (text.size() != 29 || text[3] != ',' || text[4] != ' ' || text[7] != ' ' || text[11] != ' ' ||
       text[16] != ' ' || text[19] != ':' || text[22] != ':' || text.substr(25) != " GMT")
@@ -75,16 +76,22 @@ std::optional<std::chrono::system_clock::time_point> parse_imf_fixdate(std::stri
 
 std::int64_t retry_after_ms(const HttpResponse& response,
                             std::chrono::system_clock::time_point now) {
+  // A server may send any number: 1e41 seconds is undefined to convert to an integer. A day is
+  // longer than any wait the retry policy honours.
+  static constexpr double kMaxMs = 86'400'000;
+  auto bounded = [](double ms) { return static_cast<std::int64_t>(std::min(ms, kMaxMs)); };
   if (const std::string* ms = response.header("retry-after-ms")) {
-    if (auto value = parse_non_negative_number(*ms)) return static_cast<std::int64_t>(*value);
+    if (auto value = parse_non_negative_number(*ms)) return bounded(*value);
   }
   if (const std::string* value = response.header("retry-after")) {
-    if (auto seconds = parse_non_negative_number(*value)) {
-      return static_cast<std::int64_t>(*seconds * 1000.0);
-    }
+    if (auto seconds = parse_non_negative_number(*value)) return bounded(*seconds * 1000.0);
     if (auto when = parse_imf_fixdate(*value)) {
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*when - now).count();
-      return wait > 0 ? wait : 0;
+      // In seconds: a date past 2262 is out of the system clock's nanosecond range.
+      using std::chrono::duration_cast;
+      using std::chrono::milliseconds;
+      const std::int64_t now_ms = duration_cast<milliseconds>(now.time_since_epoch()).count();
+      const std::int64_t when_ms = duration_cast<milliseconds>(when->time_since_epoch()).count();
+      return bounded(static_cast<double>(std::max<std::int64_t>(when_ms - now_ms, 0)));
     }
   }
   return -1;

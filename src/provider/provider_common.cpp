@@ -110,7 +110,7 @@ ProviderOutcome classify_failure(const HttpResponse& response) {
     return outcome;
   }
   rapidjson::Document doc;
-  doc.Parse(response.body.data(), response.body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(response.body.data(), response.body.size());
   ProviderError error;
   if (!doc.HasParseError()) error = parse_error_body(doc);
   // An unreadable error body (an HTML page from a load balancer) is still worth showing.
@@ -220,7 +220,7 @@ ProviderOutcome malformed(ProviderOutcome outcome, std::string_view why) {
 
 bool parse_success_body(const HttpResponse& response, rapidjson::Document& doc,
                         ProviderOutcome& outcome) {
-  doc.Parse(response.body.data(), response.body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(response.body.data(), response.body.size());
   if (doc.HasParseError()) {
     outcome = malformed(std::move(outcome), std::string("invalid JSON at offset ") +
                                                 std::to_string(doc.GetErrorOffset()) + ": " +

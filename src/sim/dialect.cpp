@@ -514,6 +514,10 @@ void write_openai_completion(std::string& body, const Completion& reply, bool az
     body.append(R"(,"content_filter_results":)");
     append_content_filter_results(body, filtered);
   }
+  if (reply.omit_usage) {
+    body.append(R"(}],"system_fingerprint":"fp_switchyard_sim"})");
+    return;
+  }
   body.append(R"(}],"usage":{"prompt_tokens":)");
   append_uint(body, reply.prompt_tokens);
   body.append(R"(,"completion_tokens":)");
@@ -547,6 +551,10 @@ void write_anthropic_message(std::string& body, const Completion& reply) {
   body.append(refused                                      ? "refusal"
               : reply.finish == Completion::Finish::length ? "max_tokens"
                                                            : "end_turn");
+  if (reply.omit_usage) {
+    body.append(R"(","stop_sequence":null})");
+    return;
+  }
   body.append(R"(","stop_sequence":null,"usage":{"input_tokens":)");
   append_uint(body, reply.prompt_tokens - reply.cache_creation_tokens - reply.cache_read_tokens);
   body.append(R"(,"cache_creation_input_tokens":)");

@@ -87,6 +87,7 @@ struct Completion {
   std::uint32_t cache_creation_tokens = 0;  // Anthropic
   std::uint32_t cache_read_tokens = 0;      // Anthropic
   Finish finish = Finish::stop;
+  bool omit_usage = false;  // the `no_usage` fault
 };
 
 void write_openai_completion(std::string& body, const Completion& reply, bool azure);

@@ -13,12 +13,14 @@ namespace switchyard {
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, FaultKind>, 5> kKinds{{
+constexpr std::array<std::pair<std::string_view, FaultKind>, 7> kKinds{{
     {"down", FaultKind::down},
     {"errors", FaultKind::errors},
     {"rate_limit", FaultKind::rate_limit},
     {"slow_first_byte", FaultKind::slow_first_byte},
     {"malformed", FaultKind::malformed},
+    {"no_usage", FaultKind::no_usage},
+    {"absurd_usage", FaultKind::absurd_usage},
 }};
 
 constexpr std::int64_t kMaxDelayMs = 3'600'000;
@@ -52,8 +54,8 @@ FaultRule read_rule(const rapidjson::Value& value, const std::string& where,
   bool kind_known = false;
   if (kind == value.MemberEnd()) {
     problems.push_back(where +
-                       ".kind is required (down, errors, rate_limit, slow_first_byte or "
-                       "malformed)");
+                       ".kind is required (down, errors, rate_limit, slow_first_byte, "
+                       "malformed, no_usage or absurd_usage)");
   } else if (!kind->value.IsString()) {
     problems.push_back(where + ".kind must be a string");
   } else {
@@ -66,7 +68,8 @@ FaultRule read_rule(const rapidjson::Value& value, const std::string& where,
     }
     if (!kind_known) {
       problems.push_back(where + ".kind '" + std::string(name) +
-                         "' is not one of down, errors, rate_limit, slow_first_byte, malformed");
+                         "' is not one of down, errors, rate_limit, slow_first_byte, malformed, "
+                         "no_usage, absurd_usage");
     }
   }
 

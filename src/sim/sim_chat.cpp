@@ -184,7 +184,7 @@ std::uint64_t Server::context_window(std::string_view model) const {
 }
 
 void Server::answer_ok(const Exchange& x, const ChatRequest& chat, std::uint64_t n,
-                       bool malformed) {
+                       bool malformed, FaultKind lie) {
   Completion reply;
   reply.model = chat.model;
   reply.id = draw(options_.seed, n, 2);
@@ -202,6 +202,7 @@ void Server::answer_ok(const Exchange& x, const ChatRequest& chat, std::uint64_t
     reply.reasoning_tokens = completion * kReasoningSharePercent / 100;
   }
   reply.completion_tokens = completion;
+  reply.omit_usage = lie == FaultKind::no_usage;
   if (std::uint32_t visible = completion - reply.reasoning_tokens; visible > 0) {
     reply.text = std::string_view(reply_text_).substr(0, word_ends_[visible - 1]);
   }
@@ -219,6 +220,16 @@ void Server::answer_ok(const Exchange& x, const ChatRequest& chat, std::uint64_t
     write_openai_completion(x.conn.body, reply, x.dialect == SimEndpoint::azure);
   }
   if (malformed) x.conn.body.resize(x.conn.body.size() / 2);
+  if (lie == FaultKind::absurd_usage) {
+    // After the text is written: the count lies, the reply does not.
+    const std::string_view key = x.dialect == SimEndpoint::anthropic ? R"("output_tokens":)"
+                                                                     : R"("completion_tokens":)";
+    if (auto at = x.conn.body.rfind(key); at != std::string::npos) {
+      const auto digits = at + key.size();
+      const auto end = x.conn.body.find_first_not_of("0123456789", digits);
+      x.conn.body.replace(digits, end - digits, "4000000000");
+    }
+  }
   start_head(x.conn.head, 200);
   append_dialect_headers(x.conn.head, x, std::uint64_t{reply.prompt_tokens} + completion, false);
   finish_head(x.conn.head, kJson, x.conn.body.size(), x.keep_alive);
@@ -359,6 +370,14 @@ ChatDecision Server::handle_chat(Shard& shard, Connection& conn, const Route& ro
         return decision;
       case FaultKind::malformed:
         answer_ok(x, chat, n, true);
+        account(x, chat.model, Outcome::malformed, 200, fault);
+        return decision;
+      case FaultKind::no_usage:
+        answer_ok(x, chat, n, false, FaultKind::no_usage);
+        account(x, chat.model, Outcome::ok, 200, fault);
+        return decision;
+      case FaultKind::absurd_usage:
+        answer_ok(x, chat, n, false, FaultKind::absurd_usage);
         account(x, chat.model, Outcome::malformed, 200, fault);
         return decision;
     }

@@ -328,8 +328,10 @@ class Server {
   ChatDecision answer_error(const Exchange& x, std::string_view model, int status, int fault_rule);
   ChatDecision answer_rate_limited(const Exchange& x, std::string_view model, int retry_after_s,
                                    int fault_rule);
-  // The reply to a request that gets an answer; malformed cuts the body in half.
-  void answer_ok(const Exchange& x, const ChatRequest& chat, std::uint64_t n, bool malformed);
+  // The reply to a request that gets an answer; malformed cuts the body in half; `lie` (no_usage,
+  // absurd_usage) changes its usage, any other kind leaves it as it is.
+  void answer_ok(const Exchange& x, const ChatRequest& chat, std::uint64_t n, bool malformed,
+                 FaultKind lie = FaultKind::down);
   // Whether (model, prefix) was cached by an earlier reply; remembers it if not.
   bool prompt_cache_hit(std::string_view model, std::uint64_t prefix_hash);
   std::uint64_t context_window(std::string_view model) const;

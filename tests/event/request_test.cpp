@@ -139,9 +139,16 @@ TEST(RequestDecode, OversizedEventIsInvalidButKeepsItsRequestId) {
   EXPECT_TRUE(has_violation(d, "over the limit of 1000"));
 }
 
-TEST(RequestDecode, TruncatedJsonIsUnreadable) {
+TEST(RequestDecode, TruncatedJsonAfterARequestIdIsInvalidSoTheProducerGetsAnErrorResult) {
   auto d = decode(R"({"request_id":"r","team":"t","messages":[{"role":"us)");
-  EXPECT_EQ(d.status, DecodeStatus::kUnreadable);
+  EXPECT_EQ(d.status, DecodeStatus::kInvalid);
+  EXPECT_EQ(d.request.request_id, "r");
+  EXPECT_TRUE(has_violation(d, "not valid JSON")) << d.reason();
+  // Before any request_id, or with one that is not valid, nothing can be keyed.
+  EXPECT_EQ(decode(R"({"team":"t","request_id":"r",)").status, DecodeStatus::kInvalid);
+  EXPECT_EQ(decode(R"({"team":"t","messages":[{"role":"us)").status, DecodeStatus::kUnreadable);
+  EXPECT_EQ(decode(R"({"request_id":"a b","team":"t","messages":[)").status,
+            DecodeStatus::kUnreadable);
 }
 
 TEST(Rfc3339, ParsesUtcOffsetsAndFractions) {
@@ -164,8 +171,10 @@ TEST(RequestDecodeHostile, DeepNestingIsRefusedWithoutRecursing) {
       R"("metadata":{"a":)" +
       std::string(300'000, '[') + std::string(300'000, ']') + "}}";
   auto d = decode(deep);
-  EXPECT_EQ(d.status, DecodeStatus::kUnreadable);
+  EXPECT_EQ(d.status, DecodeStatus::kInvalid);  // its request_id came first: an error result
+  EXPECT_EQ(d.request.request_id, "deep");
   EXPECT_TRUE(has_violation(d, "nesting deeper than 64 levels")) << d.reason();
+  EXPECT_EQ(decode("{\"metadata\":" + std::string(300'000, '[')).status, DecodeStatus::kUnreadable);
 }
 
 TEST(RequestDecodeHostile, NestingUpToTheBoundIsAccepted) {

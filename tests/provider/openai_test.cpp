@@ -247,6 +247,17 @@ TEST(OpenAiResponse, RetryAfterMsWinsOverRetryAfter) {
   EXPECT_EQ(parse_openai_response(response).retry_after_ms, 120);
 }
 
+// Found by fuzz_openai_response: 1e41 seconds was converted to an integer (undefined).
+TEST(OpenAiResponse, AnAbsurdRetryAfterIsBoundedToADay) {
+  HttpResponse response = response_of(429, kRateLimitError);
+  response.headers = {{"retry-after", "777777777777777777777777777777777777777777"}};
+  EXPECT_EQ(parse_openai_response(response).retry_after_ms, 86'400'000);
+  response.headers = {{"retry-after-ms", "1e300"}};
+  EXPECT_EQ(parse_openai_response(response).retry_after_ms, 86'400'000);
+  response.headers = {{"retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"}};
+  EXPECT_EQ(parse_openai_response(response).retry_after_ms, 86'400'000);
+}
+
 TEST(OpenAiResponse, RetryAfterAsHttpDateIsMeasuredFromNow) {
   HttpResponse response = response_of(429, kRateLimitError);
   response.headers = {{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}};

@@ -103,6 +103,10 @@
 //     slow_first_byte  hold the normal reply delay_ms longer (on top of the latency).
 //     malformed        answer 200 with the normal reply body cut in half (valid HTTP with a
 //                      matching Content-Length, invalid JSON). Counted as "malformed".
+//     no_usage         answer 200 with the normal reply but no `usage` object (an answer that
+//                      does not say what it cost). Counted as "ok".
+//     absurd_usage     answer 200 with the normal reply reporting 4,000,000,000 completion
+//                      tokens (an answer that lies). Counted as "malformed".
 //   JSON form: an array of rules, or {"faults":[rules]}. A rule: {"kind": required,
 //   "model": string, "from_ms": int >= 0 (default 0), "until_ms": int > from_ms (default
 //   forever), "rate": 0..1 (default 1), "status": 400..599 (errors only, default 503),
@@ -128,7 +132,7 @@
 
 namespace switchyard {
 
-enum class FaultKind { down, errors, rate_limit, slow_first_byte, malformed };
+enum class FaultKind { down, errors, rate_limit, slow_first_byte, malformed, no_usage, absurd_usage };
 
 // One rule of a fault script; see "Fault scripts" above.
 struct FaultRule {

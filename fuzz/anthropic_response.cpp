@@ -1,0 +1,10 @@
+// The Anthropic Messages parser against any answer a server can send.
+#include "provider_response.h"
+#include "switchyard/provider/anthropic.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace switchyard;
+  const HttpResponse response = fuzz::response_of(data, size);
+  fuzz::check_outcome(parse_anthropic_response(response, fuzz::kSecret));
+  return 0;
+}
