@@ -203,6 +203,12 @@ const std::vector<Key<Config>>& top_keys() {
        [](const YAML::Node& n, Config& c) {
          return int_in(10, 86400000)(n, c.worker.budget_defer_retry_ms);
        }},
+      {"worker.reservation_reclaim_after_ms", "900000",
+       "a budget reservation older than this, held by a worker gone for over a minute, is "
+       "released: its event is not coming back (retention, an offset reset)",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(60000, 604800000)(n, c.worker.reservation_reclaim_after_ms);
+       }},
       {"worker.budget_max_defer_ms", "3600000",
        "budget policy defer: longest a request is deferred before it ends budget_exceeded",
        [](const YAML::Node& n, Config& c) {

@@ -246,6 +246,7 @@ class PostgresStore final : public RequestStore {
       put_money(w, "amount", r.worst_case_cost);
       put_money(w, "budget", r.budget);
       put(w, "period_kind", r.period_kind);
+      put(w, "worker_id", r.worker_id);
       w.EndObject();
     }
     w.EndArray();
@@ -264,6 +265,24 @@ class PostgresStore final : public RequestStore {
                          : verdict == "already" ? BudgetVerdict::kAlreadyReserved
                                                 : BudgetVerdict::kExceeded;
         if (!row[2].is_null()) answer.committed = parse_usd(row[2].c_str()).value_or(0);
+      }
+    });
+  }
+
+  bool reclaim_reservations(std::int64_t older_than_ms, std::int64_t live_within_ms,
+                            std::vector<ReclaimedReservations>& released,
+                            std::string& error) override {
+    released.clear();
+    return with_connection(error, [&](pqxx::connection& conn) {
+      pqxx::work tx(conn);
+      pqxx::result rows = tx.exec_params(
+          "SELECT team, period_start::text, reclaimed, amount_usd::text "
+          "FROM switchyard_reclaim_reservations($1, $2)",
+          older_than_ms, live_within_ms);
+      tx.commit();
+      for (const auto& row : rows) {
+        released.push_back({row[0].c_str(), row[1].c_str(), row[2].as<std::int64_t>(),
+                            parse_usd(row[3].c_str()).value_or(0)});
       }
     });
   }

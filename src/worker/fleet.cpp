@@ -9,17 +9,19 @@
 
 namespace switchyard {
 
-namespace {
 std::string make_worker_id() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   return std::string(host) + "-" + std::to_string(getpid()) + "-" +
          std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000007);
 }
-}  // namespace
 
-Fleet::Fleet(const Config& config, const Clock& clock, Scheduler& scheduler)
-    : config_(config), clock_(clock), scheduler_(scheduler), worker_id_(make_worker_id()) {}
+Fleet::Fleet(const StageContext& ctx, Scheduler& scheduler, std::string worker_id)
+    : ctx_(ctx),
+      config_(ctx.config),
+      clock_(ctx.clock),
+      scheduler_(scheduler),
+      worker_id_(std::move(worker_id)) {}
 
 void Fleet::tick(RequestStore& store) {
   const std::int64_t now = clock_.steady_ms();
@@ -29,6 +31,32 @@ void Fleet::tick(RequestStore& store) {
   if (now >= next_beat_ms_) {
     beat(store, false);
     next_beat_ms_ = clock_.steady_ms() + kHeartbeatMs;
+  }
+  // Not before this worker's own first heartbeat is in, so its reservations are never taken.
+  if (now >= next_reclaim_ms_ && fleet_size_ > 0) {
+    reclaim(store);
+    next_reclaim_ms_ = clock_.steady_ms() + kReclaimEveryMs;
+  }
+}
+
+void Fleet::reclaim(RequestStore& store) {
+  std::vector<ReclaimedReservations> released;
+  std::string error;
+  if (!store.reclaim_reservations(config_.worker.reservation_reclaim_after_ms, kGoneAfterMs,
+                                  released, error)) {
+    worker_log()->warn("reclaiming budget reservations of gone workers failed ({}); retrying in "
+                       "a minute",
+                       error);
+    return;
+  }
+  for (const ReclaimedReservations& r : released) {
+    ctx_.stats.reservations_reclaimed.inc(static_cast<std::uint64_t>(r.count));
+    worker_log()->warn(
+        "released {} budget reservation(s) of team {} ({} USD, period from {}): older than {} s, "
+        "held by workers gone for over {} s, their events never came back (retention, an offset "
+        "reset)",
+        r.count, r.team, format_usd(r.amount), r.period_start,
+        config_.worker.reservation_reclaim_after_ms / 1000, kGoneAfterMs / 1000);
   }
 }
 

@@ -64,9 +64,11 @@ struct Worker::Impl {
         health(stats.store_failures, config.postgres.retry_backoff_ms),
         ctx{config, clock, stats, series, metrics, health},
         scheduler(config, clock.steady_ms()),
+        worker_id(make_worker_id()),
         gate(config.teams, {.retry_ms = config.worker.budget_defer_retry_ms,
                             .max_defer_ms = config.worker.budget_max_defer_ms,
-                            .wake_min_ms = 250}),
+                            .wake_min_ms = 250,
+                            .worker_id = worker_id}),
         io(config.worker.io_threads),
         delivery(ctx, completions),
         sink(ctx, gate, delivery, to_dedupe),
@@ -75,7 +77,7 @@ struct Worker::Impl {
         budget(ctx, gate, dispatch, sink, to_dedupe),
         dedupe(ctx, gate, budget, dispatch, delivery, to_dedupe),
         intake(ctx, delivery, sink, to_dedupe, completions),
-        fleet(config, clock, scheduler) {
+        fleet(ctx, scheduler, worker_id) {
     dispatch.set_call(&call);
   }
 
@@ -90,6 +92,7 @@ struct Worker::Impl {
   StoreHealth health;
   StageContext ctx;
   Scheduler scheduler;
+  const std::string worker_id;  // host-pid-time: in heartbeats and budget reservations
   BudgetGate gate;
   HandOff<Job*> to_dedupe;
   HandOff<Job*> completions;  // delivery -> intake

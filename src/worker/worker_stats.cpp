@@ -24,7 +24,7 @@ Counter& event(MetricsRegistry& r, const char* name) {
   X(consumed) X(completed) X(dlq) X(invalid) X(redelivered_terminal) X(in_flight_duplicates)  \
   X(budget_rejections) X(budget_deferrals) X(budget_defer_wakes) X(budget_settlement_waits)   \
   X(fallbacks) X(breaker_opens) X(deployments_disabled) X(budget_soft_crossings)              \
-  X(budget_downgrades) X(waits) X(concurrency_waits) X(provider_calls) X(provider_retries)    \
+  X(budget_downgrades) X(reservations_reclaimed) X(waits) X(concurrency_waits) X(provider_calls) X(provider_retries)    \
   X(usage_estimated)                                                                          \
   X(results_ok) X(results_error) X(results_truncated) X(write_conflicts) X(rows_rejected)     \
   X(store_failures)                                                                           \

@@ -23,9 +23,10 @@ class BudgetStoreTest : public ::testing::Test {
         fresh_database("sy_budget_" + std::to_string(std::hash<std::string>{}(name) % 1000000007));
   }
   std::vector<BudgetVerdict> reserve(RequestStore& store, const std::vector<std::string>& ids,
-                                     Picodollars each, Picodollars budget) {
+                                     Picodollars each, Picodollars budget,
+                                     std::string_view worker = "w-test") {
     std::vector<BudgetRequest> requests;
-    for (const auto& id : ids) requests.push_back({id, "search", each, budget, "month"});
+    for (const auto& id : ids) requests.push_back({id, "search", each, budget, "month", worker});
     std::vector<BudgetAnswer> answers;
     std::string error;
     EXPECT_TRUE(store.reserve_budgets(requests, answers, error)) << error;
@@ -92,6 +93,41 @@ TEST_F(BudgetStoreTest, TerminalWriteSettlesActualCostAndReleasesTheReservation)
   write_terminal(*store, "a", 3 * kCent, true);
   EXPECT_EQ(status("spent_usd"), "0.030000000000");
   EXPECT_EQ(query_one(url_, "SELECT count(*) FROM budget_reservations"), "0");
+}
+
+TEST_F(BudgetStoreTest, ReservationsOfGoneWorkersAreReleasedAfterTheBoundAndNoOthers) {
+  auto store = make_postgres_store(url_);
+  int live = 0, ordinal = 0;
+  std::string error;
+  ASSERT_TRUE(store->heartbeat("w-live", "g", 6000, false, live, ordinal, error)) << error;
+  reserve(*store, {"gone-old-1", "gone-old-2"}, 10 * kCent, 100 * kCent, "w-gone");
+  reserve(*store, {"gone-new"}, 10 * kCent, 100 * kCent, "w-gone");
+  reserve(*store, {"live-old"}, 10 * kCent, 100 * kCent, "w-live");
+  reserve(*store, {"moved-old"}, 10 * kCent, 100 * kCent, "w-gone");
+  query_one(url_,
+            "UPDATE budget_reservations SET created_at = now() - interval '2 hours' "
+            "WHERE request_id LIKE '%-old%' RETURNING 1");
+  // The event of moved-old came back to the live worker: the reservation is its now.
+  EXPECT_EQ(reserve(*store, {"moved-old"}, 10 * kCent, 100 * kCent, "w-live")[0],
+            BudgetVerdict::kAlreadyReserved);
+  EXPECT_EQ(status("reserved_usd"), "0.500000000000");
+
+  std::vector<ReclaimedReservations> released;
+  ASSERT_TRUE(store->reclaim_reservations(3'600'000, 60'000, released, error)) << error;
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].team, "search");
+  EXPECT_EQ(released[0].count, 2);
+  EXPECT_EQ(released[0].amount, 20 * kCent);
+  EXPECT_EQ(status("reserved_usd"), "0.300000000000");
+  EXPECT_EQ(query_one(url_, "SELECT string_agg(request_id, ',' ORDER BY request_id) FROM "
+                            "budget_reservations"),
+            "gone-new,live-old,moved-old");
+  // Nothing more to release; the remaining ones settle as usual.
+  ASSERT_TRUE(store->reclaim_reservations(3'600'000, 60'000, released, error)) << error;
+  EXPECT_TRUE(released.empty());
+  write_terminal(*store, "moved-old", 2 * kCent, true);
+  EXPECT_EQ(status("spent_usd"), "0.020000000000");
+  EXPECT_EQ(status("reserved_usd"), "0.200000000000");
 }
 
 TEST_F(BudgetStoreTest, ConcurrentWorkersNeverReserveMoreThanTheBudget) {

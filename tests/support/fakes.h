@@ -63,6 +63,7 @@ class FakeStore final : public RequestStore {
         a.verdict = BudgetVerdict::kReserved;
         reserved[team] += r.worst_case_cost;
         reservations[std::string(r.request_id)] = {team, r.worst_case_cost};
+        reserved_by[std::string(r.request_id)] = std::string(r.worker_id);
       } else {
         a.verdict = BudgetVerdict::kExceeded;
       }
@@ -104,6 +105,19 @@ class FakeStore final : public RequestStore {
     }
     ++statements;
     batch_sizes.push_back(records.size());
+    return true;
+  }
+  // What reclaim_reservations answers next (then nothing); every call is recorded.
+  std::vector<ReclaimedReservations> to_reclaim;
+  std::vector<std::pair<std::int64_t, std::int64_t>> reclaim_calls;  // (older_than, live_within)
+  std::map<std::string, std::string> reserved_by;  // request_id -> worker_id of its reservation
+  bool reclaim_reservations(std::int64_t older_than_ms, std::int64_t live_within_ms,
+                            std::vector<ReclaimedReservations>& released,
+                            std::string& error) override {
+    if (failing(error)) return false;
+    reclaim_calls.emplace_back(older_than_ms, live_within_ms);
+    released = std::move(to_reclaim);
+    to_reclaim.clear();
     return true;
   }
   bool last_failure_rejected_data() const override { return rejected_; }

@@ -72,6 +72,7 @@ struct BudgetGateOptions {
   std::int64_t retry_ms = 30'000;       // a parked claim retries by itself after this long
   std::int64_t max_defer_ms = 600'000;  // policy defer gives up after this long in all
   std::int64_t wake_min_ms = 250;  // settlements wake a team's parked claims at most this often
+  std::string worker_id;  // stored with each reservation (RequestStore::reclaim_reservations)
 };
 
 class BudgetGate {

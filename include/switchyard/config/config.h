@@ -55,6 +55,8 @@ struct WorkerConfig {
   // long it may be deferred in all before it ends budget_exceeded.
   int budget_defer_retry_ms = 30000;
   int budget_max_defer_ms = 3600000;
+  // A budget reservation older than this whose worker is gone is released (worker/fleet.h).
+  int reservation_reclaim_after_ms = 900000;
 };
 
 struct HttpConfig {

@@ -49,6 +49,15 @@ struct BudgetRequest {
   Picodollars worst_case_cost = 0;  // reserved until the request is terminal
   Picodollars budget = 0;           // the team's budget for the current period
   std::string_view period_kind;     // day | week | month (UTC)
+  std::string_view worker_id;       // who holds the reservation (see reclaim_reservations)
+};
+
+// What reclaim_reservations released, per team and budget period.
+struct ReclaimedReservations {
+  std::string team;
+  std::string period_start;  // YYYY-MM-DD
+  std::int64_t count = 0;
+  Picodollars amount = 0;
 };
 
 enum class BudgetVerdict {
@@ -81,6 +90,13 @@ class RequestStore {
   // in order, in one transaction. Safe across a fleet: the period row is locked per reservation.
   virtual bool reserve_budgets(const std::vector<BudgetRequest>& requests,
                                std::vector<BudgetAnswer>& answers, std::string& error) = 0;
+
+  // Releases budget reservations created more than `older_than_ms` ago whose worker (the last
+  // to reserve or redeliver them) has no heartbeat within `live_within_ms`: their events will
+  // not come back to settle them (retention, an offset reset). Fills `released` per team/period.
+  virtual bool reclaim_reservations(std::int64_t older_than_ms, std::int64_t live_within_ms,
+                                    std::vector<ReclaimedReservations>& released,
+                                    std::string& error) = 0;
 
   // Writes every record in one transaction: the requests row and its ledger rows, or nothing
   // for a request that is already terminal; the budget reservation of an inserted request is

@@ -51,6 +51,7 @@ struct WorkerStats {
   Counter& deployments_disabled;   // deployments disabled after 401/403 or a bad certificate
   Counter& budget_soft_crossings;  // soft budgets crossed
   Counter& budget_downgrades;      // moved to the cheapest tier by a budget
+  Counter& reservations_reclaimed;  // budget reservations of gone workers released
   Counter& waits;                  // times a request waited for rate-limit headroom
   Counter& concurrency_waits;      // calls queued for a place under a deployment's concurrency
   Counter& provider_calls;
