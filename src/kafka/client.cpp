@@ -279,9 +279,26 @@ struct KafkaProducer::Impl {
   rd_kafka_t* rk = nullptr;
   DeliveryHandler on_delivery;
 
+  static bool permanent(rd_kafka_resp_err_t err) {
+    switch (err) {
+      case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+      case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+      case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+      case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+      case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+      case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+      case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+        return true;
+      default:
+        return false;
+    }
+  }
   static void dr_cb(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
-    self->on_delivery(msg->_private, msg->err ? rd_kafka_err2str(msg->err) : nullptr);
+    self->on_delivery(msg->_private, msg->err ? rd_kafka_err2str(msg->err) : nullptr,
+                      msg->err && permanent(msg->err));
   }
   static void error_cb(rd_kafka_t*, int err, const char* reason, void*) {
     logger()->warn("kafka producer: {} ({})", reason,

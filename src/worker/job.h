@@ -84,6 +84,10 @@ struct Job : BudgetClaim {
   // Given up at shutdown while still retryable: intake drops it without finishing its offset,
   // so the offset stays uncommitted and the request is redelivered, never made permanent.
   bool abandoned = false;
+  // Delivery (delivery.h): failed attempts of the result event [0] and the DLQ record [1] since
+  // they last changed, and whether the result event was already replaced by its bounded form.
+  std::uint8_t produce_failures[2] = {0, 0};
+  bool result_bounded = false;
   std::vector<Job*> duplicates;  // same request_id fetched while this one was in flight
 };
 

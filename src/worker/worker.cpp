@@ -196,7 +196,9 @@ int Worker::Impl::run() {
   http = seams.make_http(io);
   call.set_http(http.get());
   producer = seams.make_producer(
-      [this](void* tag, const char* error) { delivery.on_delivery(tag, error); });
+      [this](void* tag, const char* error, bool permanent) {
+        delivery.on_delivery(tag, error, permanent);
+      });
   delivery.set_producer(producer.get());
   consumer = seams.make_consumer(&intake);
   intake.set_consumer(consumer.get());

@@ -88,11 +88,11 @@ TEST_F(IntakeTest, AnUnreadableEventGoesToTheDlqAndAnInvalidOneAlsoToTheSink) {
   // Both end: the DLQ records are acknowledged, the invalid one's result is written and
   // acknowledged, and intake commits past both (and frees them).
   for (const auto& record : std::vector(producer_.produced))
-    delivery_.on_delivery(record.opaque, nullptr);
+    delivery_.on_delivery(record.opaque, nullptr, false);
   std::atomic<bool> stop{false};
   ASSERT_TRUE(sink_.run_once(world_.store, stop));
   ASSERT_EQ(producer_.produced.size(), 3u);
-  delivery_.on_delivery(producer_.produced[2].opaque, nullptr);
+  delivery_.on_delivery(producer_.produced[2].opaque, nullptr, false);
   turn();
   EXPECT_EQ(intake_.pending(), 0u);
   EXPECT_EQ(last_commit(), 2);

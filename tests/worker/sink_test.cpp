@@ -156,7 +156,7 @@ TEST_F(SinkTest, AResultThatCannotBeQueuedIsProducedAgainByTheDeliveryThread) {
   delivery_.run_once(0);
   ASSERT_EQ(producer_.produced.size(), 1u);
   // Its acknowledgement hands the job back to intake.
-  delivery_.on_delivery(producer_.produced[0].opaque, nullptr);
+  delivery_.on_delivery(producer_.produced[0].opaque, nullptr, false);
   std::vector<Job*> done;
   completions_.take(done, 10, std::chrono::milliseconds(0));
   ASSERT_EQ(done.size(), 1u);
@@ -218,6 +218,62 @@ deployments:
   world.delivery.produce_dlq(&dlq);
   ASSERT_EQ(world.producer.produced.size(), 2u);
   EXPECT_LT(world.producer.produced[1].value.size(), 20'000u) << "the original bytes, cut";
+}
+
+TEST(DeliveryLimits, RecordsTheBrokerRefusesForGoodAreChangedAndTransientFailuresBackOff) {
+  testing::StageWorld world(R"(
+worker: {default_tier: economy}
+deployments:
+  - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
+     input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
+)");
+  Job job;
+  job.decoded.request.request_id = "r1";
+  job.decoded.request.team = "t";
+  job.out_topic = "replies";  // the request's own reply topic
+  job.acks_pending = 1;
+  job.result_json = R"({"request_id":"r1","status":"ok"})";
+  world.delivery.produce_result(&job);
+  ASSERT_EQ(world.producer.produced.size(), 1u);
+
+  // The reply topic refuses it for good (deleted, not authorized): the results topic gets it.
+  world.delivery.on_delivery(world.producer.produced[0].opaque, "Broker: Topic authorization "
+                             "failed", true);
+  world.delivery.run_once(0);
+  ASSERT_EQ(world.producer.produced.size(), 2u);
+  EXPECT_EQ(world.producer.produced[1].topic, world.config().kafka.results_topic);
+  EXPECT_EQ(world.producer.produced[1].value, job.result_json);
+
+  // The results topic refuses it for good too (a smaller max.message.bytes on the broker): the
+  // bounded event goes instead, once.
+  world.delivery.on_delivery(world.producer.produced[1].opaque, "Broker: Message size too large",
+                             true);
+  world.delivery.run_once(0);
+  ASSERT_EQ(world.producer.produced.size(), 3u);
+  EXPECT_NE(world.producer.produced[2].value.find("result_too_large"), std::string::npos);
+  EXPECT_EQ(world.stats.results_truncated.value(), 1u);
+
+  // Refused again, and transient failures: the same record, after 50, 100, 200 ms ...
+  world.delivery.on_delivery(world.producer.produced[2].opaque, "Broker: Topic authorization "
+                             "failed", true);
+  world.delivery.run_once(0);
+  EXPECT_EQ(world.producer.produced.size(), 3u) << "not before its backoff";
+  world.clock.advance_ms(49);
+  world.delivery.run_once(0);
+  EXPECT_EQ(world.producer.produced.size(), 3u);
+  world.clock.advance_ms(1);
+  world.delivery.run_once(0);
+  ASSERT_EQ(world.producer.produced.size(), 4u);
+  EXPECT_EQ(world.producer.produced[3].value, world.producer.produced[2].value);
+  world.delivery.on_delivery(world.producer.produced[3].opaque, "Local: Message timed out", false);
+  world.clock.advance_ms(99);
+  world.delivery.run_once(0);
+  EXPECT_EQ(world.producer.produced.size(), 4u);
+  world.clock.advance_ms(1);
+  world.delivery.run_once(0);
+  EXPECT_EQ(world.producer.produced.size(), 5u);
+  EXPECT_EQ(world.stats.produce_failures.value(), 4u);
+  EXPECT_EQ(job.acks_pending.load(), 1);  // nothing was acknowledged or dropped on the way
 }
 
 }  // namespace

@@ -60,8 +60,12 @@ struct KafkaHeader {
   std::string_view value;
 };
 
-// `(opaque, error_text)` once per produced record; error_text null = acknowledged.
-using DeliveryHandler = std::function<void(void* opaque, const char* error_text)>;
+// `(opaque, error_text, permanent)` once per produced record; error_text null = acknowledged.
+// `permanent`: after librdkafka's own retries, the broker refuses this record on this topic for
+// good (too large for the topic, topic unknown or not authorized, refused by policy); producing
+// it again unchanged would fail the same way. Otherwise the failure was transient (timed out,
+// broker unreachable).
+using DeliveryHandler = std::function<void(void* opaque, const char* error_text, bool permanent)>;
 
 // Thread-safety: produce() from any thread; delivery reports (the DeliveryHandler given to the
 // factory that made the producer) run on the thread that calls poll().
@@ -69,7 +73,8 @@ class RecordProducer {
  public:
   virtual ~RecordProducer() = default;
   // Queues a record; `opaque` comes back with its delivery report. Returns an error text for a
-  // record that cannot be queued at all (unknown topic, too large), else "".
+  // record that cannot be queued at all (unknown topic, too large: permanent for this record and
+  // topic), else "". A full queue is waited out, not returned.
   virtual std::string produce(const std::string& topic, std::string_view key,
                               std::string_view value, const std::vector<KafkaHeader>& headers,
                               void* opaque) = 0;
