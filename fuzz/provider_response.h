@@ -24,7 +24,8 @@ inline HttpResponse response_of(const std::uint8_t* data, std::size_t size) {
   response.status = kStatuses[data[0] % kStatuses.size()];
   std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   const auto blank = rest.find("\n\n");
-  std::string_view head = blank == std::string_view::npos ? std::string_view{} : rest.substr(0, blank);
+  std::string_view head =
+      blank == std::string_view::npos ? std::string_view{} : rest.substr(0, blank);
   response.body = std::string(blank == std::string_view::npos ? rest : rest.substr(blank + 2));
   while (!head.empty()) {
     const auto eol = head.find('\n');

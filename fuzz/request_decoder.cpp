@@ -27,9 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (d.status != DecodeStatus::kOk) return 0;
   check(!r.messages.empty());
   for (const auto& m : r.messages) check(is_storable_text(m.content) && is_storable_text(m.role));
-  check(is_storable_text(r.model) && is_storable_text(r.task_type) &&
-        is_storable_text(r.region) && is_storable_text(r.metadata_json) &&
-        is_storable_text(r.reply_topic));
+  check(is_storable_text(r.model) && is_storable_text(r.task_type) && is_storable_text(r.region) &&
+        is_storable_text(r.metadata_json) && is_storable_text(r.reply_topic));
   if (r.max_tokens) check(*r.max_tokens >= 1 && *r.max_tokens <= 10'000'000);
   return 0;
 }

@@ -151,8 +151,8 @@ int cmd_provider_sim(const Args& args) {
   Flags flags(args,
               {"host", "port", "threads", "latency-ms", "jitter-ms", "error-rate",
                "rate-limit-rate", "retry-after-s", "seed", "output-tokens", "idle-timeout-ms",
-               "context-windows", "default-context-window", "faults", "tls-cert", "tls-key", "listen-backlog", "accept-delay-ms",
-               "max-connections"},
+               "context-windows", "default-context-window", "faults", "tls-cert", "tls-key",
+               "listen-backlog", "accept-delay-ms", "max-connections"},
               {"help"});
   if (flags.has("help")) {
     std::fputs(kProviderSimHelp, stdout);

@@ -40,9 +40,8 @@ bool BudgetGate::reserve(RequestStore& store, std::span<BudgetClaim* const> clai
   requests_.clear();
   for (const BudgetClaim* c : claims) {
     const TeamConfig& team = teams_[c->team];
-    requests_.push_back(
-        {c->request_id, team.name, c->worst_case, *team.budget, team.budget_period,
-         options_.worker_id});
+    requests_.push_back({c->request_id, team.name, c->worst_case, *team.budget, team.budget_period,
+                         options_.worker_id});
   }
   if (!store.reserve_budgets(requests_, store_answers_, error)) return false;
 

@@ -164,7 +164,8 @@ std::optional<ModelPrice> price_from_override(std::string name, const PriceOverr
 PricingCatalog PricingCatalog::parse(std::string_view json, std::vector<std::string>& problems) {
   PricingCatalog catalog;
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(json.data(), json.size());
+  doc.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(json.data(),
+                                                                                    json.size());
   if (doc.HasParseError()) {
     problems.push_back("pricing catalog: not valid JSON at byte " +
                        std::to_string(doc.GetErrorOffset()) + ": " +

@@ -249,8 +249,7 @@ class HttpClientImpl final : public std::enable_shared_from_this<HttpClientImpl>
     }
     const bool opens = !grant.connection;  // a new connection: it holds a connect-ramp place
     try {
-      co_await use_slot(pool, url, request, deadline, std::move(grant.connection), opens,
-                        response);
+      co_await use_slot(pool, url, request, deadline, std::move(grant.connection), opens, response);
     } catch (const std::exception&) {
       release(pool, nullptr, opens);  // use_slot throws only before it released the slot itself
       throw;

@@ -280,7 +280,7 @@ ResponseEffects Scheduler::on_response(std::size_t i, const ScheduleChoice& gran
     t->settle(grant.team_admission, answered ? actual : 0, now);
   s.limiter.on_headers(outcome.remaining_requests, outcome.remaining_tokens, std::nullopt, now);
   using Sample = limit::ConcurrencyLimit::Sample;
-  s.concurrency.on_end(answered                                    ? Sample::kOk
+  s.concurrency.on_end(answered                                  ? Sample::kOk
                        : outcome.kind == OutcomeKind::kRetryable ? Sample::kOverload
                                                                  : Sample::kNeutral,
                        latency_ms, now);

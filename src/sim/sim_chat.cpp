@@ -183,8 +183,8 @@ std::uint64_t Server::context_window(std::string_view model) const {
   return it == context_windows_.end() ? options_.default_context_window : it->second;
 }
 
-void Server::answer_ok(const Exchange& x, const ChatRequest& chat, std::uint64_t n,
-                       bool malformed, FaultKind lie) {
+void Server::answer_ok(const Exchange& x, const ChatRequest& chat, std::uint64_t n, bool malformed,
+                       FaultKind lie) {
   Completion reply;
   reply.model = chat.model;
   reply.id = draw(options_.seed, n, 2);
@@ -222,8 +222,8 @@ void Server::answer_ok(const Exchange& x, const ChatRequest& chat, std::uint64_t
   if (malformed) x.conn.body.resize(x.conn.body.size() / 2);
   if (lie == FaultKind::absurd_usage) {
     // After the text is written: the count lies, the reply does not.
-    const std::string_view key = x.dialect == SimEndpoint::anthropic ? R"("output_tokens":)"
-                                                                     : R"("completion_tokens":)";
+    const std::string_view key =
+        x.dialect == SimEndpoint::anthropic ? R"("output_tokens":)" : R"("completion_tokens":)";
     if (auto at = x.conn.body.rfind(key); at != std::string::npos) {
       const auto digits = at + key.size();
       const auto end = x.conn.body.find_first_not_of("0123456789", digits);

@@ -72,8 +72,7 @@ void Delivery::produce_result(Job* job) {
   }
 }
 
-void Delivery::failed(Job* job, bool is_dlq, std::string_view error, bool permanent,
-                      bool queued) {
+void Delivery::failed(Job* job, bool is_dlq, std::string_view error, bool permanent, bool queued) {
   ctx_.stats.produce_failures.inc();
   std::uint8_t& failures = job->produce_failures[is_dlq ? 1 : 0];
   if (failures < 255) ++failures;
@@ -96,11 +95,11 @@ void Delivery::failed(Job* job, bool is_dlq, std::string_view error, bool perman
   if (now - last < 10'000 || !last_warned_ms_.compare_exchange_strong(last, now)) {
     unwarned_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    worker_log()->warn("{} of {} failed ({}; attempt {}){}; producing it again{} ({} more "
-                       "failures since the last warning)",
-                       queued ? "delivery" : "queueing", is_dlq ? "DLQ record" : "result", error,
-                       failures, change, fields_of(*job, ctx_.config),
-                       unwarned_.exchange(0, std::memory_order_relaxed));
+    worker_log()->warn(
+        "{} of {} failed ({}; attempt {}){}; producing it again{} ({} more "
+        "failures since the last warning)",
+        queued ? "delivery" : "queueing", is_dlq ? "DLQ record" : "result", error, failures, change,
+        fields_of(*job, ctx_.config), unwarned_.exchange(0, std::memory_order_relaxed));
   }
   // A changed record goes again at once and starts a new count; an unchanged one waits before it
   // goes again: 50 ms doubling to 5 s.

@@ -66,7 +66,7 @@ class Delivery {
   HandOff<Job*>& completions_;
   const std::size_t max_record_bytes_;  // the largest value produced as it is
   RecordProducer* producer_ = nullptr;
-  HandOff<Retry> retries_;         // to produce again once due
+  HandOff<Retry> retries_;          // to produce again once due
   std::vector<Retry> retry_batch_;  // delivery thread only
   std::vector<Retry> waiting_;      // delivery thread only: not due yet
   std::atomic<std::int64_t> last_warned_ms_{-1'000'000};

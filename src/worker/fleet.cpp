@@ -44,9 +44,10 @@ void Fleet::reclaim(RequestStore& store) {
   std::string error;
   if (!store.reclaim_reservations(config_.worker.reservation_reclaim_after_ms, kGoneAfterMs,
                                   released, error)) {
-    worker_log()->warn("reclaiming budget reservations of gone workers failed ({}); retrying in "
-                       "a minute",
-                       error);
+    worker_log()->warn(
+        "reclaiming budget reservations of gone workers failed ({}); retrying in "
+        "a minute",
+        error);
     return;
   }
   for (const ReclaimedReservations& r : released) {

@@ -134,8 +134,8 @@ void Worker::Impl::start_admin() {
   gauges.push_back(metrics.gauge_callback(metric::kOpenCircuitBreakers, {}, [this] {
     return static_cast<double>(scheduler.open_breakers(clock.steady_ms()));
   }));
-  for (auto [name, limit] : {std::pair{metric::kConcurrencyLimit, true},
-                             std::pair{metric::kCallsInFlight, false}}) {
+  for (auto [name, limit] :
+       {std::pair{metric::kConcurrencyLimit, true}, std::pair{metric::kCallsInFlight, false}}) {
     gauges.push_back(metrics.gauge_family_callback(name, [this, limit = limit] {
       std::vector<GaugeSample> out;
       for (std::size_t i = 0; i < config.deployments.size(); ++i) {
@@ -195,10 +195,9 @@ void Worker::Impl::start_admin() {
 int Worker::Impl::run() {
   http = seams.make_http(io);
   call.set_http(http.get());
-  producer = seams.make_producer(
-      [this](void* tag, const char* error, bool permanent) {
-        delivery.on_delivery(tag, error, permanent);
-      });
+  producer = seams.make_producer([this](void* tag, const char* error, bool permanent) {
+    delivery.on_delivery(tag, error, permanent);
+  });
   delivery.set_producer(producer.get());
   consumer = seams.make_consumer(&intake);
   intake.set_consumer(consumer.get());

@@ -93,8 +93,8 @@ TEST(Pressure, GoodEventsAllEndOkAmongHostileOnesAndEveryPartitionCommitsToItsEn
   for (std::size_t i = 0; i < good.size(); ++i) {
     (i % 2 ? interactive : background).push_back(good[i]);
     if (i % 9 == 8) {
-      const auto& bad = next_bad < hostile.size() ? hostile[next_bad]
-                                                  : liars[next_bad - hostile.size()];
+      const auto& bad =
+          next_bad < hostile.size() ? hostile[next_bad] : liars[next_bad - hostile.size()];
       ++next_bad;
       (i % 2 ? background : interactive).push_back(bad);
     }
@@ -135,8 +135,9 @@ TEST(Pressure, GoodEventsAllEndOkAmongHostileOnesAndEveryPartitionCommitsToItsEn
     const std::string& r = by_key[id];
     const auto code = r.find(R"("code":")");
     std::printf("  %-10s %s\n", id.c_str(),
-                code == std::string::npos ? "no result (DLQ, unreadable)"
-                                          : r.substr(code + 8, r.find('"', code + 8) - code - 8).c_str());
+                code == std::string::npos
+                    ? "no result (DLQ, unreadable)"
+                    : r.substr(code + 8, r.find('"', code + 8) - code - 8).c_str());
   }
   EXPECT_NE(by_key["h-never"].find("rate_limited"), std::string::npos) << by_key["h-never"];
   // The silent provider's answer is served and billed on an estimate, marked so.

@@ -119,8 +119,9 @@ TEST_F(BudgetStoreTest, ReservationsOfGoneWorkersAreReleasedAfterTheBoundAndNoOt
   EXPECT_EQ(released[0].count, 2);
   EXPECT_EQ(released[0].amount, 20 * kCent);
   EXPECT_EQ(status("reserved_usd"), "0.300000000000");
-  EXPECT_EQ(query_one(url_, "SELECT string_agg(request_id, ',' ORDER BY request_id) FROM "
-                            "budget_reservations"),
+  EXPECT_EQ(query_one(url_,
+                      "SELECT string_agg(request_id, ',' ORDER BY request_id) FROM "
+                      "budget_reservations"),
             "gone-new,live-old,moved-old");
   // Nothing more to release; the remaining ones settle as usual.
   ASSERT_TRUE(store->reclaim_reservations(3'600'000, 60'000, released, error)) << error;

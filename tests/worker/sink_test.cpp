@@ -237,8 +237,10 @@ deployments:
   ASSERT_EQ(world.producer.produced.size(), 1u);
 
   // The reply topic refuses it for good (deleted, not authorized): the results topic gets it.
-  world.delivery.on_delivery(world.producer.produced[0].opaque, "Broker: Topic authorization "
-                             "failed", true);
+  world.delivery.on_delivery(world.producer.produced[0].opaque,
+                             "Broker: Topic authorization "
+                             "failed",
+                             true);
   world.delivery.run_once(0);
   ASSERT_EQ(world.producer.produced.size(), 2u);
   EXPECT_EQ(world.producer.produced[1].topic, world.config().kafka.results_topic);
@@ -254,8 +256,10 @@ deployments:
   EXPECT_EQ(world.stats.results_truncated.value(), 1u);
 
   // Refused again, and transient failures: the same record, after 50, 100, 200 ms ...
-  world.delivery.on_delivery(world.producer.produced[2].opaque, "Broker: Topic authorization "
-                             "failed", true);
+  world.delivery.on_delivery(world.producer.produced[2].opaque,
+                             "Broker: Topic authorization "
+                             "failed",
+                             true);
   world.delivery.run_once(0);
   EXPECT_EQ(world.producer.produced.size(), 3u) << "not before its backoff";
   world.clock.advance_ms(49);

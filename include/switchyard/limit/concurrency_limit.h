@@ -24,10 +24,10 @@
 namespace switchyard::limit {
 
 struct ConcurrencyParams {
-  int max = 256;       // hard cap: never more in flight
-  int initial = 16;    // where the adaptive limit starts (capped by max)
-  int min = 1;         // never below
-  bool adaptive = true;  // false: the limit is `max`
+  int max = 256;                // hard cap: never more in flight
+  int initial = 16;             // where the adaptive limit starts (capped by max)
+  int min = 1;                  // never below
+  bool adaptive = true;         // false: the limit is `max`
   double tolerance = 2.0;       // grow only while short latency <= tolerance x baseline
   double overload_ratio = 4.0;  // shrink when short latency > overload_ratio x baseline
   std::int64_t baseline_reset_ms = 30'000;

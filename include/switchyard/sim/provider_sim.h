@@ -132,7 +132,15 @@
 
 namespace switchyard {
 
-enum class FaultKind { down, errors, rate_limit, slow_first_byte, malformed, no_usage, absurd_usage };
+enum class FaultKind {
+  down,
+  errors,
+  rate_limit,
+  slow_first_byte,
+  malformed,
+  no_usage,
+  absurd_usage
+};
 
 // One rule of a fault script; see "Fault scripts" above.
 struct FaultRule {

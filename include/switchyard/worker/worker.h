@@ -46,14 +46,14 @@ struct WorkerStats {
   // refused by a budget that has room once this worker's own reservations of the team settle:
   // waited for the settlement instead of applying the team's policy
   Counter& budget_settlement_waits;
-  Counter& fallbacks;              // routes extended along the tier chain
-  Counter& breaker_opens;          // circuit breakers opened (or re-opened)
-  Counter& deployments_disabled;   // deployments disabled after 401/403 or a bad certificate
-  Counter& budget_soft_crossings;  // soft budgets crossed
-  Counter& budget_downgrades;      // moved to the cheapest tier by a budget
+  Counter& fallbacks;               // routes extended along the tier chain
+  Counter& breaker_opens;           // circuit breakers opened (or re-opened)
+  Counter& deployments_disabled;    // deployments disabled after 401/403 or a bad certificate
+  Counter& budget_soft_crossings;   // soft budgets crossed
+  Counter& budget_downgrades;       // moved to the cheapest tier by a budget
   Counter& reservations_reclaimed;  // budget reservations of gone workers released
-  Counter& waits;                  // times a request waited for rate-limit headroom
-  Counter& concurrency_waits;      // calls queued for a place under a deployment's concurrency
+  Counter& waits;                   // times a request waited for rate-limit headroom
+  Counter& concurrency_waits;       // calls queued for a place under a deployment's concurrency
   Counter& provider_calls;
   Counter& provider_retries;
   Counter& usage_estimated;  // answers without usage, billed on an estimate (ledger row marked)
