@@ -170,6 +170,9 @@ struct AdminServer::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<int> sessions_alive{0};
   std::atomic<bool> accepting{false};
+  // Accept loop only.
+  std::uint64_t refused_connections = 0;
+  std::chrono::steady_clock::time_point last_refusal_log{};
 
   // Touched on the io thread only. Declared before `context`: session frames destroyed with
   // the context unlink themselves from it.
@@ -308,6 +311,19 @@ asio::awaitable<void> AdminServer::Impl::accept_loop() {
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
+    if (sessions_alive.load() >= options.max_connections) {
+      // Over the cap: closed at once, said once a minute.
+      const auto now = std::chrono::steady_clock::now();
+      ++refused_connections;
+      if (now - last_refusal_log > std::chrono::minutes(1)) {
+        admin_logger().warn("admin server: {} connection(s) refused, {} open (the cap)",
+                            refused_connections, options.max_connections);
+        refused_connections = 0;
+        last_refusal_log = now;
+      }
+      socket.close(ec);
+      continue;
+    }
     ++sessions_alive;
     asio::co_spawn(*context, session(std::move(socket)), [](std::exception_ptr error) {
       if (!error) return;
@@ -340,8 +356,31 @@ asio::awaitable<void> AdminServer::Impl::session(tcp::socket socket) {
     parser.header_limit(16 * 1024);
     beast::error_code ec;
     stream.expires_after(std::chrono::milliseconds(options.read_timeout_ms));
-    co_await http::async_read(stream, buffer, parser,
-                              asio::redirect_error(asio::use_awaitable, ec));
+    // The head first: a request without the token is answered before its body is read.
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec && token_required) {
+      const auto& head = parser.get();
+      const std::string_view target(head.target().data(), head.target().size());
+      const bool healthz = target.substr(0, target.find('?')) == "/healthz";
+      const auto given = head[http::field::authorization];
+      if (!healthz && !bearer_token_matches(std::string_view(given.data(), given.size()),
+                                            options.bearer_token)) {
+        http::response<http::string_body> res{http::status::unauthorized, 11};
+        res.set(http::field::content_type, "text/plain; charset=utf-8");
+        res.set(http::field::www_authenticate, "Bearer realm=\"switchyard-admin\"");
+        res.body() = "unauthorized: send Authorization: Bearer <token>\n";
+        res.keep_alive(false);  // its body, if any, is never read
+        res.prepare_payload();
+        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        co_return;
+      }
+    }
+    if (!ec && !parser.is_done()) {
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
       http::response<http::string_body> res{ec == http::error::body_limit
                                                 ? http::status::payload_too_large

@@ -63,6 +63,20 @@ PriorityClass Config::class_of_topic(const std::string& topic) const {
                                                                   : PriorityClass::kBackground;
 }
 
+const TeamConfig* Config::team_of_topic(std::string_view topic) const {
+  for (const auto& t : teams) {
+    if (std::find(t.topics.begin(), t.topics.end(), topic) != t.topics.end()) return &t;
+  }
+  return nullptr;
+}
+
+const TeamConfig* Config::team_named(std::string_view name) const {
+  for (const auto& t : teams) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
 std::vector<std::string> Config::request_topics() const {
   std::vector<std::string> topics = kafka.interactive_topics;
   topics.insert(topics.end(), kafka.background_topics.begin(), kafka.background_topics.end());
@@ -381,10 +395,27 @@ void validate(Config& c, std::vector<std::string>& problems) {
     problems.push_back("admin.token_env: environment variable " + c.admin.token_env +
                        " is not set (or empty)");
   std::set<std::string> teams;
+  std::map<std::string, std::string> topic_owner;
+  const std::vector<std::string> request_topics = c.request_topics();
   for (std::size_t i = 0; i < c.teams.size(); ++i) {
     const auto& t = c.teams[i];
     if (!t.name.empty() && !teams.insert(t.name).second)
       problems.push_back("teams: team '" + t.name + "' is listed twice");
+    for (const auto& topic : t.topics) {
+      const std::string where = "teams[" + std::to_string(i) + "].topics: '" + topic + "'";
+      if (auto [it, inserted] = topic_owner.emplace(topic, t.name); !inserted) {
+        problems.push_back(where + " is also listed for team '" + it->second +
+                           "': a team topic proves which team wrote an event, so it has one "
+                           "owner; list a topic several teams share under none of them (and "
+                           "sign its events)");
+      }
+      if (std::find(request_topics.begin(), request_topics.end(), topic) ==
+          request_topics.end()) {
+        problems.push_back(where +
+                           " is not a request topic: list it under kafka.topics.interactive or "
+                           "kafka.topics.background too (the worker only reads those)");
+      }
+    }
     for (const auto& tier : t.allowed_tiers) {
       if (c.tier_rank(tier) < 0)
         problems.push_back("teams[" + std::to_string(i) + "].allowed_tiers: '" + tier +

@@ -139,6 +139,10 @@ const std::vector<Key<Config>>& top_keys() {
       {"kafka.dlq_topic", "switchyard.dlq",
        "dead-letter topic: original bytes of events that could not be processed, reason in headers",
        [](const YAML::Node& n, Config& c) { return read_string(n, c.kafka.dlq_topic, false); }},
+      {"tenancy.allow_unknown_teams", "false",
+       "serve events naming a team not listed under teams (unbudgeted; for development); "
+       "otherwise they end invalid_request (unknown team)",
+       [](const YAML::Node& n, Config& c) { return read_bool(n, c.tenancy.allow_unknown_teams); }},
       {"kafka.reply_topic_allowlist", "[]", "topics a request may name as its reply_topic",
        [](const YAML::Node& n, Config& c) {
          return read_string_list(n, c.kafka.reply_topic_allowlist);
@@ -295,6 +299,14 @@ const std::vector<Key<Config>>& top_keys() {
        "environment variable holding the admin server's bearer token (Authorization: Bearer); "
        "required when admin.listen is not loopback",
        [](const YAML::Node& n, Config& c) { return read_string(n, c.admin.token_env); }},
+      {"admin.max_connections", "64",
+       "admin connections open at once; more are closed as soon as they are accepted",
+       [](const YAML::Node& n, Config& c) { return int_in(1, 10000)(n, c.admin.max_connections); }},
+      {"admin.max_body_bytes", "1048576",
+       "largest admin request body (413 past it; read only after the token was checked)",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(0, 64 << 20)(n, c.admin.max_body_bytes);
+       }},
       {"log.format", "text",
        "text, or json for one JSON object per line (ts, level, logger, msg, fields)",
        [](const YAML::Node& n, Config& c) {
@@ -526,6 +538,10 @@ const std::vector<Key<TeamConfig>>& team_keys() {
       {"allowed_models", "[]",
        "model groups, provider model names or deployment names the team may use; empty = all",
        [](const YAML::Node& n, TeamConfig& t) { return read_string_list(n, t.allowed_models); }},
+      {"topics", "[]",
+       "request topics this team owns (also listed under kafka.topics.*); an event read from one "
+       "belongs to this team, one there naming another team is invalid_request",
+       [](const YAML::Node& n, TeamConfig& t) { return read_string_list(n, t.topics); }},
   };
   return keys;
 }

@@ -13,7 +13,7 @@ namespace switchyard {
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, FaultKind>, 7> kKinds{{
+constexpr std::array<std::pair<std::string_view, FaultKind>, 8> kKinds{{
     {"down", FaultKind::down},
     {"errors", FaultKind::errors},
     {"rate_limit", FaultKind::rate_limit},
@@ -21,6 +21,7 @@ constexpr std::array<std::pair<std::string_view, FaultKind>, 7> kKinds{{
     {"malformed", FaultKind::malformed},
     {"no_usage", FaultKind::no_usage},
     {"absurd_usage", FaultKind::absurd_usage},
+    {"leak_key", FaultKind::leak_key},
 }};
 
 constexpr std::int64_t kMaxDelayMs = 3'600'000;
@@ -55,7 +56,7 @@ FaultRule read_rule(const rapidjson::Value& value, const std::string& where,
   if (kind == value.MemberEnd()) {
     problems.push_back(where +
                        ".kind is required (down, errors, rate_limit, slow_first_byte, "
-                       "malformed, no_usage or absurd_usage)");
+                       "malformed, no_usage, absurd_usage or leak_key)");
   } else if (!kind->value.IsString()) {
     problems.push_back(where + ".kind must be a string");
   } else {
@@ -69,7 +70,7 @@ FaultRule read_rule(const rapidjson::Value& value, const std::string& where,
     if (!kind_known) {
       problems.push_back(where + ".kind '" + std::string(name) +
                          "' is not one of down, errors, rate_limit, slow_first_byte, malformed, "
-                         "no_usage, absurd_usage");
+                         "no_usage, absurd_usage, leak_key");
     }
   }
 

@@ -372,6 +372,16 @@ ChatDecision Server::handle_chat(Shard& shard, Connection& conn, const Route& ro
         answer_ok(x, chat, n, true);
         account(x, chat.model, Outcome::malformed, 200, fault);
         return decision;
+      case FaultKind::leak_key: {
+        std::string credential(header_value(request, "authorization"));
+        if (credential.empty()) credential = header_value(request, "api-key");
+        if (credential.empty()) credential = header_value(request, "x-api-key");
+        RequestProblem problem;
+        problem.status = 401;
+        problem.type = ErrorType::authentication;
+        problem.message = "Incorrect API key provided: " + credential + ".";
+        return refuse(x, chat.model, problem);
+      }
       case FaultKind::no_usage:
         answer_ok(x, chat, n, false, FaultKind::no_usage);
         account(x, chat.model, Outcome::ok, 200, fault);

@@ -15,6 +15,39 @@ Intake::Intake(const StageContext& ctx, Delivery& delivery, Sink& sink, HandOff<
       completions_(completions),
       last_commit_ms_(ctx.clock.steady_ms()) {
   set_limits();
+  for (const TeamConfig& t : ctx.config.teams) {
+    teams_.emplace(t.name, &t);
+    for (const std::string& topic : t.topics) topic_owner_.emplace(topic, &t);
+  }
+}
+
+void Intake::check_team(Job* job) {
+  DecodedRequest& d = job->decoded;
+  if (d.status == DecodeStatus::kUnreadable) return;
+  RequestEvent& req = d.request;
+  const TeamConfig* owner = nullptr;
+  if (!topic_owner_.empty()) {
+    if (auto it = topic_owner_.find(job->tp.topic); it != topic_owner_.end()) owner = it->second;
+  }
+  if (owner) {
+    if (req.team == owner->name) return;
+    if (d.status == DecodeStatus::kOk) {
+      d.violations.push_back("the event was read from " + job->tp.topic + ", the topic of team " +
+                             owner->name + ", but names team '" + storable_text(req.team, 64) +
+                             "': an event on a team's topic belongs to that team");
+      d.status = DecodeStatus::kInvalid;
+    }
+    req.team = owner->name;  // its row and error result belong to the team that wrote it
+    return;
+  }
+  if (d.status != DecodeStatus::kOk || ctx_.config.tenancy.allow_unknown_teams ||
+      teams_.count(req.team)) {
+    return;
+  }
+  d.violations.push_back("unknown team '" + storable_text(req.team, 64) +
+                         "': only teams listed in the config are served (teams[]; "
+                         "tenancy.allow_unknown_teams serves others, for development)");
+  d.status = DecodeStatus::kInvalid;
 }
 
 void Intake::on_assigned(const std::vector<TopicPartition>& partitions) {
@@ -78,6 +111,7 @@ void Intake::handle(const ConsumedRecord& record) {
   job->decoded =
       decode_request(record.value, static_cast<std::size_t>(ctx_.config.worker.max_event_bytes));
   auto& req = job->decoded.request;
+  check_team(job);
   if (job->decoded.status == DecodeStatus::kOk && !req.reply_topic.empty()) {
     const auto& allow = ctx_.config.kafka.reply_topic_allowlist;
     if (std::find(allow.begin(), allow.end(), req.reply_topic) == allow.end()) {

@@ -10,6 +10,11 @@
 // gauges (in_flight(), assigned(), lag()), which any thread may read. Ownership: a Job is created
 // here and deleted here, when delivery hands it back through `completions` (job.h).
 //
+// Tenancy: an event read from a team's topic (teams[].topics) belongs to that team; one there
+// that names another team is invalid_request, recorded under the topic's team, never billed to
+// the other. An event naming a team the config does not list is invalid_request (unknown team)
+// unless tenancy.allow_unknown_teams.
+//
 // Failures: an unreadable event (not JSON, no request_id) is deterministic: a DLQ record with the
 // original bytes and the reason. An invalid one: DLQ record + invalid_request result. A commit
 // that fails is transient (the next one covers it, logged); an offset reset (records trimmed
@@ -67,6 +72,8 @@ class Intake final : public RebalanceListener {
 
  private:
   void handle(const ConsumedRecord& record);
+  // Tenancy (see the header comment): may turn a decoded event invalid, and set its team.
+  void check_team(Job* job);
   void finish_completed(Job* job);
   void report_skipped(const TopicPartition& tp, std::int64_t offset);
   void set_limits();
@@ -84,6 +91,8 @@ class Intake final : public RebalanceListener {
   // Poll thread only.
   OffsetTracker tracker_;
   std::unordered_map<std::string, Job*> in_flight_by_id_;
+  std::unordered_map<std::string, const TeamConfig*> topic_owner_;  // teams[].topics
+  std::unordered_map<std::string_view, const TeamConfig*> teams_;   // by name
   std::vector<ConsumedRecord> records_;
   std::vector<Job*> fetched_, done_;
   std::vector<TopicPartition> reset_partitions_;

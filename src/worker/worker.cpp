@@ -173,6 +173,8 @@ void Worker::Impl::start_admin() {
   options.host = config.admin.host;
   options.port = config.admin.port;
   options.bearer_token = config.admin.token();
+  options.max_connections = config.admin.max_connections;
+  options.max_body_bytes = static_cast<std::size_t>(config.admin.max_body_bytes);
   admin = std::make_unique<AdminServer>(options, metrics);
   admin->set_readiness([this] {
     const int assigned = intake.assigned();

@@ -8,7 +8,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
+#include <memory>
+#include <thread>
 #include <stdexcept>
 #include <string>
 
@@ -313,6 +316,72 @@ TEST_F(AdminServerTest, PortZeroPicksAPortAndStopIsIdempotent) {
   server.stop();
   EXPECT_THROW(send_raw(chosen, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), std::runtime_error);
   ::close(fd);
+}
+
+}  // namespace
+}  // namespace switchyard
+
+namespace switchyard {
+namespace {
+
+// An idle connection to the server, held open until destroyed.
+struct IdleConnection {
+  explicit IdleConnection(std::uint16_t port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~IdleConnection() { ::close(fd); }
+  int fd = -1;
+  bool connected = false;
+};
+
+TEST_F(AdminServerTest, ARequestWithoutTheTokenIsAnsweredBeforeItsBodyIsRead) {
+  AdminServerOptions options;
+  options.bearer_token = "body-token";
+  options.read_timeout_ms = 120'000;  // were the body awaited, the reply would never come
+  start(options);
+  // A head announcing 500 KB that never come: the 401 comes at once, and the connection closes.
+  HttpReply r = parse_reply(send_raw(port(),
+                                     "POST /metrics HTTP/1.1\r\nHost: localhost\r\n"
+                                     "Content-Length: 500000\r\n\r\n"));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.headers["connection"], "close");
+  // With the token the body is read (and the method refused as before).
+  HttpReply ok = parse_reply(send_raw(port(),
+                                      "POST /metrics HTTP/1.1\r\nHost: localhost\r\n"
+                                      "Authorization: Bearer body-token\r\nConnection: close\r\n"
+                                      "Content-Length: 2\r\n\r\n{}"));
+  EXPECT_EQ(ok.status, 405);
+}
+
+TEST_F(AdminServerTest, ConnectionsPastTheCapAreClosedAndServedAgainOnceOthersEnd) {
+  AdminServerOptions options;
+  options.max_connections = 2;
+  options.read_timeout_ms = 120'000;
+  start(options);
+  auto first = std::make_unique<IdleConnection>(port());
+  auto second = std::make_unique<IdleConnection>(port());
+  ASSERT_TRUE(first->connected && second->connected);
+  // Wait until the server holds both (each sends nothing, so each is a session reading).
+  HttpReply refused;
+  for (int i = 0; i < 200; ++i) {
+    refused = parse_reply(send_raw(port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    if (refused.status == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(refused.status, 0) << "closed without an answer";
+  first.reset();
+  second.reset();
+  HttpReply served;
+  for (int i = 0; i < 200 && served.status != 200; ++i) {
+    served = get(port(), "/healthz");
+    if (served.status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(served.status, 200);
 }
 
 }  // namespace

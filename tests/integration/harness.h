@@ -122,6 +122,10 @@ struct HarnessOptions {
   std::string teams_yaml = "teams:\n  - name: search\n  - name: ads\n";
   // Replaces the single default deployment; SIM_PORT is replaced by the simulator's port.
   std::string deployments_yaml;
+  // More background request topics (created on the broker, listed under kafka.topics), e.g. a
+  // team's own topic.
+  std::vector<std::string> extra_background_topics;
+  std::string extra_top_yaml;  // appended at the top level (e.g. a tenancy: section)
 };
 
 class Harness {
@@ -134,6 +138,7 @@ class Harness {
     MockBrokerOptions mb;
     for (const char* t : {kInteractiveTopic, kBackgroundTopic, kResultsTopic, kDlqTopic})
       mb.topics.push_back({t, options.partitions});
+    for (const auto& t : options.extra_background_topics) mb.topics.push_back({t, options.partitions});
     broker_ = std::make_unique<MockBroker>(mb);
     options_.sim.port = 0;
     sim_ = std::make_unique<ProviderSimulator>(options_.sim);
@@ -162,7 +167,9 @@ class Harness {
         << "  bootstrap_servers: " << bootstrap() << "\n"
         << "  group_id: switchyard-it\n"
         << "  topics:\n    interactive: [" << kInteractiveTopic << "]\n    background: ["
-        << kBackgroundTopic << "]\n"
+        << kBackgroundTopic;
+    for (const auto& t : options_.extra_background_topics) out << ", " << t;
+    out << "]\n"
         << "  results_topic: " << kResultsTopic << "\n  dlq_topic: " << kDlqTopic << "\n"
         << "  reply_topic_allowlist: [replies]\n"
         // A restarted worker must not wait the default 45 s for its killed predecessor's session.
@@ -173,7 +180,8 @@ class Harness {
         << "admin:\n  listen: " << options_.admin_listen << "\n"
         << "worker:\n  default_tier: economy\n  commit_interval_ms: 50\n"
         << options_.extra_worker_yaml << "http:\n  retry_base_ms: 10\n  retry_max_ms: 200\n"
-        << options_.extra_http_yaml << deployments_yaml() << options_.teams_yaml;
+        << options_.extra_http_yaml << deployments_yaml() << options_.teams_yaml
+        << options_.extra_top_yaml;
   }
 
   std::string deployments_yaml() const {

@@ -16,8 +16,11 @@ class IntakeTest : public ::testing::Test {
   IntakeTest()
       : world_(R"(
 kafka:
-  topics: {background: [req.background]}
+  topics: {background: [req.background, team-ads]}
 worker: {default_tier: economy, commit_interval_ms: 10}
+teams:
+  - {name: t}
+  - {name: ads, topics: [team-ads]}
 deployments:
   - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
      input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
@@ -124,6 +127,72 @@ TEST_F(IntakeTest, TheSameRequestIdTwiceInFlightIsCalledOnce) {
   completions_.push(jobs[0]);
   turn();
   EXPECT_EQ(last_commit(), 2) << "both offsets finish with the one call";
+}
+
+// Tenancy: a team's topic proves the team; a team the config does not list is not served.
+TEST_F(IntakeTest, AnEventOnATeamsTopicNamingAnotherTeamAndAnUnknownTeamAreInvalid) {
+  consumer_.assigned = {{kTopic, 0}, {"team-ads", 0}};
+  intake_.on_assigned(consumer_.assigned);
+  auto named = [](const std::string& id, const std::string& team) {
+    return R"({"request_id":")" + id + R"(","team":")" + team +
+           R"(","messages":[{"role":"user","content":"hi"}]})";
+  };
+  consumer_.add("team-ads", 0, named("own", "ads"));
+  consumer_.add("team-ads", 0, named("other", "t"));  // written to ads' topic, claims team t
+  consumer_.add(kTopic, 0, named("stranger", "nobody"));
+  consumer_.add(kTopic, 0, named("shared", "ads"));  // a shared topic: the claim stands
+  turn();
+  std::vector<Job*> jobs = fetched();
+  std::vector<std::string> served;
+  for (Job* j : jobs) served.push_back(j->decoded.request.request_id + "/" + j->decoded.request.team);
+  EXPECT_EQ(served, (std::vector<std::string>{"own/ads", "shared/ads"}));
+  EXPECT_EQ(stats_.invalid.value(), 2u);
+  ASSERT_EQ(sink_.queued(), 2u) << "both end at once as invalid_request results";
+
+  for (const auto& record : std::vector(producer_.produced))
+    delivery_.on_delivery(record.opaque, nullptr, false);  // the DLQ records
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(sink_.run_once(world_.store, stop));
+  // The one on ads' topic is recorded under ads, the team that wrote it; nothing is team t's.
+  const std::string& other = world_.store.rows["other"].result_json;
+  EXPECT_NE(other.find(R"("team":"ads")"), std::string::npos) << other;
+  EXPECT_NE(other.find("the topic of team ads"), std::string::npos) << other;
+  EXPECT_NE(other.find("invalid_request"), std::string::npos) << other;
+  const std::string& stranger = world_.store.rows["stranger"].result_json;
+  EXPECT_NE(stranger.find("unknown team 'nobody'"), std::string::npos) << stranger;
+
+  // Everything ends and is freed.
+  for (std::size_t i = 2; i < producer_.produced.size(); ++i)
+    delivery_.on_delivery(producer_.produced[i].opaque, nullptr, false);
+  for (Job* j : jobs) completions_.push(j);
+  turn();
+  EXPECT_EQ(intake_.pending(), 0u);
+}
+
+TEST_F(IntakeTest, UnknownTeamsAreServedOnlyWhenTheConfigSaysSo) {
+  testing::StageWorld open_world(R"(
+kafka:
+  topics: {background: [req.background]}
+tenancy: {allow_unknown_teams: true}
+worker: {default_tier: economy}
+deployments:
+  - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
+     input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
+)");
+  Intake intake(open_world.ctx, open_world.delivery, open_world.sink, open_world.to_dedupe,
+                open_world.completions);
+  testing::FakeConsumer consumer;
+  intake.set_consumer(&consumer);
+  consumer.assigned = {{kTopic, 0}};
+  intake.on_assigned(consumer.assigned);
+  consumer.add(kTopic, 0, event("dev"));  // team t, listed nowhere in this config
+  intake.run_once(0, false);
+  std::vector<Job*> jobs;
+  open_world.to_dedupe.take(jobs, 10, std::chrono::milliseconds(0));
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(open_world.stats.invalid.value(), 0u);
+  open_world.completions.push(jobs[0]);
+  intake.run_once(0, false);
 }
 
 }  // namespace

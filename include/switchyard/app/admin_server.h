@@ -83,7 +83,10 @@ struct AdminServerOptions {
   // Required when host is not a loopback address; when set, required on loopback too.
   std::string bearer_token;
   int read_timeout_ms = 10000;           // a request must arrive within this
-  std::size_t max_body_bytes = 1 << 20;  // larger bodies get 413
+  std::size_t max_body_bytes = 1 << 20;  // larger bodies get 413 (headers: 16 KiB, 431)
+  // Connections open at once; one more is closed as soon as it is accepted (a scraper or a
+  // browser needs a few; a flood of idle connections must not hold the worker's descriptors).
+  int max_connections = 64;
 };
 
 // Whether `authorization` (the Authorization header's value) carries exactly `token`

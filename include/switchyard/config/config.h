@@ -93,6 +93,8 @@ struct AdminConfig {
   std::uint16_t port = 9464;
   // Environment variable holding the bearer token; required when `host` is not loopback.
   std::string token_env;
+  int max_connections = 64;  // open at once; more are closed when accepted
+  int max_body_bytes = 1 << 20;
 
   std::string token() const;  // reads the environment; empty when unset
 };
@@ -192,6 +194,15 @@ struct TeamConfig {
   int tpm = 0;                              // team-wide token limit per minute; 0 = none
   std::vector<std::string> allowed_tiers;   // empty = every tier
   std::vector<std::string> allowed_models;  // groups, models or deployment names; empty = all
+  // Request topics this team owns (each also under kafka.topics.interactive or .background).
+  // Kafka ACLs decide who may write them; an event read from one belongs to this team.
+  std::vector<std::string> topics;
+};
+
+struct TenancyConfig {
+  // Events naming a team the config does not list are served (unbudgeted, unlimited). For
+  // development only: by default they end invalid_request ("unknown team").
+  bool allow_unknown_teams = false;
 };
 
 struct Config {
@@ -205,6 +216,7 @@ struct Config {
   PricingConfig pricing;
   RoutingConfig routing;
   ReportingConfig reporting;
+  TenancyConfig tenancy;
   // Tier names from the cheapest / lowest quality to the best; every deployment's tier is one.
   std::vector<std::string> tiers = {"economy", "workhorse", "frontier"};
   std::vector<DeploymentConfig> deployments;
@@ -212,6 +224,9 @@ struct Config {
 
   std::string postgres_url() const;  // resolves url_env
   PriorityClass class_of_topic(const std::string& topic) const;
+  // The team that owns a request topic (teams[].topics), or nullptr for a shared topic.
+  const TeamConfig* team_of_topic(std::string_view topic) const;
+  const TeamConfig* team_named(std::string_view name) const;
   std::vector<std::string> request_topics() const;  // interactive first
   // Position of `tier` in `tiers` (0 = cheapest), or -1 when it is not listed.
   int tier_rank(const std::string& tier) const;

@@ -107,6 +107,9 @@
 //                      does not say what it cost). Counted as "ok".
 //     absurd_usage     answer 200 with the normal reply reporting 4,000,000,000 completion
 //                      tokens (an answer that lies). Counted as "malformed".
+//     leak_key         answer 401 with the request's whole credential (Authorization, api-key or
+//                      x-api-key) quoted in the error message, as a careless proxy might.
+//                      Counted as "bad_requests".
 //   JSON form: an array of rules, or {"faults":[rules]}. A rule: {"kind": required,
 //   "model": string, "from_ms": int >= 0 (default 0), "until_ms": int > from_ms (default
 //   forever), "rate": 0..1 (default 1), "status": 400..599 (errors only, default 503),
@@ -139,7 +142,8 @@ enum class FaultKind {
   slow_first_byte,
   malformed,
   no_usage,
-  absurd_usage
+  absurd_usage,
+  leak_key,
 };
 
 // One rule of a fault script; see "Fault scripts" above.
