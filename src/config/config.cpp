@@ -409,8 +409,7 @@ void validate(Config& c, std::vector<std::string>& problems) {
                            "owner; list a topic several teams share under none of them (and "
                            "sign its events)");
       }
-      if (std::find(request_topics.begin(), request_topics.end(), topic) ==
-          request_topics.end()) {
+      if (std::find(request_topics.begin(), request_topics.end(), topic) == request_topics.end()) {
         problems.push_back(where +
                            " is not a request topic: list it under kafka.topics.interactive or "
                            "kafka.topics.background too (the worker only reads those)");

@@ -11,9 +11,9 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <thread>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "switchyard/common/metrics.h"
 

@@ -781,9 +781,11 @@ deployments:
   - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
      input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
 )");
-  EXPECT_TRUE(has_problem(load, "teams[1].topics: 'ads.interactive' is also listed for team 'ads'"));
-  EXPECT_TRUE(has_problem(load, "teams[0].topics: 'ads.background' is not a request topic: list "
-                                "it under kafka.topics.interactive or kafka.topics.background"));
+  EXPECT_TRUE(
+      has_problem(load, "teams[1].topics: 'ads.interactive' is also listed for team 'ads'"));
+  EXPECT_TRUE(has_problem(load,
+                          "teams[0].topics: 'ads.background' is not a request topic: list "
+                          "it under kafka.topics.interactive or kafka.topics.background"));
   EXPECT_EQ(load.problems.size(), 2u);
   EXPECT_FALSE(load.config.tenancy.allow_unknown_teams) << "unknown teams are refused by default";
   EXPECT_EQ(load.config.team_of_topic("ads.interactive")->name, "ads");

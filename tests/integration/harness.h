@@ -119,6 +119,7 @@ struct HarnessOptions {
   std::string extra_worker_yaml;  // appended under `worker:`
   std::string extra_http_yaml;    // appended under `http:`
   std::string admin_listen = "127.0.0.1:0";
+  std::string admin_token_env;  // admin.token_env, when set
   std::string teams_yaml = "teams:\n  - name: search\n  - name: ads\n";
   // Replaces the single default deployment; SIM_PORT is replaced by the simulator's port.
   std::string deployments_yaml;
@@ -138,7 +139,8 @@ class Harness {
     MockBrokerOptions mb;
     for (const char* t : {kInteractiveTopic, kBackgroundTopic, kResultsTopic, kDlqTopic})
       mb.topics.push_back({t, options.partitions});
-    for (const auto& t : options.extra_background_topics) mb.topics.push_back({t, options.partitions});
+    for (const auto& t : options.extra_background_topics)
+      mb.topics.push_back({t, options.partitions});
     broker_ = std::make_unique<MockBroker>(mb);
     options_.sim.port = 0;
     sim_ = std::make_unique<ProviderSimulator>(options_.sim);
@@ -178,6 +180,8 @@ class Harness {
         << "\n  retry_backoff_ms: 200\n"
         // Several workers per test: the admin server on a free port each.
         << "admin:\n  listen: " << options_.admin_listen << "\n"
+        << (options_.admin_token_env.empty() ? ""
+                                             : "  token_env: " + options_.admin_token_env + "\n")
         << "worker:\n  default_tier: economy\n  commit_interval_ms: 50\n"
         << options_.extra_worker_yaml << "http:\n  retry_base_ms: 10\n  retry_max_ms: 200\n"
         << options_.extra_http_yaml << deployments_yaml() << options_.teams_yaml

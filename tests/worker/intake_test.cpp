@@ -144,7 +144,8 @@ TEST_F(IntakeTest, AnEventOnATeamsTopicNamingAnotherTeamAndAnUnknownTeamAreInval
   turn();
   std::vector<Job*> jobs = fetched();
   std::vector<std::string> served;
-  for (Job* j : jobs) served.push_back(j->decoded.request.request_id + "/" + j->decoded.request.team);
+  for (Job* j : jobs)
+    served.push_back(j->decoded.request.request_id + "/" + j->decoded.request.team);
   EXPECT_EQ(served, (std::vector<std::string>{"own/ads", "shared/ads"}));
   EXPECT_EQ(stats_.invalid.value(), 2u);
   ASSERT_EQ(sink_.queued(), 2u) << "both end at once as invalid_request results";
