@@ -395,12 +395,20 @@ void validate(Config& c, std::vector<std::string>& problems) {
     problems.push_back("admin.token_env: environment variable " + c.admin.token_env +
                        " is not set (or empty)");
   std::set<std::string> teams;
-  std::map<std::string, std::string> topic_owner;
+  std::map<std::string, std::string> topic_owner, reply_owner;
   const std::vector<std::string> request_topics = c.request_topics();
   for (std::size_t i = 0; i < c.teams.size(); ++i) {
     const auto& t = c.teams[i];
     if (!t.name.empty() && !teams.insert(t.name).second)
       problems.push_back("teams: team '" + t.name + "' is listed twice");
+    for (const auto& topic : t.reply_topics) {
+      if (auto [it, inserted] = reply_owner.emplace(topic, t.name); !inserted) {
+        problems.push_back("teams[" + std::to_string(i) + "].reply_topics: '" + topic +
+                           "' is also listed for team '" + it->second +
+                           "': a team's reply topic carries its results only; a topic every "
+                           "team may name belongs under kafka.reply_topic_allowlist");
+      }
+    }
     for (const auto& topic : t.topics) {
       const std::string where = "teams[" + std::to_string(i) + "].topics: '" + topic + "'";
       if (auto [it, inserted] = topic_owner.emplace(topic, t.name); !inserted) {

@@ -542,6 +542,10 @@ const std::vector<Key<TeamConfig>>& team_keys() {
        "request topics this team owns (also listed under kafka.topics.*); an event read from one "
        "belongs to this team, one there naming another team is invalid_request",
        [](const YAML::Node& n, TeamConfig& t) { return read_string_list(n, t.topics); }},
+      {"reply_topics", "[]",
+       "topics this team's requests may name as reply_topic (kafka.reply_topic_allowlist is "
+       "open to every team); no other team may name them",
+       [](const YAML::Node& n, TeamConfig& t) { return read_string_list(n, t.reply_topics); }},
   };
   return keys;
 }

@@ -113,10 +113,17 @@ void Intake::handle(const ConsumedRecord& record) {
   auto& req = job->decoded.request;
   check_team(job);
   if (job->decoded.status == DecodeStatus::kOk && !req.reply_topic.empty()) {
+    // Open to every team, or one of this team's own reply topics.
     const auto& allow = ctx_.config.kafka.reply_topic_allowlist;
-    if (std::find(allow.begin(), allow.end(), req.reply_topic) == allow.end()) {
-      job->decoded.violations.push_back("reply_topic '" + storable_text(req.reply_topic, 64) +
-                                        "' is not on kafka.reply_topic_allowlist");
+    const auto team = teams_.find(req.team);
+    const bool own = team != teams_.end() &&
+                     std::find(team->second->reply_topics.begin(), team->second->reply_topics.end(),
+                               req.reply_topic) != team->second->reply_topics.end();
+    if (!own && std::find(allow.begin(), allow.end(), req.reply_topic) == allow.end()) {
+      job->decoded.violations.push_back(
+          "reply_topic '" + storable_text(req.reply_topic, 64) +
+          "' is neither on kafka.reply_topic_allowlist nor one of team " +
+          storable_text(req.team, 64) + "'s reply_topics");
       job->decoded.status = DecodeStatus::kInvalid;
     }
   }

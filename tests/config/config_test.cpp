@@ -776,7 +776,8 @@ kafka:
 worker: {default_tier: economy}
 teams:
   - {name: ads, topics: [ads.interactive, ads.background]}
-  - {name: search, topics: [ads.interactive]}
+  - {name: search, topics: [ads.interactive], reply_topics: [r.search]}
+  - {name: web, reply_topics: [r.search]}
 deployments:
   - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
      input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
@@ -786,7 +787,9 @@ deployments:
   EXPECT_TRUE(has_problem(load,
                           "teams[0].topics: 'ads.background' is not a request topic: list "
                           "it under kafka.topics.interactive or kafka.topics.background"));
-  EXPECT_EQ(load.problems.size(), 2u);
+  EXPECT_TRUE(
+      has_problem(load, "teams[2].reply_topics: 'r.search' is also listed for team 'search'"));
+  EXPECT_EQ(load.problems.size(), 3u);
   EXPECT_FALSE(load.config.tenancy.allow_unknown_teams) << "unknown teams are refused by default";
   EXPECT_EQ(load.config.team_of_topic("ads.interactive")->name, "ads");
   EXPECT_EQ(load.config.team_of_topic("shared.background"), nullptr);

@@ -17,9 +17,10 @@ class IntakeTest : public ::testing::Test {
       : world_(R"(
 kafka:
   topics: {background: [req.background, team-ads]}
+  reply_topic_allowlist: [shared.replies]
 worker: {default_tier: economy, commit_interval_ms: 10}
 teams:
-  - {name: t}
+  - {name: t, reply_topics: [t.replies]}
   - {name: ads, topics: [team-ads]}
 deployments:
   - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
@@ -194,6 +195,34 @@ deployments:
   EXPECT_EQ(open_world.stats.invalid.value(), 0u);
   open_world.completions.push(jobs[0]);
   intake.run_once(0, false);
+}
+
+TEST_F(IntakeTest, AReplyTopicIsOpenToEveryTeamOrOneTeamsOwn) {
+  auto replying = [](const std::string& id, const std::string& team, const std::string& topic) {
+    return R"({"request_id":")" + id + R"(","team":")" + team + R"(","reply_topic":")" + topic +
+           R"(","messages":[{"role":"user","content":"hi"}]})";
+  };
+  consumer_.add(kTopic, 0, replying("own", "t", "t.replies"));
+  consumer_.add(kTopic, 0, replying("shared", "ads", "shared.replies"));
+  consumer_.add(kTopic, 0, replying("theirs", "ads", "t.replies"));  // t's topic: refused
+  turn();
+  std::vector<Job*> jobs = fetched();
+  std::vector<std::string> served;
+  for (Job* j : jobs) served.push_back(j->decoded.request.request_id + "->" + j->out_topic);
+  EXPECT_EQ(served, (std::vector<std::string>{"own->t.replies", "shared->shared.replies"}));
+  EXPECT_EQ(stats_.invalid.value(), 1u);
+  ASSERT_EQ(sink_.queued(), 1u);
+  for (const auto& record : std::vector(producer_.produced))
+    delivery_.on_delivery(record.opaque, nullptr, false);
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(sink_.run_once(world_.store, stop));
+  const std::string& theirs = world_.store.rows["theirs"].result_json;
+  EXPECT_NE(theirs.find("nor one of team ads's reply_topics"), std::string::npos) << theirs;
+  for (std::size_t i = 1; i < producer_.produced.size(); ++i)
+    delivery_.on_delivery(producer_.produced[i].opaque, nullptr, false);
+  for (Job* j : jobs) completions_.push(j);
+  turn();
+  EXPECT_EQ(intake_.pending(), 0u);
 }
 
 }  // namespace

@@ -197,6 +197,9 @@ struct TeamConfig {
   // Request topics this team owns (each also under kafka.topics.interactive or .background).
   // Kafka ACLs decide who may write them; an event read from one belongs to this team.
   std::vector<std::string> topics;
+  // Topics this team's requests may name as reply_topic (besides kafka.reply_topic_allowlist,
+  // which any team may name). One team's reply topics are not another's.
+  std::vector<std::string> reply_topics;
 };
 
 struct TenancyConfig {
