@@ -70,13 +70,6 @@ const TeamConfig* Config::team_of_topic(std::string_view topic) const {
   return nullptr;
 }
 
-const TeamConfig* Config::team_named(std::string_view name) const {
-  for (const auto& t : teams) {
-    if (t.name == name) return &t;
-  }
-  return nullptr;
-}
-
 std::vector<std::string> Config::request_topics() const {
   std::vector<std::string> topics = kafka.interactive_topics;
   topics.insert(topics.end(), kafka.background_topics.begin(), kafka.background_topics.end());

@@ -229,7 +229,6 @@ struct Config {
   PriorityClass class_of_topic(const std::string& topic) const;
   // The team that owns a request topic (teams[].topics), or nullptr for a shared topic.
   const TeamConfig* team_of_topic(std::string_view topic) const;
-  const TeamConfig* team_named(std::string_view name) const;
   std::vector<std::string> request_topics() const;  // interactive first
   // Position of `tier` in `tiers` (0 = cheapest), or -1 when it is not listed.
   int tier_rank(const std::string& tier) const;
