@@ -35,8 +35,8 @@ ins AS (
          cache_creation_input_tokens, reasoning_tokens, cost_usd, attempts, queued_ms, provider_ms,
          total_ms, source_topic, source_partition, source_offset, result
   FROM rows
-  ON CONFLICT (request_id) DO NOTHING
-  RETURNING request_id
+  ON CONFLICT (team, request_id) DO NOTHING
+  RETURNING team, request_id
 ),
 led AS (
   INSERT INTO cost_ledger (request_id, attempt, team, deployment, model, tier, provider,
@@ -47,7 +47,7 @@ led AS (
          l.input_tokens, l.output_tokens, l.cached_input_tokens, l.cache_creation_input_tokens,
          l.reasoning_tokens, l.cost_usd, coalesce(l.usage_estimated, false)
   FROM rows
-  JOIN ins ON ins.request_id = rows.request_id
+  JOIN ins ON ins.team = rows.team AND ins.request_id = rows.request_id
   CROSS JOIN LATERAL json_to_recordset(rows.ledger) AS l(
     attempt integer, deployment text, model text, tier text, provider text, input_tokens bigint,
     output_tokens bigint, cached_input_tokens bigint, cache_creation_input_tokens bigint,
@@ -56,7 +56,7 @@ led AS (
 settled AS (
   -- A budget reservation is settled by the statement that makes its request terminal: once.
   DELETE FROM budget_reservations b USING ins
-  WHERE b.request_id = ins.request_id
+  WHERE b.team = ins.team AND b.request_id = ins.request_id
   RETURNING b.request_id, b.team, b.period_start, b.amount_usd
 ),
 budget AS (
@@ -64,16 +64,18 @@ budget AS (
   SET reserved_usd = p.reserved_usd - s.reserved, spent_usd = p.spent_usd + s.spent
   FROM (SELECT settled.team, settled.period_start, sum(settled.amount_usd) AS reserved,
                sum(rows.cost_usd) AS spent
-        FROM settled JOIN rows ON rows.request_id = settled.request_id
+        FROM settled
+        JOIN rows ON rows.team = settled.team AND rows.request_id = settled.request_id
         GROUP BY settled.team, settled.period_start) s
   WHERE p.team = s.team AND p.period_start = s.period_start
 )
-SELECT rows.request_id,
+SELECT rows.team, rows.request_id,
        ins.request_id IS NOT NULL AS inserted,
        CASE WHEN ins.request_id IS NULL
-            THEN (SELECT q.result::text FROM requests q WHERE q.request_id = rows.request_id)
+            THEN (SELECT q.result::text FROM requests q
+                  WHERE q.team = rows.team AND q.request_id = rows.request_id)
        END AS stored
-FROM rows LEFT JOIN ins ON ins.request_id = rows.request_id
+FROM rows LEFT JOIN ins ON ins.team = rows.team AND ins.request_id = rows.request_id
 )SQL";
 
 // Live workers of the group (this one included) and this worker's ordinal among them (by id).
@@ -86,16 +88,18 @@ SELECT 1 + count(*), count(*) FILTER (WHERE worker_id < $1) FROM worker_heartbea
 WHERE group_id = $2 AND worker_id <> $1 AND seen_at > now() - $3::int * interval '1 millisecond'
 )SQL";
 
+// Rows carry the item's 0-based position (migration 0008).
 constexpr const char* kReserveBudgetSql =
-    "SELECT request_id, verdict, committed_usd::text FROM switchyard_reserve_budget($1::json)";
+    "SELECT ord, verdict, committed_usd::text FROM switchyard_reserve_budget($1::json)";
 
 // A join against the unnested ids, not `request_id = ANY($1)`: with a large array the planner
 // estimates ANY() as a big share of the table and picks a sequential scan that grows with the
 // table (73 ms for 5,000 ids over 84k rows); unnest() is estimated at 100 rows, so this stays a
-// nested loop over the primary key whatever the batch size.
+// nested loop over the primary key (team, request_id) whatever the batch size. ord is 1-based.
 constexpr const char* kFindTerminalSql =
-    "SELECT r.request_id, r.result::text FROM unnest($1::text[]) AS ids(id) "
-    "JOIN requests r ON r.request_id = ids.id";
+    "SELECT k.ord, r.result::text "
+    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(team, id, ord) "
+    "JOIN requests r ON r.team = k.team AND r.request_id = k.id";
 
 // The single "current" row of reference_prices (migration 0005).
 constexpr const char* kSetReferencePriceSql = R"SQL(
@@ -112,6 +116,16 @@ ON CONFLICT (is_current) DO UPDATE SET
 )SQL";
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// One element of a Postgres array literal, always quoted: `"` and `\` are backslash-escaped.
+void append_array_element(std::string& out, std::string_view value) {
+  out += '"';
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
 
 void put(JsonWriter& w, const char* key, std::string_view value) {
   w.Key(key);
@@ -193,23 +207,30 @@ class PostgresStore final : public RequestStore {
  public:
   explicit PostgresStore(std::string url) : url_(std::move(url)) {}
 
-  bool find_terminal(const std::vector<std::string>& request_ids,
-                     std::unordered_map<std::string, std::string>& found,
+  bool find_terminal(std::span<const RequestKey> keys, std::vector<std::string>& stored,
                      std::string& error) override {
-    if (request_ids.empty()) return true;
-    // Request ids are restricted to [A-Za-z0-9._:-], so the array literal needs no escaping.
-    std::string array = "{";
-    for (std::size_t i = 0; i < request_ids.size(); ++i) {
-      if (i) array += ',';
-      array += '"';
-      array += request_ids[i];
-      array += '"';
+    stored.assign(keys.size(), std::string());
+    if (keys.empty()) return true;
+    teams_array_.assign(1, '{');
+    ids_array_.assign(1, '{');
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (i) {
+        teams_array_ += ',';
+        ids_array_ += ',';
+      }
+      append_array_element(teams_array_, keys[i].team);
+      append_array_element(ids_array_, keys[i].request_id);
     }
-    array += '}';
+    teams_array_ += '}';
+    ids_array_ += '}';
     return with_connection(error, [&](pqxx::connection& conn) {
       pqxx::nontransaction tx(conn);
-      pqxx::result rows = tx.exec_prepared("find_terminal", array);
-      for (const auto& row : rows) found.emplace(row[0].c_str(), row[1].c_str());
+      pqxx::result rows = tx.exec_prepared("find_terminal", teams_array_, ids_array_);
+      for (const auto& row : rows) {
+        const auto ord = row[0].as<std::int64_t>();
+        if (ord >= 1 && static_cast<std::size_t>(ord) <= keys.size())
+          stored[static_cast<std::size_t>(ord - 1)] = row[1].c_str();
+      }
     });
   }
 
@@ -250,17 +271,15 @@ class PostgresStore final : public RequestStore {
       w.EndObject();
     }
     w.EndArray();
-    std::unordered_map<std::string_view, std::size_t> index;
-    for (std::size_t i = 0; i < requests.size(); ++i) index.emplace(requests[i].request_id, i);
     return with_connection(error, [&](pqxx::connection& conn) {
       pqxx::work tx(conn);
       pqxx::result rows = tx.exec_prepared("reserve_budget", buffer_.GetString());
       tx.commit();
       for (const auto& row : rows) {
-        auto it = index.find(std::string_view(row[0].c_str()));
-        if (it == index.end()) continue;
+        const auto ord = row[0].as<std::int64_t>();
+        if (ord < 0 || static_cast<std::size_t>(ord) >= requests.size()) continue;
         std::string_view verdict = row[1].c_str();
-        BudgetAnswer& answer = answers[it->second];
+        BudgetAnswer& answer = answers[static_cast<std::size_t>(ord)];
         answer.verdict = verdict == "reserved"  ? BudgetVerdict::kReserved
                          : verdict == "already" ? BudgetVerdict::kAlreadyReserved
                                                 : BudgetVerdict::kExceeded;
@@ -319,20 +338,20 @@ class PostgresStore final : public RequestStore {
     writer.StartArray();
     for (const auto& rec : records) write_record(writer, rec);
     writer.EndArray();
-    std::unordered_map<std::string_view, std::size_t> index;
+    std::unordered_map<RequestKey, std::size_t, RequestKeyHash> index;
     index.reserve(records.size());
     for (std::size_t i = 0; i < records.size(); ++i)
-      index.emplace(records[i].result->request_id, i);
+      index.emplace(RequestKey{records[i].result->team, records[i].result->request_id}, i);
     return with_connection(error, [&](pqxx::connection& conn) {
       pqxx::work tx(conn);
       pqxx::result rows = tx.exec_prepared("write_batch", buffer_.GetString());
       tx.commit();
       for (const auto& row : rows) {
-        auto it = index.find(std::string_view(row[0].c_str()));
+        auto it = index.find(RequestKey{row[0].c_str(), row[1].c_str()});
         if (it == index.end()) continue;
         WriteOutcome& out = outcomes[it->second];
-        out.inserted = row[1].as<bool>();
-        if (!out.inserted && !row[2].is_null()) out.stored_result_json = row[2].c_str();
+        out.inserted = row[2].as<bool>();
+        if (!out.inserted && !row[3].is_null()) out.stored_result_json = row[3].c_str();
       }
     });
   }
@@ -381,6 +400,7 @@ class PostgresStore final : public RequestStore {
   std::string url_;
   std::unique_ptr<pqxx::connection> conn_;
   rapidjson::StringBuffer buffer_;  // reused across batches
+  std::string teams_array_, ids_array_;
 };
 
 }  // namespace

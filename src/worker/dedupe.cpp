@@ -23,23 +23,23 @@ bool Dedupe::run_once(RequestStore& store, const std::atomic<bool>& stop) {
   const std::int64_t wait_ms = jobs_.empty() ? std::clamp<std::int64_t>(next_due - now, 1, 100) : 0;
   queue_.take(jobs_, kLookupBatchMax, std::chrono::milliseconds(wait_ms));
   if (jobs_.empty()) return true;
-  ids_.clear();
-  for (Job* j : jobs_) ids_.push_back(j->decoded.request.request_id);
-  found_.clear();
+  keys_.clear();
+  for (Job* j : jobs_) keys_.push_back({j->decoded.request.team, j->decoded.request.request_id});
   const std::int64_t started = ctx_.clock.steady_us();
   if (!ctx_.health.retry("dedupe lookup", stop, [&](std::string& error) {
-        return store.find_terminal(ids_, found_, error);
+        return store.find_terminal(keys_, stored_, error);
       }))
     return false;
   ctx_.health.succeeded();
   ctx_.stats.lookup_query.record_us(ctx_.clock.steady_us() - started);
   budgeted_.clear();
-  for (Job* j : jobs_) {
-    auto it = found_.find(j->decoded.request.request_id);
-    if (it != found_.end()) {
-      // Already terminal: re-emit the stored result, never call a provider again.
+  for (std::size_t i = 0; i < jobs_.size(); ++i) {
+    Job* j = jobs_[i];
+    if (!stored_[i].empty()) {
+      // Already terminal: re-emit the stored result (the team's own: the key is the team and
+      // the id), never call a provider again.
       ctx_.stats.redelivered_terminal.inc();
-      j->result_json = std::move(it->second);
+      j->result_json = std::move(stored_[i]);
       j->responded_us = ctx_.clock.steady_us();
       delivery_.produce_result(j);
       continue;

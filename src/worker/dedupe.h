@@ -14,7 +14,6 @@
 // intake paused, logged once per outage, counted each time).
 #include <atomic>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "switchyard/budget/budget_gate.h"
@@ -52,8 +51,8 @@ class Dedupe {
   // Lookup thread only: reused across batches.
   std::vector<Job*> jobs_, budgeted_;
   std::vector<BudgetClaim*> due_;
-  std::vector<std::string> ids_;
-  std::unordered_map<std::string, std::string> found_;
+  std::vector<RequestKey> keys_;     // (team, request_id) of jobs_
+  std::vector<std::string> stored_;  // stored result per key, empty when not terminal
 };
 
 }  // namespace switchyard

@@ -130,7 +130,7 @@ void Intake::handle(const ConsumedRecord& record) {
   if (job->decoded.status == DecodeStatus::kOk) {
     if (req.priority) job->priority_class = *req.priority;
     job->out_topic = req.reply_topic.empty() ? ctx_.config.kafka.results_topic : req.reply_topic;
-    auto [it, inserted] = in_flight_by_id_.emplace(req.request_id, job);
+    auto [it, inserted] = in_flight_by_id_.emplace(RequestKey{req.team, req.request_id}, job);
     if (!inserted) {
       // Same request already in flight here: it finishes with that one, never called twice.
       ctx_.stats.in_flight_duplicates.inc();
@@ -166,7 +166,8 @@ void Intake::finish_completed(Job* job) {
   ctx_.series.request_duration(class_index(job->priority_class))
       .observe(static_cast<double>(took_us) / 1e6);
   if (job->decoded.status == DecodeStatus::kOk) {
-    auto it = in_flight_by_id_.find(job->decoded.request.request_id);
+    auto it = in_flight_by_id_.find(
+        RequestKey{job->decoded.request.team, job->decoded.request.request_id});
     if (it != in_flight_by_id_.end() && it->second == job) in_flight_by_id_.erase(it);
   }
   if (job->abandoned) {

@@ -90,7 +90,8 @@ class Intake final : public RebalanceListener {
 
   // Poll thread only.
   OffsetTracker tracker_;
-  std::unordered_map<std::string, Job*> in_flight_by_id_;
+  // (team, request_id) -> the job serving it; the key views the job's own request.
+  std::unordered_map<RequestKey, Job*, RequestKeyHash> in_flight_by_id_;
   std::unordered_map<std::string, const TeamConfig*> topic_owner_;  // teams[].topics
   std::unordered_map<std::string_view, const TeamConfig*> teams_;   // by name
   std::vector<ConsumedRecord> records_;

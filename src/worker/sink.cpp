@@ -47,8 +47,8 @@ bool Sink::write_batch(RequestStore& store, std::vector<Job*>& jobs, std::vector
   batch_.clear();
   for (Job* j : jobs) {
     if (!j->filled) fill_result(j);
-    if (!seen_.insert(j->result.request_id).second) {
-      deferred.push_back(j);  // a request id appears at most once per statement
+    if (!seen_.insert(RequestKey{j->result.team, j->result.request_id}).second) {
+      deferred.push_back(j);  // a request appears at most once per statement
       continue;
     }
     batch_.push_back(j);

@@ -65,7 +65,7 @@ class Sink {
   std::vector<Job*> jobs_, carried_, batch_;
   std::vector<BudgetClaim*> claims_, woken_;
   std::vector<WriteOutcome> outcomes_;
-  std::unordered_set<std::string_view> seen_;
+  std::unordered_set<RequestKey, RequestKeyHash> seen_;  // (team, request_id) in a batch
 };
 
 }  // namespace switchyard

@@ -131,7 +131,9 @@ TEST(Pressure, GoodEventsAllEndOkAmongHostileOnesAndEveryPartitionCommitsToItsEn
   for (const auto& [id, value] : good) good_ok += by_key.count(id) && ok(by_key[id]) ? 1 : 0;
   EXPECT_EQ(good_ok, 90);
   for (const auto& [id, value] : hostile) {
-    if (by_key.count(id)) EXPECT_FALSE(ok(by_key[id])) << id << ": " << by_key[id];
+    if (by_key.count(id)) {
+      EXPECT_FALSE(ok(by_key[id])) << id << ": " << by_key[id];
+    }
     const std::string& r = by_key[id];
     const auto code = r.find(R"("code":")");
     std::printf("  %-10s %s\n", id.c_str(),

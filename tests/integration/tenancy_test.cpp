@@ -58,5 +58,58 @@ TEST(Tenancy, ATeamsTopicBillsOnlyThatTeamAndUnknownTeamsAreRefused) {
   }
 }
 
+// The reported leak: team ads publishing the request_id that search already used received
+// search's stored result. Request ids are per team: ads' event is its own request, served and
+// billed to ads, and the result it gets carries nothing of search's.
+TEST(Tenancy, AnotherTeamsRequestIdIsANewRequestNotAReplayOfTheirResult) {
+  Harness h("tenancy_ids");
+  h.publish(kBackgroundTopic,
+            {{"shared-id", request_json("shared-id", "search", "search's question",
+                                        R"(,"metadata":{"owner":"search-only-secret"})")}});
+  h.start_worker();
+  ASSERT_TRUE(eventually([&] {
+    auto [committed, end] = h.committed_and_end(kBackgroundTopic);
+    // Finished (committed): its id is no longer in flight when the next events come.
+    return committed == end && h.count("SELECT count(*) FROM requests") == 1;
+  })) << h.worker_log();
+  h.publish(kBackgroundTopic, {{"shared-id", request_json("shared-id", "ads", "ads' question")},
+                               {"shared-id", request_json("shared-id", "search", "search again")}});
+  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") == 2; }))
+      << h.worker_log();
+  ASSERT_TRUE(eventually([&] {
+    auto [committed, end] = h.committed_and_end(kBackgroundTopic);
+    return committed == end;
+  }));
+
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE request_id = 'shared-id' AND team = "
+                    "'ads' AND status = 'ok'"),
+            1);
+  EXPECT_EQ(h.count("SELECT count(*) FROM cost_ledger WHERE team = 'ads'"), 1) << "billed to ads";
+  EXPECT_EQ(h.count("SELECT count(*) FROM cost_ledger WHERE team = 'search'"), 1)
+      << "search's redelivered id is still a replay, billed once";
+  EXPECT_EQ(h.sim().stats().requests, 2u);
+
+  TopicReader results(h.bootstrap(), kResultsTopic, 4);
+  ASSERT_TRUE(eventually([&] {
+    results.drain();
+    return results.records.size() >= 3;
+  })) << results.records.size()
+      << " results";
+  int for_ads = 0, for_search = 0;
+  for (const auto& r : results.records) {
+    ASSERT_EQ(r.key, "shared-id");
+    if (r.value.find(R"("team":"ads")") != std::string::npos) {
+      ++for_ads;
+      EXPECT_EQ(r.value.find("search-only-secret"), std::string::npos) << r.value;
+      EXPECT_EQ(r.value.find(R"("team":"search")"), std::string::npos) << r.value;
+    } else {
+      ++for_search;
+      EXPECT_NE(r.value.find("search-only-secret"), std::string::npos) << r.value;
+    }
+  }
+  EXPECT_EQ(for_ads, 1);
+  EXPECT_EQ(for_search, 2) << "search's result, then its replay";
+}
+
 }  // namespace
 }  // namespace switchyard::testing

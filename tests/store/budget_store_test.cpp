@@ -95,6 +95,26 @@ TEST_F(BudgetStoreTest, TerminalWriteSettlesActualCostAndReleasesTheReservation)
   EXPECT_EQ(query_one(url_, "SELECT count(*) FROM budget_reservations"), "0");
 }
 
+// Reservations are keyed by (team, request_id): another team's request with the same id reserves
+// its own team's budget, and neither team's terminal write settles the other's reservation.
+TEST_F(BudgetStoreTest, TheSameRequestIdOfTwoTeamsHoldsTwoReservations) {
+  auto store = make_postgres_store(url_);
+  reserve(*store, {"same"}, 40 * kCent, 100 * kCent);
+  std::vector<BudgetRequest> ads = {{"same", "ads", 30 * kCent, 100 * kCent, "month", "w-test"}};
+  std::vector<BudgetAnswer> answers;
+  std::string error;
+  ASSERT_TRUE(store->reserve_budgets(ads, answers, error)) << error;
+  EXPECT_EQ(answers[0].verdict, BudgetVerdict::kReserved) << "not search's redelivery";
+  EXPECT_EQ(answers[0].committed, 30 * kCent);
+  write_terminal(*store, "same", 3 * kCent, true);  // search's
+  EXPECT_EQ(status("spent_usd"), "0.030000000000");
+  EXPECT_EQ(status("reserved_usd"), "0.000000000000");
+  EXPECT_EQ(query_one(url_, "SELECT reserved_usd::text FROM budget_periods WHERE team = 'ads'"),
+            "0.300000000000")
+      << "ads' reservation is still held";
+  EXPECT_EQ(query_one(url_, "SELECT team FROM budget_reservations"), "ads");
+}
+
 TEST_F(BudgetStoreTest, ReservationsOfGoneWorkersAreReleasedAfterTheBoundAndNoOthers) {
   auto store = make_postgres_store(url_);
   int live = 0, ordinal = 0;

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
+#include "store/migrations_data.h"
 #include "support/pg.h"
 #include "switchyard/event/result.h"
 #include "switchyard/store/store.h"
@@ -9,6 +12,9 @@ namespace {
 
 using testing::fresh_database;
 using testing::query_one;
+
+constexpr Picodollars kCent = 10'000'000'000;
+constexpr Picodollars kDollar = 100 * kCent;
 
 ResultEvent ok_result(const std::string& id, Picodollars cost) {
   ResultEvent r;
@@ -163,17 +169,124 @@ TEST_F(PostgresStoreTest, FindTerminalReturnsOnlyStoredRequests) {
   std::vector<WriteOutcome> outcomes;
   std::string error;
   ASSERT_TRUE(store->write_terminal({record_of(a, ja)}, outcomes, error)) << error;
-  std::unordered_map<std::string, std::string> found;
-  ASSERT_TRUE(store->find_terminal({"x-1", "x-2"}, found, error)) << error;
-  ASSERT_EQ(found.size(), 1u);
-  EXPECT_NE(found["x-1"].find("\"request_id\":\"x-1\""), std::string::npos);
+  std::vector<std::string> stored;
+  const std::vector<RequestKey> keys = {{"search", "x-1"}, {"search", "x-2"}};
+  ASSERT_TRUE(store->find_terminal(keys, stored, error)) << error;
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_NE(stored[0].find("\"request_id\":\"x-1\""), std::string::npos);
+  EXPECT_TRUE(stored[1].empty());
+}
+
+// Request ids are per team: the same id used by two teams is two requests, each with its own
+// row, ledger entry and stored result, and neither finds the other's.
+TEST_F(PostgresStoreTest, TheSameRequestIdOfTwoTeamsIsTwoRequests) {
+  auto store = make_postgres_store(url_);
+  ResultEvent s = ok_result("same", 5);
+  ResultEvent a = ok_result("same", 7);
+  a.team = "ads";
+  a.content = "the answer for ads";
+  std::string js = encode_result(s), ja = encode_result(a);
+  std::vector<WriteOutcome> outcomes;
+  std::string error;
+  ASSERT_TRUE(store->write_terminal({record_of(s, js), record_of(a, ja)}, outcomes, error))
+      << error;
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_TRUE(outcomes[0].inserted);
+  EXPECT_TRUE(outcomes[1].inserted) << "ads' request is not search's";
+  EXPECT_EQ(query_one(url_, "SELECT count(*) FROM requests WHERE request_id = 'same'"), "2");
+  EXPECT_EQ(query_one(url_, "SELECT sum(cost_usd)::text FROM cost_ledger WHERE team = 'ads'"),
+            "0.000000000007");
+
+  std::vector<std::string> stored;
+  const std::vector<RequestKey> keys = {
+      {"ads", "same"}, {"search", "same"}, {"other", "same"}, {"a\"d\\s,{}", "same"}};
+  ASSERT_TRUE(store->find_terminal(keys, stored, error)) << error;
+  EXPECT_NE(stored[0].find("the answer for ads"), std::string::npos) << stored[0];
+  EXPECT_EQ(stored[1].find("the answer for ads"), std::string::npos) << stored[1];
+  EXPECT_NE(stored[1].find("\"team\":\"search\""), std::string::npos) << stored[1];
+  EXPECT_TRUE(stored[2].empty()) << "a third team using the id reads nothing";
+  EXPECT_TRUE(stored[3].empty()) << "a team name with array-literal characters is quoted";
+
+  // A redelivery of ads' request gets ads' stored result back, not search's.
+  ResultEvent again = ok_result("same", 9);
+  again.team = "ads";
+  std::string jagain = encode_result(again);
+  ASSERT_TRUE(store->write_terminal({record_of(again, jagain)}, outcomes, error)) << error;
+  ASSERT_FALSE(outcomes[0].inserted);
+  EXPECT_NE(outcomes[0].stored_result_json.find("the answer for ads"), std::string::npos);
+}
+
+// Migration 0008 carries rows written under version 7 (keyed by request_id alone) over: they
+// stay readable and deduplicated under (team, request_id), their reservations still settle.
+TEST_F(PostgresStoreTest, RowsOfVersion7AreCarriedOverToPerTeamKeys) {
+  const std::string url = testing::empty_database("sy_store_carry_over");
+  {
+    pqxx::connection conn(url);
+    pqxx::work tx(conn);
+    for (const auto& m : embedded_migrations()) {
+      if (std::atoi(m.name.c_str()) > 7) break;
+      tx.exec(m.sql);
+    }
+    tx.exec(
+        "INSERT INTO requests (request_id, team, status, result) VALUES "
+        "('old-1', 'search', 'ok', '{\"request_id\":\"old-1\",\"team\":\"search\"}')");
+    tx.exec(
+        "INSERT INTO cost_ledger (request_id, attempt, team, deployment, model, tier, provider, "
+        "input_tokens, output_tokens, cost_usd, created_at) SELECT 'old-1', 1, 'search', 'd', "
+        "'m', 't', 'openai', 1, 1, 0.5, finished_at FROM requests");
+    tx.exec(
+        "INSERT INTO budget_periods (team, period_kind, period_start, budget_usd, reserved_usd) "
+        "VALUES ('ads', 'month', date_trunc('month', now() AT TIME ZONE 'UTC')::date, 10, 2)");
+    tx.exec(
+        "INSERT INTO budget_reservations (request_id, team, period_start, amount_usd, worker_id) "
+        "SELECT 'old-2', 'ads', period_start, 2, 'w' FROM budget_periods");
+    tx.exec(
+        "CREATE TABLE switchyard_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())");
+    for (const auto& m : embedded_migrations()) {
+      const int version = std::atoi(m.name.c_str());
+      if (version > 7) break;
+      tx.exec_params("INSERT INTO switchyard_migrations (version, name) VALUES ($1, $2)", version,
+                     m.name);
+    }
+    tx.commit();
+  }
+  MigrationReport report = apply_migrations(url);
+  ASSERT_TRUE(report.error.empty()) << report.error;
+  EXPECT_EQ(report.version, latest_migration_version());
+
+  auto store = make_postgres_store(url);
+  std::vector<std::string> stored;
+  std::string error;
+  const std::vector<RequestKey> keys = {{"search", "old-1"}, {"ads", "old-1"}};
+  ASSERT_TRUE(store->find_terminal(keys, stored, error)) << error;
+  EXPECT_NE(stored[0].find("old-1"), std::string::npos);
+  EXPECT_TRUE(stored[1].empty());
+  EXPECT_EQ(query_one(url, "SELECT count(*) FROM cost_ledger WHERE team = 'search'"), "1");
+
+  // ads' old reservation is found under (ads, old-2) and settled by its terminal write.
+  std::vector<BudgetRequest> again = {{"old-2", "ads", 2 * kCent, 10 * kDollar, "month", "w"}};
+  std::vector<BudgetAnswer> answers;
+  ASSERT_TRUE(store->reserve_budgets(again, answers, error)) << error;
+  EXPECT_EQ(answers[0].verdict, BudgetVerdict::kAlreadyReserved);
+  ResultEvent r = ok_result("old-2", kCent);
+  r.team = "ads";
+  std::string json = encode_result(r);
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE(store->write_terminal({record_of(r, json)}, outcomes, error)) << error;
+  EXPECT_EQ(query_one(url,
+                      "SELECT reserved_usd::text || ' ' || spent_usd::text "
+                      "FROM budget_periods WHERE team = 'ads'"),
+            "0.000000000000 0.010000000000");
+  EXPECT_EQ(query_one(url, "SELECT count(*) FROM budget_reservations"), "0");
 }
 
 TEST_F(PostgresStoreTest, UnreachableServerIsAnErrorValueNotACrash) {
   auto store = make_postgres_store("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2");
-  std::unordered_map<std::string, std::string> found;
+  std::vector<std::string> stored;
   std::string error;
-  EXPECT_FALSE(store->find_terminal({"a"}, found, error));
+  const std::vector<RequestKey> keys = {{"search", "a"}};
+  EXPECT_FALSE(store->find_terminal(keys, stored, error));
   EXPECT_NE(error.find("postgres unreachable"), std::string::npos) << error;
 }
 

@@ -4,6 +4,8 @@
 // do, and a RecordProducer that records what was produced. Single-threaded unless noted.
 #include <functional>
 #include <map>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -22,24 +24,38 @@ class FakeStore final : public RequestStore {
     std::string result_json;
     std::int64_t ledger_rows = 0;
   };
-  std::map<std::string, Row> rows;              // request_id -> stored terminal row
-  std::map<std::string, Picodollars> spent;     // team -> spent this period
-  std::map<std::string, Picodollars> reserved;  // team -> reserved this period
-  std::map<std::string, std::pair<std::string, Picodollars>> reservations;  // id -> team, amount
-  int fail_next = 0;                     // that many calls fail before one succeeds
-  int statements = 0;                    // successful write_terminal calls
-  std::vector<std::size_t> batch_sizes;  // records per successful write_terminal
+  using Key = std::pair<std::string, std::string>;  // (team, request_id), as in Postgres
+  std::map<Key, Row> rows;                          // stored terminal rows
+  std::map<std::string, Picodollars> spent;         // team -> spent this period
+  std::map<std::string, Picodollars> reserved;      // team -> reserved this period
+  std::map<Key, Picodollars> reservations;          // (team, request_id) -> amount
+  int fail_next = 0;                                // that many calls fail before one succeeds
+  int statements = 0;                               // successful write_terminal calls
+  std::vector<std::size_t> batch_sizes;             // records per successful write_terminal
   std::function<void()> during_reserve;  // runs inside reserve_budgets (a concurrent settlement)
   // A record Postgres would refuse for its data (SQLSTATE 22...): the whole statement fails.
   std::function<bool(const TerminalRecord&)> refuses;
   int statements_refused = 0;
 
-  bool find_terminal(const std::vector<std::string>& ids,
-                     std::unordered_map<std::string, std::string>& found,
+  // The one row of `request_id`, whatever its team (for tests with one team per id).
+  const Row& row(std::string_view request_id) const {
+    for (const auto& [key, row] : rows)
+      if (key.second == request_id) return row;
+    throw std::out_of_range("FakeStore: no row for " + std::string(request_id));
+  }
+  std::size_t rows_of(std::string_view request_id) const {
+    std::size_t n = 0;
+    for (const auto& [key, row] : rows) n += key.second == request_id;
+    return n;
+  }
+
+  bool find_terminal(std::span<const RequestKey> keys, std::vector<std::string>& stored,
                      std::string& error) override {
     if (failing(error)) return false;
-    for (const auto& id : ids)
-      if (auto it = rows.find(id); it != rows.end()) found.emplace(id, it->second.result_json);
+    stored.assign(keys.size(), std::string());
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      if (auto it = rows.find(key_of(keys[i])); it != rows.end())
+        stored[i] = it->second.result_json;
     return true;
   }
   bool heartbeat(std::string_view, std::string_view, int, bool, int& live, int& ordinal,
@@ -56,13 +72,14 @@ class FakeStore final : public RequestStore {
     answers.clear();
     for (const auto& r : requests) {
       const std::string team(r.team);
+      const Key key = key_of({r.team, r.request_id});
       BudgetAnswer a;
-      if (reservations.count(std::string(r.request_id))) {
+      if (reservations.count(key)) {
         a.verdict = BudgetVerdict::kAlreadyReserved;
       } else if (spent[team] + reserved[team] + r.worst_case_cost <= r.budget) {
         a.verdict = BudgetVerdict::kReserved;
         reserved[team] += r.worst_case_cost;
-        reservations[std::string(r.request_id)] = {team, r.worst_case_cost};
+        reservations[key] = r.worst_case_cost;
         reserved_by[std::string(r.request_id)] = std::string(r.worker_id);
       } else {
         a.verdict = BudgetVerdict::kExceeded;
@@ -73,12 +90,20 @@ class FakeStore final : public RequestStore {
     return true;
   }
   // Settles a reservation the way the terminal write does (for tests that drive the gate only).
-  void settle(const std::string& request_id, Picodollars cost) {
-    auto it = reservations.find(request_id);
+  void settle(const Key& key, Picodollars cost) {
+    auto it = reservations.find(key);
     if (it == reservations.end()) return;
-    reserved[it->second.first] -= it->second.second;
-    spent[it->second.first] += cost;
+    reserved[key.first] -= it->second;
+    spent[key.first] += cost;
     reservations.erase(it);
+  }
+  // The reservation of `request_id`, whatever its team (tests with one team per id).
+  void settle(const std::string& request_id, Picodollars cost) {
+    for (const auto& [key, amount] : reservations) {
+      if (key.second != request_id) continue;
+      settle(Key(key), cost);
+      return;
+    }
   }
   bool write_terminal(const std::vector<TerminalRecord>& records,
                       std::vector<WriteOutcome>& outcomes, std::string& error) override {
@@ -94,14 +119,14 @@ class FakeStore final : public RequestStore {
     outcomes.assign(records.size(), {});
     for (std::size_t i = 0; i < records.size(); ++i) {
       const auto& rec = records[i];
-      const std::string id = rec.result->request_id;
-      if (auto it = rows.find(id); it != rows.end()) {
+      const Key key = key_of({rec.result->team, rec.result->request_id});
+      if (auto it = rows.find(key); it != rows.end()) {
         outcomes[i].stored_result_json = it->second.result_json;
         continue;
       }
-      rows[id] = {std::string(rec.result_json), static_cast<std::int64_t>(rec.ledger.size())};
+      rows[key] = {std::string(rec.result_json), static_cast<std::int64_t>(rec.ledger.size())};
       outcomes[i].inserted = true;
-      settle(id, rec.result->cost);
+      settle(key, rec.result->cost);
     }
     ++statements;
     batch_sizes.push_back(records.size());
@@ -130,6 +155,9 @@ class FakeStore final : public RequestStore {
   }
 
  private:
+  static Key key_of(const RequestKey& k) {
+    return {std::string(k.team), std::string(k.request_id)};
+  }
   bool rejected_ = false;
   bool failing(std::string& error) {
     rejected_ = false;

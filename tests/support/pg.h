@@ -26,6 +26,11 @@ inline std::string fresh_database(const std::string& name) {
   return recreate_database(pg_server_url("postgres"), name);
 }
 
+// Drops and re-creates `name` without any migration (to migrate it step by step).
+inline std::string empty_database(const std::string& name) {
+  return recreate_database(pg_server_url("postgres"), name, /*migrate=*/false);
+}
+
 inline std::string query_one(const std::string& url, const std::string& sql) {
   pqxx::connection conn(url);
   pqxx::nontransaction tx(conn);

@@ -17,8 +17,10 @@
 namespace switchyard::testing {
 
 // Drops and re-creates database `name` on the server of `server_url` (a URL naming any database
-// there), applies the migrations and returns the new database's URL. Throws when it cannot.
-inline std::string recreate_database(const std::string& server_url, const std::string& name) {
+// there), applies the migrations unless `migrate` is false, and returns the new database's URL.
+// Throws when it cannot.
+inline std::string recreate_database(const std::string& server_url, const std::string& name,
+                                     bool migrate = true) {
   {
     pqxx::connection admin(server_url);
     pqxx::nontransaction tx(admin);
@@ -29,6 +31,7 @@ inline std::string recreate_database(const std::string& server_url, const std::s
   const auto query = server_url.find('?', slash);
   std::string url = server_url.substr(0, slash + 1) + name +
                     (query == std::string::npos ? "" : server_url.substr(query));
+  if (!migrate) return url;
   MigrationReport report = apply_migrations(url);
   if (!report.error.empty())
     throw std::runtime_error("migrations on " + name + " failed: " + report.error);

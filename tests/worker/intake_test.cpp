@@ -130,6 +130,28 @@ TEST_F(IntakeTest, TheSameRequestIdTwiceInFlightIsCalledOnce) {
   EXPECT_EQ(last_commit(), 2) << "both offsets finish with the one call";
 }
 
+// Request ids are per team: another team's request with the same id is its own request, not a
+// duplicate that would finish with (and receive) the first team's result.
+TEST_F(IntakeTest, TheSameRequestIdOfTwoTeamsInFlightIsTwoRequests) {
+  consumer_.add(kTopic, 0, event("same"));
+  consumer_.add(
+      kTopic, 0,
+      R"({"request_id":"same","team":"ads","messages":[{"role":"user","content":"hi"}]})");
+  turn();
+  std::vector<Job*> jobs = fetched();
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(stats_.in_flight_duplicates.value(), 0u);
+  EXPECT_EQ(jobs[0]->decoded.request.team, "t");
+  EXPECT_EQ(jobs[1]->decoded.request.team, "ads");
+  EXPECT_TRUE(jobs[0]->duplicates.empty());
+  completions_.push(jobs[0]);
+  turn();
+  EXPECT_EQ(last_commit(), 1) << "ads' request is still in flight";
+  completions_.push(jobs[1]);
+  turn();
+  EXPECT_EQ(last_commit(), 2);
+}
+
 // Tenancy: a team's topic proves the team; a team the config does not list is not served.
 TEST_F(IntakeTest, AnEventOnATeamsTopicNamingAnotherTeamAndAnUnknownTeamAreInvalid) {
   consumer_.assigned = {{kTopic, 0}, {"team-ads", 0}};
@@ -156,11 +178,11 @@ TEST_F(IntakeTest, AnEventOnATeamsTopicNamingAnotherTeamAndAnUnknownTeamAreInval
   std::atomic<bool> stop{false};
   ASSERT_TRUE(sink_.run_once(world_.store, stop));
   // The one on ads' topic is recorded under ads, the team that wrote it; nothing is team t's.
-  const std::string& other = world_.store.rows["other"].result_json;
+  const std::string& other = world_.store.row("other").result_json;
   EXPECT_NE(other.find(R"("team":"ads")"), std::string::npos) << other;
   EXPECT_NE(other.find("the topic of team ads"), std::string::npos) << other;
   EXPECT_NE(other.find("invalid_request"), std::string::npos) << other;
-  const std::string& stranger = world_.store.rows["stranger"].result_json;
+  const std::string& stranger = world_.store.row("stranger").result_json;
   EXPECT_NE(stranger.find("unknown team 'nobody'"), std::string::npos) << stranger;
 
   // Everything ends and is freed.
@@ -216,7 +238,7 @@ TEST_F(IntakeTest, AReplyTopicIsOpenToEveryTeamOrOneTeamsOwn) {
     delivery_.on_delivery(record.opaque, nullptr, false);
   std::atomic<bool> stop{false};
   ASSERT_TRUE(sink_.run_once(world_.store, stop));
-  const std::string& theirs = world_.store.rows["theirs"].result_json;
+  const std::string& theirs = world_.store.row("theirs").result_json;
   EXPECT_NE(theirs.find("nor one of team ads's reply_topics"), std::string::npos) << theirs;
   for (std::size_t i = 1; i < producer_.produced.size(); ++i)
     delivery_.on_delivery(producer_.produced[i].opaque, nullptr, false);

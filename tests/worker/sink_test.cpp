@@ -70,7 +70,7 @@ TEST_F(SinkTest, ABatchIsOneStatementAndEveryResultIsProducedAfterIt) {
   EXPECT_EQ(producer_.produced[0].topic, "results");
   EXPECT_EQ(producer_.produced[0].key, "a");
   EXPECT_NE(producer_.produced[0].value.find("\"content\":\"answer to a\""), std::string::npos);
-  EXPECT_EQ(store_.rows.at("b").result_json, producer_.produced[1].value)
+  EXPECT_EQ(store_.row("b").result_json, producer_.produced[1].value)
       << "the row and the event carry the same result";
   EXPECT_EQ(stats_.results_ok.value(), 3u);
   EXPECT_EQ(series_.requests(1, 1, ErrorCode::kNone).value(), 3u);
@@ -88,7 +88,7 @@ TEST_F(SinkTest, ARequestIdTwiceInOneBatchWaitsForTheNextStatement) {
 }
 
 TEST_F(SinkTest, AResultAnotherDeliveryStoredFirstIsReplacedByTheStoredOne) {
-  store_.rows["dup"] = {R"({"request_id":"dup","status":"ok","stored":true})", 1};
+  store_.rows[{"ads", "dup"}] = {R"({"request_id":"dup","status":"ok","stored":true})", 1};
   ASSERT_TRUE(write({job("dup")}));
   ASSERT_EQ(producer_.produced.size(), 1u);
   EXPECT_EQ(producer_.produced[0].value, R"({"request_id":"dup","status":"ok","stored":true})");
@@ -100,7 +100,7 @@ TEST_F(SinkTest, AStoreOutageIsRetriedWithIntakePausedUntilTheStatementPasses) {
   ASSERT_TRUE(write({job("a")}));
   EXPECT_EQ(stats_.store_failures.value(), 3u);
   EXPECT_TRUE(health_.healthy()) << "the statement that passed resumed intake";
-  EXPECT_EQ(store_.rows.count("a"), 1u);
+  EXPECT_EQ(store_.rows_of("a"), 1u);
 }
 
 TEST_F(SinkTest, StoppingDuringAnOutageAbandonsTheBatchUnacknowledged) {
@@ -174,8 +174,8 @@ TEST_F(SinkTest, ARowPostgresRefusesIsFoundByHalvingAndStoredAsAnErrorWhileTheRe
   batch[5]->result.content = "poison";
   ASSERT_TRUE(write(batch));
   EXPECT_EQ(store_.rows.size(), 8u) << "every request has its row";
-  EXPECT_EQ(store_.rows.count("r0"), 1u);
-  const std::string& stored = store_.rows.at("r5").result_json;
+  EXPECT_EQ(store_.rows_of("r0"), 1u);
+  const std::string& stored = store_.row("r5").result_json;
   EXPECT_NE(stored.find("\"status\":\"error\""), std::string::npos) << stored;
   EXPECT_NE(stored.find("could not be stored"), std::string::npos) << stored;
   EXPECT_EQ(stored.find("poison"), std::string::npos);

@@ -6,7 +6,9 @@
 // re-established on the next call, so callers simply retry after a backoff. Nothing is retried
 // inside: the caller decides (and keeps its data) while Postgres is away.
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,6 +19,21 @@
 #include "switchyard/pricing/catalog.h"
 
 namespace switchyard {
+
+// A request is named by its team and its id: two teams may use the same request_id and never
+// see each other's stored result or reservation (migration 0008).
+struct RequestKey {
+  std::string_view team;
+  std::string_view request_id;
+  bool operator==(const RequestKey&) const = default;
+};
+struct RequestKeyHash {
+  std::size_t operator()(const RequestKey& k) const noexcept {
+    const std::size_t a = std::hash<std::string_view>{}(k.team);
+    return a ^ (std::hash<std::string_view>{}(k.request_id) + 0x9e3779b97f4a7c15ULL + (a << 6) +
+                (a >> 2));
+  }
+};
 
 struct LedgerEntry {
   int attempt = 1;  // which provider call of the request
@@ -75,9 +92,9 @@ class RequestStore {
  public:
   virtual ~RequestStore() = default;
 
-  // Fills `found` with request_id -> stored result JSON for the ids already terminal.
-  virtual bool find_terminal(const std::vector<std::string>& request_ids,
-                             std::unordered_map<std::string, std::string>& found,
+  // Sets `stored[i]` to the stored result JSON of `keys[i]` when that request is already
+  // terminal, and leaves it empty otherwise (`stored` is resized to keys.size()).
+  virtual bool find_terminal(std::span<const RequestKey> keys, std::vector<std::string>& stored,
                              std::string& error) = 0;
 
   // Records that `worker_id` of `group_id` is alive and returns how many workers of the group
@@ -86,8 +103,9 @@ class RequestStore {
   virtual bool heartbeat(std::string_view worker_id, std::string_view group_id, int live_within_ms,
                          bool leaving, int& live_workers, int& ordinal, std::string& error) = 0;
 
-  // Reserves each request's worst-case cost against its team's budget for the current period,
-  // in order, in one transaction. Safe across a fleet: the period row is locked per reservation.
+  // Reserves each (team, request_id)'s worst-case cost against its team's budget for the current
+  // period, in order, in one transaction. Safe across a fleet: the period row is locked per
+  // reservation.
   virtual bool reserve_budgets(const std::vector<BudgetRequest>& requests,
                                std::vector<BudgetAnswer>& answers, std::string& error) = 0;
 
@@ -101,7 +119,7 @@ class RequestStore {
   // Writes every record in one transaction: the requests row and its ledger rows, or nothing
   // for a request that is already terminal; the budget reservation of an inserted request is
   // settled (actual cost spent, reservation released) in the same statement. `outcomes[i]` answers
-  // `records[i]`. Record request_ids must be distinct within one call.
+  // `records[i]`. Records' (team, request_id) must be distinct within one call.
   virtual bool write_terminal(const std::vector<TerminalRecord>& records,
                               std::vector<WriteOutcome>& outcomes, std::string& error) = 0;
 
