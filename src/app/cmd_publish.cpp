@@ -10,6 +10,7 @@
 #include "kafka/cli_support.h"
 #include "switchyard/app/commands.h"
 #include "switchyard/common/flags.h"
+#include "switchyard/event/signature.h"
 #include "switchyard/kafka/publish_line.h"
 
 namespace switchyard {
@@ -33,6 +34,9 @@ constexpr const char* kPublishHelp =
     "                            default topic: the class's first topic in the config\n"
     "  --topic NAME              publish to NAME instead\n"
     "  --team TEAM               team for Batch API lines and for events without a team\n"
+    "  --sign-key-env NAME       sign every record with the first key in environment\n"
+    "                            variable NAME (the team's teams[].signing_key_env): an\n"
+    "                            HMAC-SHA256 of the value in header switchyard-signature\n"
     "  --quiet                   no progress bar and no summary line\n"
     "  --help                    this text\n";
 
@@ -113,7 +117,8 @@ class Progress {
 }  // namespace
 
 int cmd_publish(const Args& args) {
-  Flags flags(args, {"bootstrap", "config", "topic", "priority", "team"}, {"quiet", "help"});
+  Flags flags(args, {"bootstrap", "config", "topic", "priority", "team", "sign-key-env"},
+              {"quiet", "help"});
   if (flags.has("help")) {
     std::fputs(kPublishHelp, stdout);
     return 0;
@@ -134,6 +139,21 @@ int cmd_publish(const Args& args) {
       problems.push_back("the config has no " + priority + " topic: pass --topic");
     } else {
       topic = topics.front();
+    }
+  }
+  // The key comes from the environment, never from argv (which `ps` shows to every user).
+  std::string signing_key;
+  if (const std::string env = flags.get("sign-key-env"); !env.empty()) {
+    const char* value = std::getenv(env.c_str());
+    const auto keys = split_signing_keys(value ? value : "");
+    if (keys.empty()) {
+      problems.push_back("--sign-key-env: environment variable " + env + " is not set (or empty)");
+    } else if (keys.front().size() < kMinSigningKeyBytes) {
+      problems.push_back(
+          "--sign-key-env: the key in " + env + " has " + std::to_string(keys.front().size()) +
+          " bytes; a signing key needs at least " + std::to_string(kMinSigningKeyBytes));
+    } else {
+      signing_key = keys.front();
     }
   }
   std::string input_path = flags.positional().empty() ? "-" : flags.positional().front();
@@ -189,7 +209,9 @@ int cmd_publish(const Args& args) {
                    static_cast<unsigned long long>(line_number), converted.error.c_str());
       continue;
     }
-    if (producer->produce(converted.request_id, converted.value)) ++produced;
+    const std::string signature =
+        signing_key.empty() ? std::string() : sign_event(signing_key, converted.value);
+    if (producer->produce(converted.request_id, converted.value, signature)) ++produced;
     if ((line_number & 1023) == 0) {
       producer->poll();
       progress.update(producer->counts().delivered);

@@ -17,6 +17,7 @@
 #include "config/config_keys.h"
 #include "switchyard/common/enum_names.h"
 #include "switchyard/common/url.h"
+#include "switchyard/event/signature.h"
 
 namespace switchyard {
 
@@ -42,6 +43,17 @@ std::string DeploymentConfig::api_key() const {
   if (api_key_env.empty()) return {};
   const char* value = std::getenv(api_key_env.c_str());
   return value ? value : "";
+}
+
+std::vector<std::string> TeamConfig::signing_keys() const {
+  if (signing_key_env.empty()) return {};
+  const char* value = std::getenv(signing_key_env.c_str());
+  return value ? split_signing_keys(value) : std::vector<std::string>{};
+}
+
+bool Config::any_team_signs() const {
+  return std::any_of(teams.begin(), teams.end(),
+                     [](const TeamConfig& t) { return !t.signing_key_env.empty(); });
 }
 
 std::string AdminConfig::token() const {
@@ -394,6 +406,22 @@ void validate(Config& c, std::vector<std::string>& problems) {
     const auto& t = c.teams[i];
     if (!t.name.empty() && !teams.insert(t.name).second)
       problems.push_back("teams: team '" + t.name + "' is listed twice");
+    if (!t.signing_key_env.empty()) {
+      const std::string where = "teams[" + std::to_string(i) + "].signing_key_env: ";
+      const auto keys = t.signing_keys();
+      if (keys.empty()) {
+        problems.push_back(where + "environment variable " + t.signing_key_env +
+                           " is not set (or holds no key)");
+      }
+      for (std::size_t k = 0; k < keys.size(); ++k) {
+        if (keys[k].size() < kMinSigningKeyBytes)
+          problems.push_back(where + "key " + std::to_string(k + 1) + " of " + t.signing_key_env +
+                             " has " + std::to_string(keys[k].size()) +
+                             " bytes; a signing key needs at least " +
+                             std::to_string(kMinSigningKeyBytes) +
+                             " (for example the output of `openssl rand -hex 32`)");
+      }
+    }
     for (const auto& topic : t.reply_topics) {
       if (auto [it, inserted] = reply_owner.emplace(topic, t.name); !inserted) {
         problems.push_back("teams[" + std::to_string(i) + "].reply_topics: '" + topic +

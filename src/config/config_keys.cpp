@@ -546,6 +546,15 @@ const std::vector<Key<TeamConfig>>& team_keys() {
        "topics this team's requests may name as reply_topic (kafka.reply_topic_allowlist is "
        "open to every team); no other team may name them",
        [](const YAML::Node& n, TeamConfig& t) { return read_string_list(n, t.reply_topics); }},
+      {"signing_key_env", "",
+       "environment variable holding this team's HMAC-SHA256 event signing keys (comma-separated, "
+       "each >= 32 bytes; the first signs): events naming the team must carry a valid "
+       "switchyard-signature header",
+       [](const YAML::Node& n, TeamConfig& t) { return read_string(n, t.signing_key_env); }},
+      {"require_signature", "true",
+       "with signing_key_env: unsigned events naming the team are refused (false accepts and "
+       "counts them, for a rollout); a wrong signature is always refused",
+       [](const YAML::Node& n, TeamConfig& t) { return read_bool(n, t.require_signature); }},
   };
   return keys;
 }

@@ -6,6 +6,8 @@
 #include <csignal>
 #include <stdexcept>
 
+#include "switchyard/event/signature.h"
+
 namespace switchyard::cli {
 
 namespace {
@@ -155,14 +157,27 @@ CliProducer::~CliProducer() {
   rd_kafka_destroy(producer_);
 }
 
-bool CliProducer::produce(std::string_view key, std::string_view value) {
+bool CliProducer::produce(std::string_view key, std::string_view value,
+                          std::string_view signature) {
   for (;;) {
-    if (rd_kafka_produce(topic_handle_, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                         const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
-                         nullptr) == 0) {
-      return true;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (signature.empty()) {
+      if (rd_kafka_produce(topic_handle_, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                           const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
+                           nullptr) == 0) {
+        return true;
+      }
+      err = rd_kafka_last_error();
+    } else {
+      err = rd_kafka_producev(producer_, RD_KAFKA_V_RKT(topic_handle_),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                              RD_KAFKA_V_KEY(key.data(), key.size()),
+                              RD_KAFKA_V_HEADER(kSignatureHeader.data(), signature.data(),
+                                                static_cast<ssize_t>(signature.size())),
+                              RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
     }
-    rd_kafka_resp_err_t err = rd_kafka_last_error();
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       // Back-pressure: serve delivery reports until the local queue has room.
       rd_kafka_poll(producer_, 50);

@@ -85,7 +85,8 @@ class CliProducer {
 
   // Copies key and value. Returns false (and counts a failure) when librdkafka refuses the
   // record outright, e.g. it is larger than message.max.bytes.
-  bool produce(std::string_view key, std::string_view value);
+  // `signature`, when not empty, goes in the switchyard-signature header (event/signature.h).
+  bool produce(std::string_view key, std::string_view value, std::string_view signature = {});
   // Serves delivery reports without blocking.
   void poll();
   // Waits until every produced record is delivered or failed, or `timeout_ms` passes.

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "kafka/cli_support.h"
+#include "switchyard/event/signature.h"
 
 namespace switchyard {
 
@@ -122,6 +123,7 @@ struct KafkaConsumer::Impl {
   RebalanceListener* listener;
   rd_kafka_t* rk = nullptr;
   bool closed = false;
+  bool read_signatures = false;
 
   static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts, void* opaque) {
@@ -165,10 +167,11 @@ struct KafkaConsumer::Impl {
 };
 
 KafkaConsumer::KafkaConsumer(const KafkaConfig& config, const std::vector<std::string>& topics,
-                             RebalanceListener* listener)
+                             RebalanceListener* listener, bool read_signatures)
     : impl_(std::make_unique<Impl>()) {
   impl_->owner = this;
   impl_->listener = listener;
+  impl_->read_signatures = read_signatures;
   impl_->rk = new_handle(RD_KAFKA_CONSUMER, config,
                          {
                              {"group.id", config.group_id},
@@ -214,7 +217,19 @@ void KafkaConsumer::poll(int timeout_ms, std::size_t max, std::vector<ConsumedRe
       continue;
     }
     const KafkaMessage& m = held_.emplace_back(msg);
-    out.push_back({m.topic(), m.partition(), m.offset(), m.value(), m.timestamp_ms()});
+    ConsumedRecord& r =
+        out.emplace_back(m.topic(), m.partition(), m.offset(), m.value(), m.timestamp_ms());
+    if (impl_->read_signatures) {
+      rd_kafka_headers_t* headers = nullptr;
+      const void* value = nullptr;
+      std::size_t size = 0;
+      if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          rd_kafka_header_get_last(headers, kSignatureHeader.data(), &value, &size) ==
+              RD_KAFKA_RESP_ERR_NO_ERROR &&
+          value != nullptr) {
+        r.signature = std::string_view(static_cast<const char*>(value), size);
+      }
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "switchyard/common/json_text.h"
+#include "switchyard/event/signature.h"
 
 namespace switchyard {
 
@@ -18,6 +19,45 @@ Intake::Intake(const StageContext& ctx, Delivery& delivery, Sink& sink, HandOff<
   for (const TeamConfig& t : ctx.config.teams) {
     teams_.emplace(t.name, &t);
     for (const std::string& topic : t.topics) topic_owner_.emplace(topic, &t);
+    if (!t.signing_key_env.empty()) signers_[t.name] = {t.signing_keys(), t.require_signature};
+  }
+}
+
+void Intake::check_signature(Job* job, std::string_view signature, std::string_view value) {
+  DecodedRequest& d = job->decoded;
+  if (d.status != DecodeStatus::kOk) return;
+  const auto signer = signers_.find(d.request.team);
+  if (signer == signers_.end()) return;
+  const SignatureCheck check = verify_event(signer->second.keys, value, signature);
+  if (check == SignatureCheck::kValid) {
+    ctx_.stats.signatures_valid.inc();
+    return;
+  }
+  if (check == SignatureCheck::kMissing && !signer->second.required) {
+    ctx_.stats.unsigned_accepted.inc();
+    return;
+  }
+  ctx_.stats.signatures_refused.inc();
+  const std::string team = d.request.team;
+  d.violations.push_back("team " + team + " requires signed events, and this one's " +
+                         std::string(kSignatureHeader) + " header " +
+                         (check == SignatureCheck::kMissing ? std::string("is missing")
+                          : check == SignatureCheck::kMalformed
+                              ? std::string("is not sha256=<64 hex digits>")
+                              : std::string("does not verify with its keys")));
+  d.status = DecodeStatus::kInvalid;
+  // Unproven: the row and error result are not the named team's (a forger could otherwise take
+  // that team's request ids), unless the team's own topic proves it.
+  const auto owner = topic_owner_.find(job->tp.topic);
+  if (owner == topic_owner_.end() || owner->second->name != team) d.request.team.clear();
+  const std::int64_t now = ctx_.clock.steady_ms();
+  if (now - last_signature_warning_ms_ >= 10'000) {
+    last_signature_warning_ms_ = now;
+    worker_log()->warn(
+        "refused an event naming team {} on {}: signature {} (refusals so far: {}; logged at most "
+        "every 10 s){}",
+        team, job->tp.topic, to_string(check), ctx_.stats.signatures_refused.value(),
+        fields_of(*job, ctx_.config));
   }
 }
 
@@ -112,6 +152,7 @@ void Intake::handle(const ConsumedRecord& record) {
       decode_request(record.value, static_cast<std::size_t>(ctx_.config.worker.max_event_bytes));
   auto& req = job->decoded.request;
   check_team(job);
+  if (!signers_.empty()) check_signature(job, record.signature, record.value);
   if (job->decoded.status == DecodeStatus::kOk && !req.reply_topic.empty()) {
     // Open to every team, or one of this team's own reply topics.
     const auto& allow = ctx_.config.kafka.reply_topic_allowlist;

@@ -74,6 +74,8 @@ class Intake final : public RebalanceListener {
   void handle(const ConsumedRecord& record);
   // Tenancy (see the header comment): may turn a decoded event invalid, and set its team.
   void check_team(Job* job);
+  // Signed events: a team with signing keys is proven only by a valid signature.
+  void check_signature(Job* job, std::string_view signature, std::string_view value);
   void finish_completed(Job* job);
   void report_skipped(const TopicPartition& tp, std::int64_t offset);
   void set_limits();
@@ -94,6 +96,12 @@ class Intake final : public RebalanceListener {
   std::unordered_map<RequestKey, Job*, RequestKeyHash> in_flight_by_id_;
   std::unordered_map<std::string, const TeamConfig*> topic_owner_;  // teams[].topics
   std::unordered_map<std::string_view, const TeamConfig*> teams_;   // by name
+  struct Signer {
+    std::vector<std::string> keys;  // read from teams[].signing_key_env at start
+    bool required = true;
+  };
+  std::unordered_map<std::string_view, Signer> signers_;  // teams with signing keys
+  std::int64_t last_signature_warning_ms_ = -1'000'000;
   std::vector<ConsumedRecord> records_;
   std::vector<Job*> fetched_, done_;
   std::vector<TopicPartition> reset_partitions_;

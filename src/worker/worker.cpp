@@ -28,7 +28,8 @@ namespace switchyard {
 WorkerSeams production_seams(const Config& config) {
   WorkerSeams seams;
   seams.make_consumer = [&config](RebalanceListener* listener) {
-    return std::make_unique<KafkaConsumer>(config.kafka, config.request_topics(), listener);
+    return std::make_unique<KafkaConsumer>(config.kafka, config.request_topics(), listener,
+                                           config.any_team_signs());
   };
   seams.make_producer = [&config](DeliveryHandler on_delivery) {
     return std::make_unique<KafkaProducer>(config.kafka, std::move(on_delivery));

@@ -22,6 +22,7 @@ Counter& event(MetricsRegistry& r, const char* name) {
 // clang-format off
 #define SY_WORKER_COUNTERS(X)                                                                 \
   X(consumed) X(completed) X(dlq) X(invalid) X(redelivered_terminal) X(in_flight_duplicates)  \
+  X(signatures_valid) X(signatures_refused) X(unsigned_accepted)                              \
   X(budget_rejections) X(budget_deferrals) X(budget_defer_wakes) X(budget_settlement_waits)   \
   X(fallbacks) X(breaker_opens) X(deployments_disabled) X(budget_soft_crossings)              \
   X(budget_downgrades) X(reservations_reclaimed) X(waits) X(concurrency_waits) X(provider_calls) X(provider_retries)    \

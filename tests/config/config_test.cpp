@@ -795,5 +795,38 @@ deployments:
   EXPECT_EQ(load.config.team_of_topic("shared.background"), nullptr);
 }
 
+TEST(ConfigTenancy, SigningKeysComeFromTheEnvironmentAndMustBeLongEnough) {
+  ::setenv("SY_TEST_SIGN_OK", "0123456789abcdef0123456789abcdef, fedcba9876543210fedcba9876543210",
+           1);
+  ::setenv("SY_TEST_SIGN_SHORT", "tiny-secret-key", 1);
+  ::unsetenv("SY_TEST_SIGN_UNSET");
+  ConfigLoad load = load_config_text(R"(
+kafka:
+  topics: {background: [shared.background]}
+worker: {default_tier: economy}
+teams:
+  - {name: ads, signing_key_env: SY_TEST_SIGN_OK}
+  - {name: search, signing_key_env: SY_TEST_SIGN_SHORT, require_signature: false}
+  - {name: web, signing_key_env: SY_TEST_SIGN_UNSET}
+  - {name: open}
+deployments:
+  - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
+     input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
+)");
+  EXPECT_TRUE(has_problem(load,
+                          "teams[1].signing_key_env: key 1 of SY_TEST_SIGN_SHORT has 15 "
+                          "bytes; a signing key needs at least 32"));
+  EXPECT_TRUE(has_problem(
+      load, "teams[2].signing_key_env: environment variable SY_TEST_SIGN_UNSET is not set"));
+  EXPECT_EQ(load.problems.size(), 2u);
+  for (const auto& problem : load.problems)
+    EXPECT_EQ(problem.find("tiny-secret"), std::string::npos) << "no key in a message: " << problem;
+  EXPECT_TRUE(load.config.any_team_signs());
+  EXPECT_EQ(load.config.teams[0].signing_keys().size(), 2u) << "two keys: a rotation";
+  EXPECT_TRUE(load.config.teams[0].require_signature) << "required by default with a key";
+  EXPECT_FALSE(load.config.teams[1].require_signature);
+  EXPECT_TRUE(load.config.teams[3].signing_keys().empty());
+}
+
 }  // namespace
 }  // namespace switchyard

@@ -159,6 +159,7 @@ class Harness {
   MockBroker& broker() { return *broker_; }
   ProviderSimulator& sim() { return *sim_; }
   std::string config_path() const { return (dir_ / "config.yaml").string(); }
+  std::string dir() const { return dir_.string(); }  // this test's scratch directory
   std::string log_path() const {
     return (dir_ / ("worker-" + std::to_string(starts_) + ".log")).string();
   }

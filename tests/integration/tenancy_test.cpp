@@ -2,6 +2,9 @@
 // to that team; a team the config does not list is not served.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+
 #include "harness.h"
 
 namespace switchyard::testing {
@@ -109,6 +112,56 @@ TEST(Tenancy, AnotherTeamsRequestIdIsANewRequestNotAReplayOfTheirResult) {
   }
   EXPECT_EQ(for_ads, 1);
   EXPECT_EQ(for_search, 2) << "search's result, then its replay";
+}
+
+// Signed events on a shared topic, end to end: `switchyard publish --sign-key-env` signs, the
+// worker serves the signed events of a team that requires signatures and refuses the unsigned
+// and the wrongly signed ones, unbilled and recorded under no team.
+TEST(Tenancy, ATeamThatSignsIsServedOnlyForSignedEventsOnASharedTopic) {
+  const std::string key = "it-signing-key-0123456789abcdefghij";
+  ::setenv("SY_IT_SEARCH_SIGNING_KEY", key.c_str(), 1);
+  ::setenv("SY_IT_WRONG_SIGNING_KEY", "it-wrong-key-0123456789abcdefghijklmn", 1);
+  HarnessOptions options;
+  options.teams_yaml =
+      "teams:\n  - name: search\n    signing_key_env: SY_IT_SEARCH_SIGNING_KEY\n  - name: ads\n";
+  Harness h("tenancy_signed", options);
+  const std::string input = h.dir() + "/signed.jsonl", forged = h.dir() + "/forged.jsonl";
+  {
+    std::ofstream out(input);
+    for (int i = 0; i < 4; ++i)
+      out << request_json("signed-" + std::to_string(i), "search", "hello") << "\n";
+    std::ofstream bad(forged);
+    for (int i = 0; i < 2; ++i)
+      bad << request_json("forged-" + std::to_string(i), "search", "bill search") << "\n";
+  }
+  auto publish = [&](const std::string& file, const std::string& key_env) {
+    const std::string command = std::string(SWITCHYARD_BINARY) + " publish --quiet --bootstrap " +
+                                h.bootstrap() + " --topic " + kBackgroundTopic +
+                                (key_env.empty() ? "" : " --sign-key-env " + key_env) + " " + file;
+    return std::system(command.c_str());
+  };
+  ASSERT_EQ(publish(input, "SY_IT_SEARCH_SIGNING_KEY"), 0);
+  ASSERT_EQ(publish(forged, "SY_IT_WRONG_SIGNING_KEY"), 0);
+  h.publish(kBackgroundTopic, {{"unsigned-0", request_json("unsigned-0", "search", "hi")},
+                               {"ads-0", request_json("ads-0", "ads", "hi")}});
+  h.start_worker();
+  ASSERT_TRUE(eventually([&] { return h.count("SELECT count(*) FROM requests") >= 8; }))
+      << h.worker_log();
+  ASSERT_TRUE(eventually([&] {
+    auto [committed, end] = h.committed_and_end(kBackgroundTopic);
+    return committed == end;
+  }));
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE team = 'search' AND status = 'ok'"), 4);
+  EXPECT_EQ(h.count("SELECT count(*) FROM cost_ledger WHERE team = 'search'"), 4);
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE team = '' AND error_code = "
+                    "'invalid_request' AND (request_id LIKE 'forged-%' OR request_id = "
+                    "'unsigned-0')"),
+            3);
+  EXPECT_EQ(h.count("SELECT count(*) FROM requests WHERE team = 'ads' AND status = 'ok'"), 1)
+      << "a team without keys is not asked for signatures";
+  EXPECT_EQ(h.sim().stats().requests, 5u);
+  EXPECT_NE(h.worker_log().find("refused an event naming team search"), std::string::npos);
+  EXPECT_EQ(h.worker_log().find(key), std::string::npos) << "the key is never logged";
 }
 
 }  // namespace

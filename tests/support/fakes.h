@@ -177,13 +177,16 @@ class FakeConsumer final : public RecordConsumer {
     std::int32_t partition;
     std::int64_t offset;
     std::string value;
+    std::string signature;  // the switchyard-signature header; empty = none
   };
   std::vector<TopicPartition> assigned;
   std::vector<OffsetCommit> committed;  // every commit, in order
   std::vector<TopicPartition> paused;
 
-  void add(const std::string& topic, std::int32_t partition, std::string value) {
-    queued_.push_back({topic, partition, next_offset_[{topic, partition}]++, std::move(value)});
+  void add(const std::string& topic, std::int32_t partition, std::string value,
+           std::string signature = {}) {
+    queued_.push_back({topic, partition, next_offset_[{topic, partition}]++, std::move(value),
+                       std::move(signature)});
   }
   void poll(int, std::size_t max, std::vector<ConsumedRecord>& out) override {
     held_.clear();
@@ -191,7 +194,8 @@ class FakeConsumer final : public RecordConsumer {
       held_.push_back(std::move(queued_.front()));
       queued_.erase(queued_.begin());
     }
-    for (const Stored& r : held_) out.push_back({r.topic, r.partition, r.offset, r.value, -1});
+    for (const Stored& r : held_)
+      out.push_back({r.topic, r.partition, r.offset, r.value, -1, r.signature});
   }
   void pause(const std::vector<TopicPartition>& tps) override {
     paused.insert(paused.end(), tps.begin(), tps.end());

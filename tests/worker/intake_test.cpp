@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "switchyard/event/signature.h"
 #include "worker/stage_world.h"
 
 namespace switchyard {
@@ -245,6 +246,99 @@ TEST_F(IntakeTest, AReplyTopicIsOpenToEveryTeamOrOneTeamsOwn) {
   for (Job* j : jobs) completions_.push(j);
   turn();
   EXPECT_EQ(intake_.pending(), 0u);
+}
+
+}  // namespace
+}  // namespace switchyard
+
+namespace switchyard {
+namespace {
+
+// Signed events: on a shared topic a team with signing keys is proven only by a valid
+// signature; unsigned or badly signed events naming it end invalid_request, unbilled, and are
+// not recorded under its name (a forger would otherwise take its request ids).
+TEST(IntakeSignatures, ATeamWithKeysIsServedOnlyOnAValidSignature) {
+  const std::string key(32, 's'), rollout_key(32, 'r'), wrong_key(32, 'w');
+  ::setenv("SY_INTAKE_SEARCH_KEY", key.c_str(), 1);
+  ::setenv("SY_INTAKE_ADS_KEY", rollout_key.c_str(), 1);
+  testing::StageWorld world(R"(
+kafka:
+  topics: {background: [shared, team-search]}
+worker: {default_tier: economy}
+teams:
+  - {name: search, topics: [team-search], signing_key_env: SY_INTAKE_SEARCH_KEY}
+  - {name: ads, signing_key_env: SY_INTAKE_ADS_KEY, require_signature: false}
+  - {name: web}
+deployments:
+  - {name: mini, api_base: "https://a/v1", model: m, tier: economy,
+     input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
+)");
+  Intake intake(world.ctx, world.delivery, world.sink, world.to_dedupe, world.completions);
+  testing::FakeConsumer consumer;
+  intake.set_consumer(&consumer);
+  consumer.assigned = {{"shared", 0}, {"team-search", 0}};
+  intake.on_assigned(consumer.assigned);
+  auto named = [](const std::string& id, const std::string& team) {
+    return R"({"request_id":")" + id + R"(","team":")" + team +
+           R"(","messages":[{"role":"user","content":"hi"}]})";
+  };
+  const std::string signed_ok = named("signed", "search");
+  consumer.add("shared", 0, signed_ok, sign_event(key, signed_ok));
+  consumer.add("shared", 0, named("unsigned", "search"));
+  const std::string forged = named("forged", "search");
+  consumer.add("shared", 0, forged, sign_event(wrong_key, forged));
+  // Signed for one value, sent with another (the team swapped in after signing).
+  consumer.add("shared", 0, named("swapped", "search"), sign_event(key, named("swapped", "web")));
+  consumer.add("shared", 0, named("garbled", "search"), "sha256=not-hex");
+  consumer.add("team-search", 0, named("own-unsigned", "search"));  // its topic, still unsigned
+  consumer.add("shared", 0, named("rollout", "ads"));               // require_signature: false
+  const std::string ads_signed = named("ads-signed", "ads");
+  consumer.add("shared", 0, ads_signed, sign_event(rollout_key, ads_signed));
+  const std::string ads_bad = named("ads-bad", "ads");
+  consumer.add("shared", 0, ads_bad, sign_event(key, ads_bad));  // search's key: refused
+  consumer.add("shared", 0, named("web", "web"));                // no keys: not checked
+  intake.run_once(0, false);
+
+  std::vector<Job*> jobs;
+  world.to_dedupe.take(jobs, 20, std::chrono::milliseconds(0));
+  std::vector<std::string> served;
+  for (Job* j : jobs) served.push_back(j->decoded.request.request_id);
+  EXPECT_EQ(served, (std::vector<std::string>{"signed", "rollout", "ads-signed", "web"}));
+  EXPECT_EQ(world.stats.signatures_valid.value(), 2u);
+  EXPECT_EQ(world.stats.unsigned_accepted.value(), 1u);
+  EXPECT_EQ(world.stats.signatures_refused.value(), 6u);
+  ASSERT_EQ(world.sink.queued(), 6u) << "each refusal ends at once as invalid_request";
+
+  for (const auto& record : std::vector(world.producer.produced))
+    world.delivery.on_delivery(record.opaque, nullptr, false);  // the DLQ records
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(world.sink.run_once(world.store, stop));
+  // Refused on a shared topic: recorded under no team, so search's ids stay search's.
+  for (const char* id : {"unsigned", "forged", "swapped", "garbled"}) {
+    ASSERT_EQ(world.store.rows.count({"", id}), 1u) << id;
+    const std::string& row = world.store.rows.at({"", id}).result_json;
+    EXPECT_NE(row.find("invalid_request"), std::string::npos) << row;
+    EXPECT_NE(row.find("team search requires signed events"), std::string::npos) << row;
+    EXPECT_EQ(world.store.rows.count({"search", id}), 0u) << id;
+  }
+  EXPECT_NE(world.store.rows.at({"", "unsigned"}).result_json.find("header is missing"),
+            std::string::npos);
+  EXPECT_NE(world.store.rows.at({"", "forged"}).result_json.find("does not verify"),
+            std::string::npos);
+  EXPECT_NE(world.store.rows.at({"", "garbled"}).result_json.find("is not sha256="),
+            std::string::npos);
+  // On search's own topic the topic proves the team: the refusal is search's row.
+  EXPECT_EQ(world.store.rows.count({"search", "own-unsigned"}), 1u);
+  EXPECT_EQ(world.store.rows.count({"", "ads-bad"}), 1u) << "a bad signature is refused even "
+                                                            "when unsigned events are accepted";
+  for (const auto& [key_, row] : world.store.rows)
+    EXPECT_EQ(row.result_json.find(key), std::string::npos) << "no key in a result";
+
+  for (std::size_t i = 6; i < world.producer.produced.size(); ++i)
+    world.delivery.on_delivery(world.producer.produced[i].opaque, nullptr, false);
+  for (Job* j : jobs) world.completions.push(j);
+  intake.run_once(0, false);
+  EXPECT_EQ(intake.pending(), 0u);
 }
 
 }  // namespace

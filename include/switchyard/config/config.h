@@ -200,6 +200,13 @@ struct TeamConfig {
   // Topics this team's requests may name as reply_topic (besides kafka.reply_topic_allowlist,
   // which any team may name). One team's reply topics are not another's.
   std::vector<std::string> reply_topics;
+  // Signed events (event/signature.h): the environment variable holding this team's HMAC keys
+  // (comma-separated, each at least 32 bytes; producers sign with the first). Empty = unsigned.
+  std::string signing_key_env;
+  // With a key: an event naming this team must carry a valid signature (false accepts unsigned
+  // events during a rollout, counted; a bad signature is refused either way).
+  bool require_signature = true;
+  std::vector<std::string> signing_keys() const;  // read from signing_key_env now
 };
 
 struct TenancyConfig {
@@ -226,6 +233,7 @@ struct Config {
   std::vector<TeamConfig> teams;
 
   std::string postgres_url() const;  // resolves url_env
+  bool any_team_signs() const;       // some team has signing_key_env (headers must be read)
   PriorityClass class_of_topic(const std::string& topic) const;
   // The team that owns a request topic (teams[].topics), or nullptr for a shared topic.
   const TeamConfig* team_of_topic(std::string_view topic) const;

@@ -42,9 +42,10 @@ class KafkaMessage {
 class KafkaConsumer final : public RecordConsumer {
  public:
   // Subscribes to `topics` in consumer group `config.group_id`. Throws std::runtime_error with
-  // a clear message on bad properties (start-up only).
+  // a clear message on bad properties (start-up only). `read_signatures`: fill
+  // ConsumedRecord::signature (parses each record's headers; off, they are never looked at).
   KafkaConsumer(const KafkaConfig& config, const std::vector<std::string>& topics,
-                RebalanceListener* listener);
+                RebalanceListener* listener, bool read_signatures = false);
   ~KafkaConsumer();
 
   // Holds the fetched librdkafka messages until the next poll (the records view them).

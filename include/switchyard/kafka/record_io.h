@@ -21,6 +21,9 @@ struct ConsumedRecord {
   std::int64_t offset = 0;
   std::string_view value;
   std::int64_t timestamp_ms = -1;  // -1 when unknown
+  // The last `switchyard-signature` header (event/signature.h); empty when absent, or when the
+  // consumer was not asked to read signatures (no team signs: headers are never parsed).
+  std::string_view signature;
 };
 
 // Called on the poll thread, inside poll(), before partitions change hands.

@@ -39,7 +39,10 @@ struct WorkerStats {
   Counter& dlq;                   // events sent to the DLQ
   Counter& invalid;               // readable but invalid: error result + DLQ
   Counter& redelivered_terminal;  // already terminal: stored result re-emitted
-  Counter& in_flight_duplicates;  // same request_id already in flight here
+  Counter& in_flight_duplicates;  // same (team, request_id) already in flight here
+  Counter& signatures_valid;      // signed events whose signature verified
+  Counter& signatures_refused;    // events of a signing team, unsigned or badly signed: refused
+  Counter& unsigned_accepted;     // unsigned events of a team with require_signature: false
   Counter& budget_rejections;     // budget_exceeded results
   Counter& budget_deferrals;      // background work deferred for budget
   Counter& budget_defer_wakes;    // parked work retried early by a settlement
