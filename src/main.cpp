@@ -20,6 +20,8 @@ int usage() {
       "  tail [options]             print result events as JSONL\n"
       "  spend [options]            spend per team, model, deployment or tier from Postgres\n"
       "  pricing show MODEL         prices and context window of a model from the pricing catalog\n"
+      "  simulate --config F --trace T  replay a trace under a simulated clock: cost, offline\n"
+      "                             bound, SLO and deadline misses\n"
       "\n"
       "Run `switchyard <command> --help` for a command's options.\n",
       stderr);
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
   if (command == "tail") return switchyard::cmd_tail(args);
   if (command == "spend") return switchyard::cmd_spend(args);
   if (command == "pricing") return switchyard::cmd_pricing(args);
+  if (command == "simulate") return switchyard::cmd_simulate(args);
   if (command == "--help" || command == "-h" || command == "help") {
     usage();
     return 0;

@@ -17,5 +17,6 @@ int cmd_publish(const Args& args);       // JSONL -> request topic
 int cmd_tail(const Args& args);          // results topic -> JSONL on stdout
 int cmd_spend(const Args& args);         // spend per team/model/deployment/tier from Postgres
 int cmd_pricing(const Args& args);       // `pricing show MODEL`: catalog prices of a model
+int cmd_simulate(const Args& args);      // replay a trace under a simulated clock
 
 }  // namespace switchyard

@@ -1,0 +1,298 @@
+#include "switchyard/sched/replay.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+#include <random>
+
+#include "switchyard/route/classifier_config.h"
+#include "switchyard/route/router.h"
+#include "switchyard/sched/planner.h"
+#include "switchyard/sched/scheduler.h"
+
+namespace switchyard {
+
+namespace {
+
+constexpr std::int64_t kWindowMs = 60'000;
+
+std::string usd(Picodollars p) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "$%.6f", static_cast<double>(p) / 1e12);
+  return buf;
+}
+
+}  // namespace
+
+bool parse_trace_line(std::string_view line, TraceRecord& out, std::string& error) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(line.data(), line.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error = "not a JSON object";
+    return false;
+  }
+  auto int_of = [&](const char* key, std::int64_t& to) {
+    if (!doc.HasMember(key)) return true;
+    if (!doc[key].IsInt64() || doc[key].GetInt64() < 0) {
+      error = std::string(key) + " must be a non-negative integer";
+      return false;
+    }
+    to = doc[key].GetInt64();
+    return true;
+  };
+  out = TraceRecord{};
+  if (!int_of("at_ms", out.at_ms) || !int_of("output_tokens", out.output_tokens)) return false;
+  if (doc.HasMember("deadline_ms")) {
+    std::int64_t d = 0;
+    if (!int_of("deadline_ms", d)) return false;
+    out.deadline_ms = d;
+  }
+  if (doc.HasMember("priority")) {
+    const auto& p = doc["priority"];
+    const std::string_view v =
+        p.IsString() ? std::string_view(p.GetString(), p.GetStringLength()) : std::string_view();
+    if (v == "interactive") {
+      out.priority = PriorityClass::kInteractive;
+    } else if (v != "background") {
+      error = "priority must be interactive or background";
+      return false;
+    }
+  }
+  if (!doc.HasMember("event") || !doc["event"].IsObject()) {
+    error = "event (a request.v1 object) is missing";
+    return false;
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  doc["event"].Accept(writer);
+  DecodedRequest decoded =
+      decode_request(std::string_view(buffer.GetString(), buffer.GetSize()), std::size_t{4} << 20);
+  if (decoded.status != DecodeStatus::kOk) {
+    error = "event: " + decoded.reason();
+    return false;
+  }
+  out.request = std::move(decoded.request);
+  return true;
+}
+
+ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
+                    const ReplayOptions& options) {
+  ReplayReport report;
+  Router router(config.deployments, classifier_config(config));
+  Scheduler scheduler(config, 0);
+  std::mt19937_64 rng(options.seed);
+  std::lognormal_distribution<double> jitter(0.0, options.jitter);
+
+  struct Live {
+    RequestEvent request;
+    RouteDecision route;
+    int tier_rank = 0;
+  };
+  std::vector<Live> live(trace.size());
+  enum class Kind { kAttempt, kDone };
+  struct Event {
+    std::int64_t at;
+    std::uint64_t seq;
+    Kind kind;
+    std::size_t request;
+    std::size_t deployment = 0;
+    ScheduleChoice grant;
+  };
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.at != b.at ? a.at > b.at : a.seq > b.seq;
+    }
+  };
+  std::priority_queue<Event, std::vector<Event>, Later> events;
+  std::uint64_t seq = 0;
+  // Provider side: calls started per deployment in the current minute window.
+  std::vector<std::int64_t> window_of(config.deployments.size(), -1),
+      used(config.deployments.size(), 0);
+  auto rank_of = [&](const std::string& tier) {
+    auto it = std::find(config.tiers.begin(), config.tiers.end(), tier);
+    return it == config.tiers.end() ? 0 : static_cast<int>(it - config.tiers.begin());
+  };
+
+  for (std::size_t i = 0; i < trace.size(); ++i) {
+    const TraceRecord& t = trace[i];
+    Live& l = live[i];
+    l.request = t.request;
+    if (t.priority == PriorityClass::kBackground && t.deadline_ms)
+      l.request.deadline_unix_ms = t.at_ms + *t.deadline_ms;
+    else
+      l.request.deadline_unix_ms.reset();
+    ++report.requests;
+    (t.priority == PriorityClass::kInteractive ? report.interactive : report.background) += 1;
+    events.push({t.at_ms, seq++, Kind::kAttempt, i, 0, {}});
+  }
+
+  auto finish = [&](std::size_t i, std::int64_t now, bool answered) {
+    const TraceRecord& t = trace[i];
+    if (!answered) ++report.failed;
+    if (t.priority == PriorityClass::kInteractive) {
+      if (!answered || now - t.at_ms > options.interactive_slo_ms) ++report.interactive_slo_misses;
+    } else if (live[i].request.deadline_unix_ms &&
+               (!answered || now > *live[i].request.deadline_unix_ms)) {
+      ++report.deadline_misses;
+    }
+  };
+
+  std::int64_t now = 0;
+  while (!events.empty()) {
+    Event e = events.top();
+    events.pop();
+    now = e.at;
+    const TraceRecord& t = trace[e.request];
+    Live& l = live[e.request];
+    if (e.kind == Kind::kDone) {
+      ProviderOutcome outcome;
+      outcome.kind = OutcomeKind::kOk;
+      outcome.http_status = 200;
+      outcome.usage.input_tokens = estimate_input_tokens(l.request);
+      outcome.usage.output_tokens = t.output_tokens;
+      outcome.usage_reported = true;
+      const DeploymentConfig& d = config.deployments[e.deployment];
+      scheduler.on_response(e.deployment, e.grant, nullptr, outcome, options.latency_ms, now);
+      const Picodollars cost = billed_cost(d, outcome.usage);
+      report.cost += cost;
+      report.cost_by_deployment[d.name] += cost;
+      ++report.calls_by_deployment[d.name];
+      ++report.answered;
+      ++report.requests_by_tier[d.tier];
+      finish(e.request, now, true);
+      continue;
+    }
+    if (l.route.candidates.empty() && l.route.error.empty()) {
+      l.route = router.route(l.request, scheduler.cooling_snapshot(now));
+      l.tier_rank = rank_of(l.route.tier);
+    }
+    if (!l.route.error.empty()) {
+      finish(e.request, now, false);
+      continue;
+    }
+    ScheduleChoice choice = scheduler.choose(l.request, t.priority, l.route, nullptr, {}, now, now);
+    using K = PolicyDecision::Kind;
+    switch (choice.decision.kind) {
+      case K::kDispatch:
+      case K::kEscalate: {
+        const std::size_t d = choice.decision.index;
+        scheduler.try_start(d);
+        const DeploymentConfig& dep = config.deployments[d];
+        const std::int64_t window = now / kWindowMs;
+        if (window_of[d] != window) {
+          window_of[d] = window;
+          used[d] = 0;
+        }
+        if (dep.rpm > 0 && used[d] >= dep.rpm) {
+          // The provider's own limit: 429 until its next window.
+          ++report.rate_limited_answers;
+          ProviderOutcome limited;
+          limited.kind = OutcomeKind::kRateLimited;
+          limited.http_status = 429;
+          limited.retry_after_ms = (window + 1) * kWindowMs - now;
+          scheduler.on_response(d, choice, nullptr, limited, 5, now);
+          events.push({now + limited.retry_after_ms, seq++, Kind::kAttempt, e.request, 0, {}});
+          break;
+        }
+        ++used[d];
+        const auto latency = static_cast<std::int64_t>(
+            std::max(1.0, static_cast<double>(options.latency_ms) * jitter(rng)));
+        events.push({now + latency, seq++, Kind::kDone, e.request, d, choice});
+        break;
+      }
+      case K::kWait:
+        events.push({now + std::max<std::int64_t>(1, choice.decision.wait_ms),
+                     seq++,
+                     Kind::kAttempt,
+                     e.request,
+                     0,
+                     {}});
+        break;
+      default:
+        finish(e.request, now, false);
+        break;
+    }
+  }
+  report.simulated_ms = now;
+
+  if (options.bound) {
+    // The offline bound: every request that was routed, in the rpm windows of its arrival up to
+    // its deadline (less the mean latency), on its tier or higher for background work and on its
+    // own tier for interactive work.
+    const int windows = static_cast<int>(now / kWindowMs) + 2;
+    std::vector<PlanDeployment> deps;
+    for (const DeploymentConfig& d : config.deployments) {
+      PlanDeployment p;
+      p.rank = rank_of(d.tier);
+      p.input_per_token = d.input_cost_per_token;
+      p.output_per_token = d.output_cost_per_token;
+      p.capacity.assign(static_cast<std::size_t>(windows), d.rpm > 0 ? d.rpm : 1'000'000'000);
+      deps.push_back(std::move(p));
+    }
+    std::vector<PlanRequest> work;
+    for (std::size_t i = 0; i < trace.size(); ++i) {
+      if (!live[i].route.error.empty()) continue;
+      PlanRequest r;
+      r.input_tokens = estimate_input_tokens(live[i].request);
+      r.output_tokens = trace[i].output_tokens;
+      r.floor = live[i].tier_rank;
+      r.first_window = static_cast<int>(trace[i].at_ms / kWindowMs);
+      if (trace[i].priority == PriorityClass::kInteractive) {
+        r.max_rank = r.floor;
+        r.last_window = r.first_window;
+      } else if (live[i].request.deadline_unix_ms) {
+        r.last_window = static_cast<int>(
+            std::max<std::int64_t>(0, *live[i].request.deadline_unix_ms - options.latency_ms) /
+            kWindowMs);
+      } else {
+        r.last_window = windows - 1;
+      }
+      work.push_back(r);
+    }
+    Planner planner;
+    PlanParams params;
+    params.exact_groups = true;
+    params.delay_tiebreak = 0;
+    const PlanResult plan = planner.plan(deps, work, params);
+    report.bound = plan.cost;
+    report.bound_unplannable = plan.unplannable;
+  }
+  return report;
+}
+
+std::string format_report(const ReplayReport& r) {
+  std::string out;
+  auto line = [&](const std::string& k, const std::string& v) { out += k + ": " + v + "\n"; };
+  line("requests", std::to_string(r.requests) + " (" + std::to_string(r.interactive) +
+                       " interactive, " + std::to_string(r.background) + " background)");
+  line("answered", std::to_string(r.answered) + ", failed " + std::to_string(r.failed));
+  line("simulated time", std::to_string(r.simulated_ms / 1000) + " s");
+  line("cost", usd(r.cost));
+  if (r.bound) {
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.3fx",
+                  *r.bound > 0 ? static_cast<double>(r.cost) / static_cast<double>(*r.bound) : 0.0);
+    line("offline bound",
+         usd(*r.bound) + " (cost / bound " + ratio + ")" +
+             (r.bound_unplannable ? "; " + std::to_string(r.bound_unplannable) +
+                                        " requests fit no window before their deadline"
+                                  : ""));
+  }
+  line("interactive SLO misses", std::to_string(r.interactive_slo_misses));
+  line("deadline misses", std::to_string(r.deadline_misses));
+  line("429s from the simulated providers", std::to_string(r.rate_limited_answers));
+  out += "deployment mix:\n";
+  for (const auto& [name, calls] : r.calls_by_deployment)
+    out += "  " + name + ": " + std::to_string(calls) + " calls, " +
+           usd(r.cost_by_deployment.at(name)) + "\n";
+  out += "tier mix:\n";
+  for (const auto& [tier, n] : r.requests_by_tier)
+    out += "  " + tier + ": " + std::to_string(n) + "\n";
+  return out;
+}
+
+}  // namespace switchyard
