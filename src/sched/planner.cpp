@@ -22,10 +22,6 @@ struct Group {
   const PlanRequest* shape = nullptr;  // windows and ranks (the same for every member)
 };
 
-std::int64_t total_of(std::span<const PlanRequest> requests) {
-  return static_cast<std::int64_t>(requests.size());
-}
-
 }  // namespace
 
 Picodollars Planner::cost_of(const PlanRequest& r, const PlanDeployment& d) {
@@ -92,7 +88,8 @@ PlanResult Planner::plan(std::span<const PlanDeployment> deployments,
         drain[d * windows + w] =
             flow_.add_arc(slot_node(d, w), sink, cap, chained ? w * params.delay_tiebreak : 0);
       if (chained && w > 0)
-        flow_.add_arc(slot_node(d, w), slot_node(d, w - 1), total_of(requests), 0);
+        flow_.add_arc(slot_node(d, w), slot_node(d, w - 1),
+                      static_cast<std::int64_t>(requests.size()), 0);
     }
   }
   struct Use {

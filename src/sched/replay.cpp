@@ -180,6 +180,8 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
       case K::kDispatch:
       case K::kEscalate: {
         const std::size_t d = choice.decision.index;
+        // Takes a concurrency place, as the call stage does; a full limit would only queue the
+        // call there (the simulation starts it at once), and on_response gives the place back.
         scheduler.try_start(d);
         const DeploymentConfig& dep = config.deployments[d];
         const std::int64_t window = now / kWindowMs;
