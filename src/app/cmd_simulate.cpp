@@ -37,13 +37,15 @@ constexpr const char* kSimulateHelp =
     "  --slo-ms N       an interactive request answered later than this is a miss (default 5000)\n"
     "  --seed N         latency draws (default 1)\n"
     "  --no-bound       skip the offline bound\n"
+    "  --planner        plan waiting background work every second across rpm windows and\n"
+    "                   deadlines (Scheduler::plan_background) instead of the greedy choice\n"
     "  --help           this text\n";
 
 }  // namespace
 
 int cmd_simulate(const Args& args) {
   Flags flags(args, {"config", "trace", "latency-ms", "jitter", "slo-ms", "seed"},
-              {"no-bound", "help"});
+              {"no-bound", "planner", "help"});
   if (flags.has("help")) {
     std::fputs(kSimulateHelp, stdout);
     return 0;
@@ -68,6 +70,7 @@ int cmd_simulate(const Args& args) {
   number("slo-ms", options.interactive_slo_ms);
   number("seed", options.seed);
   options.bound = !flags.has("no-bound");
+  options.planner = flags.has("planner");
   ConfigLoad load;
   if (problems.empty()) {
     load = load_config_file(flags.get("config"));

@@ -93,7 +93,10 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
     int tier_rank = 0;
   };
   std::vector<Live> live(trace.size());
-  enum class Kind { kAttempt, kDone };
+  enum class Kind { kAttempt, kDone, kPlan };
+  constexpr std::int64_t kPlanEveryMs = 1'000;
+  std::vector<char> waiting(trace.size(), 0);  // background, arrived, not dispatched or ended
+  std::vector<char> planned_once(trace.size(), 0);
   struct Event {
     std::int64_t at;
     std::uint64_t seq;
@@ -129,9 +132,13 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
     (t.priority == PriorityClass::kInteractive ? report.interactive : report.background) += 1;
     events.push({t.at_ms, seq++, Kind::kAttempt, i, 0, {}});
   }
+  if (options.planner && !trace.empty()) events.push({0, seq++, Kind::kPlan, 0, 0, {}});
+  std::size_t ended = 0;
 
   auto finish = [&](std::size_t i, std::int64_t now, bool answered) {
     const TraceRecord& t = trace[i];
+    ++ended;
+    waiting[i] = 0;
     if (!answered) ++report.failed;
     if (t.priority == PriorityClass::kInteractive) {
       if (!answered || now - t.at_ms > options.interactive_slo_ms) ++report.interactive_slo_misses;
@@ -146,6 +153,19 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
     Event e = events.top();
     events.pop();
     now = e.at;
+    if (e.kind == Kind::kPlan) {
+      std::vector<WaitingBackground> list;
+      std::vector<std::size_t> who;
+      for (std::size_t i = 0; i < trace.size(); ++i) {
+        if (!waiting[i]) continue;
+        list.push_back({&live[i].request, &live[i].route});
+        who.push_back(i);
+        planned_once[i] = 1;
+      }
+      if (!list.empty()) scheduler.plan_background(list, now);
+      if (ended < trace.size()) events.push({now + kPlanEveryMs, seq++, Kind::kPlan, 0, 0, {}});
+      continue;
+    }
     const TraceRecord& t = trace[e.request];
     Live& l = live[e.request];
     if (e.kind == Kind::kDone) {
@@ -174,6 +194,13 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
       finish(e.request, now, false);
       continue;
     }
+    if (options.planner && t.priority == PriorityClass::kBackground && !planned_once[e.request]) {
+      // Newly arrived: wait for the next plan (at most a second).
+      waiting[e.request] = 1;
+      events.push(
+          {(now / kPlanEveryMs + 1) * kPlanEveryMs + 1, seq++, Kind::kAttempt, e.request, 0, {}});
+      continue;
+    }
     ScheduleChoice choice = scheduler.choose(l.request, t.priority, l.route, nullptr, {}, now, now);
     using K = PolicyDecision::Kind;
     switch (choice.decision.kind) {
@@ -197,10 +224,12 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
           limited.http_status = 429;
           limited.retry_after_ms = (window + 1) * kWindowMs - now;
           scheduler.on_response(d, choice, nullptr, limited, 5, now);
+          if (t.priority == PriorityClass::kBackground) waiting[e.request] = 1;
           events.push({now + limited.retry_after_ms, seq++, Kind::kAttempt, e.request, 0, {}});
           break;
         }
         ++used[d];
+        waiting[e.request] = 0;
         const auto latency = static_cast<std::int64_t>(
             std::max(1.0, static_cast<double>(options.latency_ms) * jitter(rng)));
         events.push({now + latency, seq++, Kind::kDone, e.request, d, choice});

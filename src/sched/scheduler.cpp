@@ -12,6 +12,12 @@ constexpr double kLatencyAlpha = 0.2;
 constexpr std::int64_t kDefaultOutputEstimate = 256;
 // Interactive work is expected to be served in about this long when escalating for deadlines.
 constexpr std::int64_t kDefaultServiceMs = 2'000;
+// A request the plan left past its horizon is looked at again after this long (or re-planned).
+constexpr std::int64_t kPastHorizonRecheckMs = 5'000;
+constexpr std::int64_t kPlanWindowMs = 60'000;
+constexpr std::int64_t kPlanRecheckMs = 1'000;
+constexpr std::int64_t kPlanDefaultOutputTokens = 256;  // output estimate without max_tokens
+constexpr std::int64_t kUnlimitedPlanCapacity = 1'000'000'000;
 // A deployment is "over its latency target" once this many calls back the figure.
 constexpr std::int64_t kLatencyTargetSamples = 5;
 // A request held by its team's rate limit is looked at again at least this often.
@@ -240,6 +246,41 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
   if (cls == PriorityClass::kInteractive) {
     choice.decision = choose_interactive(views_, hash);
   } else {
+    if (!plan_.empty()) {
+      if (auto it = plan_.find(plan_key(request)); it != plan_.end()) {
+        const Advice& advice = it->second;
+        if (advice.past_horizon || now < advice.not_before_ms) {
+          choice.decision.kind = Kind::kWait;
+          // Looked at again after the next plan at the latest: a later plan may move it sooner.
+          choice.decision.wait_ms =
+              advice.past_horizon
+                  ? kPastHorizonRecheckMs
+                  : std::clamp<std::int64_t>(advice.not_before_ms - now, 1, kPlanRecheckMs);
+          choice.decision.reason = advice.past_horizon
+                                       ? "planned: cheaper capacity after the planning horizon"
+                                       : "planned: " + config_.deployments[advice.deployment].name +
+                                             " in a later window";
+          return choice;
+        }
+        auto planned = std::find_if(views_.begin(), views_.end(), [&](const CandidateView& v) {
+          return v.index == advice.deployment;
+        });
+        if (planned != views_.end() && planned->has_headroom && !planned->in_cooldown &&
+            planned->healthy) {
+          choice.decision.kind =
+              planned->tier_rank > rank_of(route.tier) ? Kind::kEscalate : Kind::kDispatch;
+          choice.decision.index = planned->index;
+          choice.decision.reason = "planned: " + planned->deployment->name + " now";
+          choice.admission = states_[planned->index].limiter.try_acquire(cls, tokens, now);
+          if (choice.admission.granted) {
+            states_[planned->index].breaker.on_dispatch(now);
+            if (team_limits) choice.team_admission = team_limits->try_acquire(cls, tokens, now);
+            return choice;
+          }
+        }
+        // The planned deployment cannot take it now after all: the greedy choice below.
+      }
+    }
     BackgroundRequest br;
     br.now_ms = wall_now;
     br.deadline_ms = request.deadline_unix_ms;
@@ -265,6 +306,73 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
     }
   }
   return choice;
+}
+
+std::uint64_t Scheduler::plan_key(const RequestEvent& request) {
+  // Request ids are per team: the key mixes both.
+  return request_hash(request.request_id) * 0x9e3779b97f4a7c15ULL ^ request_hash(request.team);
+}
+
+PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting, std::int64_t now,
+                                      int windows) {
+  std::vector<PlanDeployment> deps;
+  std::vector<PlanRequest> work;
+  work.reserve(waiting.size());
+  for (const WaitingBackground& w : waiting) {
+    const RequestEvent& req = *w.request;
+    PlanRequest r;
+    r.input_tokens = estimate_input_tokens(req);
+    r.output_tokens = req.max_tokens.value_or(kPlanDefaultOutputTokens);
+    r.floor = w.route->tier.empty() ? 0 : rank_of(w.route->tier);
+    if (req.deadline_unix_ms) {
+      r.max_rank = static_cast<int>(config_.tiers.size());
+      const std::int64_t start_by = *req.deadline_unix_ms - kDefaultServiceMs - now;
+      r.last_window = start_by < 0 ? -2 : static_cast<int>(start_by / kPlanWindowMs);
+    } else {
+      r.max_rank = r.floor;
+    }
+    work.push_back(r);
+  }
+  std::lock_guard lock(mutex_);
+  for (std::size_t i = 0; i < config_.deployments.size(); ++i) {
+    const DeploymentConfig& d = config_.deployments[i];
+    DeploymentState& s = states_[i];
+    s.limiter.advance(now);
+    PlanDeployment p;
+    p.rank = rank_of(d.tier);
+    p.input_per_token = d.input_cost_per_token;
+    p.output_per_token = d.output_cost_per_token;
+    std::int64_t per_window = kUnlimitedPlanCapacity;
+    std::int64_t now_left = kUnlimitedPlanCapacity;
+    if (s.limiter.rpm_limited()) {
+      // Background may not use the interactive reserve.
+      per_window = static_cast<std::int64_t>(static_cast<double>(s.limiter.effective_rpm()) *
+                                             (1.0 - config_.routing.interactive_reserve));
+      now_left = std::max<std::int64_t>(0, per_window - s.limiter.requests().used(now));
+    }
+    const bool usable_now = !s.disabled &&
+                            s.breaker.state(now) != limit::CircuitBreaker::State::kOpen &&
+                            s.limiter.cooldown_until_ms() <= now;
+    p.capacity.assign(static_cast<std::size_t>(windows), s.disabled ? 0 : per_window);
+    p.capacity[0] = usable_now ? now_left : 0;
+    deps.push_back(std::move(p));
+  }
+  // Deadlines already too close for any window: leave them to the greedy choice (it escalates).
+  for (auto& r : work) {
+    if (r.last_window == -2) r.last_window = 0;
+  }
+  PlanResult result = planner_.plan(deps, work);
+  plan_.clear();
+  for (std::size_t i = 0; i < waiting.size(); ++i) {
+    const PlannedSlot& slot = result.slots[i];
+    if (slot.deployment < 0) continue;
+    Advice a;
+    a.deployment = static_cast<std::size_t>(slot.deployment);
+    a.past_horizon = slot.past_horizon();
+    a.not_before_ms = slot.window <= 0 ? 0 : now + slot.window * kPlanWindowMs;
+    plan_.emplace(plan_key(*waiting[i].request), a);
+  }
+  return result;
 }
 
 ResponseEffects Scheduler::on_response(std::size_t i, const ScheduleChoice& grant,

@@ -58,6 +58,28 @@ TEST(Replay, ABurstIsServedWithinTheRpmWindowsAndComparedWithTheOfflineBound) {
   std::printf("%s", text.c_str());
 }
 
+// With the planner the burst waits for the cheap deployment's next windows, which its deadline
+// allows: it costs what the offline bound costs, with no deadline missed.
+TEST(Replay, WithThePlannerTheBurstCostsTheBound) {
+  ConfigLoad load = load_config_text(kConfig);
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  const auto trace = burst(15, 240'000);
+  ReplayOptions options;
+  options.planner = true;
+  const ReplayReport report = replay(load.config, trace, options);
+  std::printf("%s", format_report(report).c_str());
+  EXPECT_EQ(report.answered, 15);
+  EXPECT_EQ(report.deadline_misses, 0);
+  ASSERT_TRUE(report.bound.has_value());
+  EXPECT_EQ(report.cost, *report.bound);
+  EXPECT_EQ(report.calls_by_deployment.count("dear"), 0u);
+
+  // A deadline this minute cannot wait: the dear deployment takes what the cheap one cannot.
+  const ReplayReport tight = replay(load.config, burst(15, 20'000), options);
+  EXPECT_EQ(tight.deadline_misses, 0);
+  EXPECT_GT(tight.calls_by_deployment.at("dear"), 0);
+}
+
 TEST(Replay, BadTraceLinesSayWhatIsWrong) {
   TraceRecord r;
   std::string error;

@@ -11,8 +11,7 @@
 // can beat.
 //
 // Not replayed (yet): budgets, team limits, tokens-per-minute enforcement by the provider,
-// retries of provider errors, and the planner itself (the scheduler's greedy background policy
-// is what runs today).
+// retries of provider errors.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -46,6 +45,9 @@ struct ReplayOptions {
   std::uint64_t seed = 1;
   std::int64_t interactive_slo_ms = 5'000;  // an interactive request later than this is a miss
   bool bound = true;                        // compute the offline bound
+  // Plan waiting background work every second (Scheduler::plan_background) instead of the
+  // greedy choice alone; newly arrived background work waits for the next plan.
+  bool planner = false;
 };
 
 struct ReplayReport {

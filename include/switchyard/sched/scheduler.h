@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "switchyard/config/config.h"
@@ -16,6 +17,7 @@
 #include "switchyard/provider/outcome.h"
 #include "switchyard/route/policy.h"
 #include "switchyard/route/router.h"
+#include "switchyard/sched/planner.h"
 
 namespace switchyard {
 
@@ -31,6 +33,12 @@ struct ScheduleChoice {
   PolicyDecision decision;
   limit::Admission admission;       // granted when decision is dispatch/escalate
   limit::Admission team_admission;  // the team's rate-limit grant, when the team has limits
+};
+
+// A background request waiting to be served, as the planner sees it.
+struct WaitingBackground {
+  const RequestEvent* request = nullptr;
+  const RouteDecision* route = nullptr;
 };
 
 class Scheduler {
@@ -66,6 +74,16 @@ class Scheduler {
   int concurrency_limit(std::size_t deployment_index) const;
   int calls_in_flight(std::size_t deployment_index) const;
 
+  // Plans the waiting background requests across the next `windows` minutes (sched/planner.h):
+  // each deployment's capacity is this worker's background share of its rpm (what is left of it
+  // now for window 0), deadlines less the expected service time. Until the next plan, choose()
+  // sends a planned request only to its planned deployment and not before its window starts;
+  // a request planned past the horizon waits for the next plan; a request the plan could not
+  // place (or does not know) is chosen greedily as before. Call it from one thread, about once
+  // a second and before the first choice of newly arrived work.
+  PlanResult plan_background(std::span<const WaitingBackground> waiting, std::int64_t now_ms,
+                             int windows = 10);
+
   // Deployments that can take a call now or soon: not disabled (401/403). Open breakers count.
   bool usable(std::size_t deployment_index) const;
   int open_breakers(std::int64_t now_steady_ms) const;
@@ -96,8 +114,17 @@ class Scheduler {
                 std::int64_t tokens, bool fallback_tier, std::int64_t now);
   limit::DeploymentLimiter* team_limiter(const TeamConfig* team);
 
+  struct Advice {
+    std::size_t deployment = 0;
+    std::int64_t not_before_ms = 0;
+    bool past_horizon = false;
+  };
+  static std::uint64_t plan_key(const RequestEvent& request);
+
   const Config& config_;
   std::vector<std::string> tier_order_;
+  Planner planner_;                                 // used by plan_background only
+  std::unordered_map<std::uint64_t, Advice> plan_;  // guarded by mutex_
   mutable std::mutex mutex_;
   std::vector<DeploymentState> states_;                  // parallel to config_.deployments
   std::vector<limit::DeploymentLimiter> team_limiters_;  // teams with rpm or tpm
