@@ -362,6 +362,11 @@ const std::vector<Key<Config>>& top_keys() {
          }
          return {};
        }},
+      {"routing.background_planner", "false",
+       "plan waiting background work every second across rpm windows and deadlines (cheap capacity "
+       "in a later window its deadline allows beats a dearer deployment now); new background work "
+       "waits up to a second for the next plan",
+       [](const YAML::Node& n, Config& c) { return read_bool(n, c.routing.background_planner); }},
       {"routing.interactive_reserve", "0.2",
        "share (0..1) of every deployment's rpm/tpm that only interactive work may use",
        [](const YAML::Node& n, Config& c) -> std::string {

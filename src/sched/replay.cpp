@@ -162,7 +162,7 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
         who.push_back(i);
         planned_once[i] = 1;
       }
-      if (!list.empty()) scheduler.plan_background(list, now);
+      if (!list.empty()) scheduler.plan_background(list, now, now);
       if (ended < trace.size()) events.push({now + kPlanEveryMs, seq++, Kind::kPlan, 0, 0, {}});
       continue;
     }

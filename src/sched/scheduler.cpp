@@ -314,7 +314,7 @@ std::uint64_t Scheduler::plan_key(const RequestEvent& request) {
 }
 
 PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting, std::int64_t now,
-                                      int windows) {
+                                      std::int64_t wall_now, int windows) {
   std::vector<PlanDeployment> deps;
   std::vector<PlanRequest> work;
   work.reserve(waiting.size());
@@ -326,7 +326,7 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
     r.floor = w.route->tier.empty() ? 0 : rank_of(w.route->tier);
     if (req.deadline_unix_ms) {
       r.max_rank = static_cast<int>(config_.tiers.size());
-      const std::int64_t start_by = *req.deadline_unix_ms - kDefaultServiceMs - now;
+      const std::int64_t start_by = *req.deadline_unix_ms - kDefaultServiceMs - wall_now;
       r.last_window = start_by < 0 ? -2 : static_cast<int>(start_by / kPlanWindowMs);
     } else {
       r.max_rank = r.floor;

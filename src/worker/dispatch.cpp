@@ -16,8 +16,40 @@ Dispatch::Dispatch(const StageContext& ctx, Scheduler& scheduler, IoPool& io, Si
       io_(io),
       sink_(sink),
       waiting_(static_cast<std::size_t>(ctx.config.worker.max_in_flight) + 1),
-      wake_timer_(io.context()) {
+      wake_timer_(io.context()),
+      plan_timer_(io.context()) {
   for (const auto& t : ctx.config.teams) teams_by_name_.emplace(t.name, &t);
+}
+
+void Dispatch::start_planning() {
+  if (!ctx_.config.routing.background_planner) return;
+  plan_timer_.expires_after(std::chrono::milliseconds(kPlanEveryMs));
+  plan_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) plan_tick();
+  });
+}
+
+void Dispatch::plan_tick() {
+  {
+    // Held while planning: parked jobs (and the requests the plan reads) stay put meanwhile.
+    std::lock_guard lock(waiting_mutex_);
+    plan_input_.clear();
+    waiting_.for_each([this](Job* j) {
+      if (j->priority_class != PriorityClass::kBackground) return;
+      j->planned = true;
+      plan_input_.push_back({&j->decoded.request, &j->route});
+    });
+    if (!plan_input_.empty()) {
+      const std::int64_t started = ctx_.clock.steady_us();
+      const PlanResult plan =
+          scheduler_.plan_background(plan_input_, ctx_.clock.steady_ms(), ctx_.clock.wall_ms());
+      ctx_.stats.plans.inc();
+      ctx_.stats.plan_duration.record_us(ctx_.clock.steady_us() - started);
+      if (plan.unplannable > 0) ctx_.stats.plan_unplannable.inc(plan.unplannable);
+    }
+  }
+  wake_parked();  // everything parked follows the new plan (or parks again)
+  start_planning();
 }
 
 const TeamConfig* Dispatch::team_of(const Job* job) const {
@@ -86,6 +118,11 @@ void Dispatch::schedule(Job* job) {
     set_error(*job, ErrorCode::kDeadlineExceeded,
               "the request's deadline passed before it could be served");
     return sink_.finish(job);
+  }
+  if (ctx_.config.routing.background_planner && !job->planned &&
+      job->priority_class == PriorityClass::kBackground) {
+    // New background work waits for the next plan (at most kPlanEveryMs).
+    return park(job, kPlanEveryMs);
   }
   ScheduleChoice choice =
       scheduler_.choose(job->decoded.request, job->priority_class, job->route, team_of(job),

@@ -33,7 +33,13 @@ class ProviderCall;
 
 class Dispatch {
  public:
+  static constexpr std::int64_t kPlanEveryMs = 1'000;
   Dispatch(const StageContext& ctx, Scheduler& scheduler, IoPool& io, Sink& sink);
+  // Starts the planning timer (routing.background_planner); call once the stage is wired.
+  void start_planning();
+  // routing.background_planner: plans the parked background work, then wakes everything parked
+  // so it follows the new plan; re-arms the timer. (The timer calls it; tests may too.)
+  void plan_tick();
   void set_call(ProviderCall* call) { call_ = call; }
 
   // Routes a job that will be served; a job no deployment fits goes to the sink as an error
@@ -53,6 +59,7 @@ class Dispatch {
  private:
   void park(Job* job, std::int64_t wait_ms);
   void wake_parked();
+
   void restrict(Job* job, const TeamConfig& team);
   bool past_deadline(const Job* job) const;
 
@@ -66,9 +73,11 @@ class Dispatch {
   std::atomic<std::int64_t> queued_[2] = {0, 0};  // parked for headroom, by class
 
   std::mutex waiting_mutex_;
-  AgingQueue<Job*> waiting_;              // guarded by waiting_mutex_
-  boost::asio::steady_timer wake_timer_;  // guarded by waiting_mutex_
-  std::int64_t wake_at_ms_ = 0;           // 0 = not armed; guarded by waiting_mutex_
+  AgingQueue<Job*> waiting_;                   // guarded by waiting_mutex_
+  boost::asio::steady_timer wake_timer_;       // guarded by waiting_mutex_
+  std::int64_t wake_at_ms_ = 0;                // 0 = not armed; guarded by waiting_mutex_
+  boost::asio::steady_timer plan_timer_;       // routing.background_planner only
+  std::vector<WaitingBackground> plan_input_;  // scratch, guarded by waiting_mutex_
 };
 
 }  // namespace switchyard

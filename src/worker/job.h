@@ -61,6 +61,7 @@ struct Job : BudgetClaim {
   std::size_t deployment_index = 0;  // the deployment of the current attempt
   ScheduleChoice grant;  // its rate-limit grants (deployment, team), settled with actual usage
   std::int64_t waiting_since_ms = -1;
+  bool planned = false;     // background, routing.background_planner: seen by a plan at least once
   bool downgraded = false;  // moved to the cheapest tier by its team's budget policy
 
   // Retries and fallbacks (call): deployments that failed this request, the failed and

@@ -206,6 +206,7 @@ int Worker::Impl::run() {
   intake.set_consumer(consumer.get());
   start_admin();
   io.start();
+  dispatch.start_planning();
   lookup_thread = std::thread([this] {
     auto store = seams.make_store();
     while (!threads_stop.load()) {

@@ -25,7 +25,7 @@ Counter& event(MetricsRegistry& r, const char* name) {
   X(signatures_valid) X(signatures_refused) X(unsigned_accepted)                              \
   X(budget_rejections) X(budget_deferrals) X(budget_defer_wakes) X(budget_settlement_waits)   \
   X(fallbacks) X(breaker_opens) X(deployments_disabled) X(budget_soft_crossings)              \
-  X(budget_downgrades) X(reservations_reclaimed) X(waits) X(concurrency_waits) X(provider_calls) X(provider_retries)    \
+  X(budget_downgrades) X(reservations_reclaimed) X(waits) X(plans) X(plan_unplannable) X(concurrency_waits) X(provider_calls) X(provider_retries)    \
   X(usage_estimated)                                                                          \
   X(results_ok) X(results_error) X(results_truncated) X(write_conflicts) X(rows_rejected)     \
   X(store_failures)                                                                           \
@@ -52,7 +52,8 @@ std::string WorkerStats::to_json() const {
   out += "\"dispatch_overhead\":" + h(dispatch_overhead) +
          ",\"result_overhead\":" + h(result_overhead) + ",\"end_to_end\":" + h(end_to_end) +
          ",\"lookup_query\":" + h(lookup_query) + ",\"write_transaction\":" + h(write_transaction) +
-         ",\"write_batch_rows\":" + h(write_batch_rows) + "}";
+         ",\"write_batch_rows\":" + h(write_batch_rows) + ",\"plan_duration\":" + h(plan_duration) +
+         "}";
   return out;
 }
 

@@ -116,6 +116,9 @@ struct RoutingConfig {
   std::map<std::string, std::string> task_type_tiers;
   // Share (0..1) of every deployment's rpm/tpm that background work may not use.
   double interactive_reserve = 0.2;
+  // Plan waiting background work across rate-limit windows and deadlines every second
+  // (Scheduler::plan_background) instead of taking the cheapest deployment with headroom now.
+  bool background_planner = false;
   std::int64_t long_input_tokens = 8000;  // at or above: the best tier (classifier rule 2)
   std::int64_t short_input_tokens = 500;  // at or below: the cheapest tier (classifier rule 6)
   // tier -> tiers to fall back to, in order, when none of the tier's deployments can serve now.

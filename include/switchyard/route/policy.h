@@ -217,6 +217,12 @@ class AgingQueue {
     return value;
   }
 
+  // Visits every entry, in no particular order.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const Entry& e : heap_) f(e.value);
+  }
+
   // Precondition: !empty().
   const T& top() const { return heap_.front().value; }
   bool empty() const { return heap_.empty(); }

@@ -81,8 +81,9 @@ class Scheduler {
   // a request planned past the horizon waits for the next plan; a request the plan could not
   // place (or does not know) is chosen greedily as before. Call it from one thread, about once
   // a second and before the first choice of newly arrived work.
-  PlanResult plan_background(std::span<const WaitingBackground> waiting, std::int64_t now_ms,
-                             int windows = 10);
+  // Deadlines are wall-clock (unix ms), windows and limits steady time, as in choose().
+  PlanResult plan_background(std::span<const WaitingBackground> waiting, std::int64_t now_steady_ms,
+                             std::int64_t now_wall_ms, int windows = 10);
 
   // Deployments that can take a call now or soon: not disabled (401/403). Open breakers count.
   bool usable(std::size_t deployment_index) const;

@@ -56,6 +56,8 @@ struct WorkerStats {
   Counter& budget_downgrades;       // moved to the cheapest tier by a budget
   Counter& reservations_reclaimed;  // budget reservations of gone workers released
   Counter& waits;                   // times a request waited for rate-limit headroom
+  Counter& plans;                   // background plans made (routing.background_planner)
+  Counter& plan_unplannable;        // planned requests no window could serve before the deadline
   Counter& concurrency_waits;       // calls queued for a place under a deployment's concurrency
   Counter& provider_calls;
   Counter& provider_retries;
@@ -77,6 +79,7 @@ struct WorkerStats {
   LatencyHistogram lookup_query;       // one dedupe lookup round trip to Postgres
   LatencyHistogram write_transaction;  // one batch write transaction, commit included
   LatencyHistogram write_batch_rows;   // rows per batch write (a count, not microseconds)
+  LatencyHistogram plan_duration;      // one background plan (routing.background_planner)
 
   std::string to_json() const;
 };
