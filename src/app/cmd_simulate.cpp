@@ -18,6 +18,7 @@ namespace {
 
 constexpr const char* kSimulateHelp =
     "usage: switchyard simulate --config FILE --trace FILE [options]\n"
+    "       switchyard simulate --generate bursts|steady|no-deadline [--minutes N] [--seed N]\n"
     "\n"
     "Replays a trace of request events through the config's classifier, router, scheduler and\n"
     "rate limiters under a simulated clock: no Kafka, no Postgres, no HTTP. Each deployment\n"
@@ -37,6 +38,8 @@ constexpr const char* kSimulateHelp =
     "  --slo-ms N       an interactive request answered later than this is a miss (default 5000)\n"
     "  --seed N         latency draws (default 1)\n"
     "  --no-bound       skip the offline bound\n"
+    "  --generate SHAPE print a synthetic trace instead (JSONL on stdout; see\n"
+    "                   sched/replay.h for the shapes), --minutes long (default 10)\n"
     "  --planner        plan waiting background work every second across rpm windows and\n"
     "                   deadlines (Scheduler::plan_background) instead of the greedy choice\n"
     "  --help           this text\n";
@@ -44,13 +47,31 @@ constexpr const char* kSimulateHelp =
 }  // namespace
 
 int cmd_simulate(const Args& args) {
-  Flags flags(args, {"config", "trace", "latency-ms", "jitter", "slo-ms", "seed"},
+  Flags flags(args,
+              {"config", "trace", "latency-ms", "jitter", "slo-ms", "seed", "generate", "minutes"},
               {"no-bound", "planner", "help"});
   if (flags.has("help")) {
     std::fputs(kSimulateHelp, stdout);
     return 0;
   }
   std::vector<std::string> problems = flags.errors();
+  if (flags.has("generate")) {
+    const long minutes =
+        flags.has("minutes") ? std::strtol(flags.get("minutes").c_str(), nullptr, 10) : 10;
+    const auto seed =
+        flags.has("seed") ? std::strtoull(flags.get("seed").c_str(), nullptr, 10) : 1ULL;
+    std::string error;
+    if (minutes < 1 || minutes > 24 * 60) error = "--minutes must be 1..1440";
+    const auto lines = error.empty() ? generate_trace(flags.get("generate"), seed,
+                                                      static_cast<int>(minutes), error)
+                                     : std::vector<std::string>{};
+    if (!error.empty()) {
+      std::fprintf(stderr, "switchyard simulate: %s\n", error.c_str());
+      return 2;
+    }
+    for (const auto& line : lines) std::printf("%s\n", line.c_str());
+    return 0;
+  }
   if (flags.get("config").empty()) problems.push_back("--config FILE is required");
   if (flags.get("trace").empty()) problems.push_back("--trace FILE is required");
   ReplayOptions options;

@@ -254,7 +254,12 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
     // The offline bound: every request that was routed, in the rpm windows of its arrival up to
     // its deadline (less the mean latency), on its tier or higher for background work and on its
     // own tier for interactive work.
-    const int windows = static_cast<int>(now / kWindowMs) + 2;
+    // The horizon comes from the trace alone (the last arrival plus the longest deadline, or ten
+    // minutes), so both policies are measured against the same bound.
+    std::int64_t horizon = 0;
+    for (const TraceRecord& t : trace)
+      horizon = std::max(horizon, t.at_ms + t.deadline_ms.value_or(10 * kWindowMs));
+    const int windows = static_cast<int>(horizon / kWindowMs) + 2;
     std::vector<PlanDeployment> deps;
     for (const DeploymentConfig& d : config.deployments) {
       PlanDeployment p;
@@ -293,6 +298,62 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
     report.bound_unplannable = plan.unplannable;
   }
   return report;
+}
+
+std::vector<std::string> generate_trace(std::string_view shape, std::uint64_t seed, int minutes,
+                                        std::string& error) {
+  std::vector<std::string> lines;
+  const bool bursts = shape == "bursts" || shape == "no-deadline";
+  if (!bursts && shape != "steady") {
+    error = "unknown shape '" + std::string(shape) + "' (bursts, steady or no-deadline)";
+    return lines;
+  }
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::lognormal_distribution<double> words(4.0, 0.8), output(5.0, 0.6);
+  const std::int64_t end_ms = static_cast<std::int64_t>(minutes) * 60'000;
+  int n = 0;
+  auto add = [&](std::int64_t at, bool interactive, std::optional<std::int64_t> deadline,
+                 const char* tier) {
+    std::string text = "item " + std::to_string(n) + ":";
+    const int count = std::clamp(static_cast<int>(words(rng)), 5, 2000);
+    for (int w = 0; w < count; ++w) text += " lorem";
+    std::string line = "{\"at_ms\":" + std::to_string(at) + ",\"priority\":\"" +
+                       (interactive ? "interactive" : "background") + "\"";
+    if (deadline) line += ",\"deadline_ms\":" + std::to_string(*deadline);
+    line +=
+        ",\"output_tokens\":" + std::to_string(std::clamp(static_cast<int>(output(rng)), 8, 4000));
+    line += ",\"event\":{\"request_id\":\"t-" + std::to_string(n++) +
+            "\",\"team\":\"sim\",\"model\":\"" + tier +
+            "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + text + "\"}]}}";
+    lines.push_back(std::move(line));
+  };
+  // Interactive: Poisson, 0.5 per second.
+  for (double t = 0; t < static_cast<double>(end_ms);) {
+    t += -std::log(1.0 - unit(rng)) * 2'000.0;
+    if (t < static_cast<double>(end_ms))
+      add(static_cast<std::int64_t>(t), true, std::nullopt, "economy");
+  }
+  if (bursts) {
+    for (std::int64_t at = 0; at < end_ms; at += 120'000) {
+      for (int i = 0; i < 150; ++i) {
+        std::optional<std::int64_t> deadline;
+        if (shape == "bursts") deadline = i % 2 == 0 ? 120'000 : 600'000;
+        add(at + i * 10, false, deadline, unit(rng) < 0.7 ? "economy" : "workhorse");
+      }
+    }
+  } else {
+    for (double t = 0; t < static_cast<double>(end_ms);) {
+      t += -std::log(1.0 - unit(rng)) * (1'000.0 / 1.5);
+      if (t < static_cast<double>(end_ms))
+        add(static_cast<std::int64_t>(t), false, 300'000,
+            unit(rng) < 0.7 ? "economy" : "workhorse");
+    }
+  }
+  std::stable_sort(lines.begin(), lines.end(), [](const std::string& a, const std::string& b) {
+    return std::atoll(a.c_str() + 9) < std::atoll(b.c_str() + 9);  // after {"at_ms":
+  });
+  return lines;
 }
 
 std::string format_report(const ReplayReport& r) {

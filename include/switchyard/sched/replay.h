@@ -67,6 +67,17 @@ struct ReplayReport {
 ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
                     const ReplayOptions& options);
 
+// A synthetic trace, as JSONL lines (parse_trace_line reads them), deterministic for a seed.
+// Shapes (`minutes` long; interactive requests ask for tier "economy", background ones for
+// "economy" or "workhorse"):
+//   bursts       interactive Poisson 0.5/s; every 2 minutes a burst of 150 background
+//                requests, half due within 2 minutes, half within 10
+//   steady       interactive Poisson 0.5/s; background Poisson 1.5/s due within 5 minutes
+//   no-deadline  the bursts without deadlines
+// Empty with `error` set for an unknown shape.
+std::vector<std::string> generate_trace(std::string_view shape, std::uint64_t seed, int minutes,
+                                        std::string& error);
+
 // The report as a table for a terminal.
 std::string format_report(const ReplayReport& report);
 
