@@ -278,7 +278,19 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
             return choice;
           }
         }
-        // The planned deployment cannot take it now after all: the greedy choice below.
+        if (planned != views_.end() && planned->healthy && !planned->in_cooldown) {
+          // Planned for now, but its limiter disagrees (the plan's minute slices against the
+          // sliding window): wait for headroom or the next plan rather than spill onto a
+          // dearer deployment the plan did not choose.
+          choice = ScheduleChoice{};
+          choice.decision.kind = Kind::kWait;
+          choice.decision.wait_ms =
+              std::clamp<std::int64_t>(planned->ms_until_headroom, 1, kPlanRecheckMs);
+          choice.decision.reason =
+              "planned: " + planned->deployment->name + " now, waiting for its headroom";
+          return choice;
+        }
+        // The planned deployment is gone (disabled, breaker open, filtered): the greedy choice.
       }
     }
     BackgroundRequest br;
