@@ -13,7 +13,7 @@ SECONDS_PER_TARGET="${1:-60}"
 command -v clang++-14 >/dev/null || { echo "fuzz: clang++-14 is missing: run scripts/install-deps.sh --tests" >&2; exit 1; }
 cmake -S fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
 cmake --build build-fuzz -j "$(nproc)"
-for target in request_decoder openai_response anthropic_response; do
+for target in request_decoder openai_response anthropic_response trace_line; do
   mkdir -p "build-fuzz/corpus-$target"
   echo "fuzz: $target for ${SECONDS_PER_TARGET}s from $(ls "fuzz/corpus/$target" | wc -l) corpus inputs"
   # -max_len: the corpus holds a few large inputs (deep nesting); mutations stay below 64 KiB.

@@ -24,20 +24,9 @@
 #include "switchyard/common/priority.h"
 #include "switchyard/config/config.h"
 #include "switchyard/event/request.h"
+#include "switchyard/sched/trace.h"
 
 namespace switchyard {
-
-struct TraceRecord {
-  std::int64_t at_ms = 0;                   // arrival, from the trace's start
-  std::optional<std::int64_t> deadline_ms;  // relative to arrival; background only
-  PriorityClass priority = PriorityClass::kBackground;
-  std::int64_t output_tokens = 256;  // what the deployment will answer with
-  RequestEvent request;
-};
-
-// One JSONL line: {"at_ms":N, "priority":"background", "deadline_ms":N, "output_tokens":N,
-// "event":{request.v1}}. Returns false with `error` set on a bad line.
-bool parse_trace_line(std::string_view line, TraceRecord& out, std::string& error);
 
 struct ReplayOptions {
   std::int64_t latency_ms = 800;  // mean answer time of every deployment
