@@ -2,8 +2,8 @@
 // Dedupe stage: a request already terminal in Postgres is never sent to a provider again; its
 // stored result is produced again instead. The others are routed (dispatch) and go on to the
 // budget stage (teams with a budget) or straight to scheduling. One lookup statement per batch of
-// up to kLookupBatchMax fetched events. The same request id fetched twice while in flight is
-// caught earlier, by intake.
+// up to kLookupBatchMax fetched events, keyed by (team, request_id). The same request fetched
+// twice while in flight is caught earlier, by intake.
 //
 // Threading: submit() from intake (poll thread) and from the sink and budget stage (parked work
 // woken by a settlement); run_once() on the lookup thread, with its store. Ownership: a Job
