@@ -22,7 +22,8 @@ constexpr const char* kSimulateHelp =
     "\n"
     "Replays a trace of request events through the config's classifier, router, scheduler and\n"
     "rate limiters under a simulated clock: no Kafka, no Postgres, no HTTP. Each deployment\n"
-    "answers after a lognormal latency and enforces its rpm per minute window. Deterministic for\n"
+    "answers after a lognormal latency and enforces its rpm and tpm per minute window. "
+    "Deterministic for\n"
     "a seed. Prints cost, the offline bound (the least any policy could have paid for the same\n"
     "work within the same rpm windows and deadlines), interactive SLO and deadline misses, and\n"
     "the deployment and tier mix. Use it to tune a config before deploying it.\n"
@@ -35,6 +36,8 @@ constexpr const char* kSimulateHelp =
     "options:\n"
     "  --latency-ms N   mean answer time of every deployment (default 800)\n"
     "  --jitter X       lognormal sigma of the answer time (default 0.25)\n"
+    "  --deployment-latency NAME=MS[/SIGMA],...\n"
+    "                   mean answer time (and sigma) of the deployments named\n"
     "  --slo-ms N       an interactive request answered later than this is a miss (default 5000)\n"
     "  --seed N         latency draws (default 1)\n"
     "  --no-bound       skip the offline bound\n"
@@ -48,7 +51,8 @@ constexpr const char* kSimulateHelp =
 
 int cmd_simulate(const Args& args) {
   Flags flags(args,
-              {"config", "trace", "latency-ms", "jitter", "slo-ms", "seed", "generate", "minutes"},
+              {"config", "trace", "latency-ms", "jitter", "slo-ms", "seed", "generate", "minutes",
+               "deployment-latency"},
               {"no-bound", "planner", "help"});
   if (flags.has("help")) {
     std::fputs(kSimulateHelp, stdout);
@@ -90,12 +94,50 @@ int cmd_simulate(const Args& args) {
   number("jitter", options.jitter);
   number("slo-ms", options.interactive_slo_ms);
   number("seed", options.seed);
+  if (flags.has("deployment-latency")) {
+    // NAME=MEAN_MS[/SIGMA],...
+    const std::string spec = flags.get("deployment-latency");
+    std::size_t at = 0;
+    while (at <= spec.size()) {
+      std::size_t end = spec.find(',', at);
+      if (end == std::string::npos) end = spec.size();
+      const std::string item = spec.substr(at, end - at);
+      at = end + 1;
+      const std::size_t eq = item.find('=');
+      LatencyModel m{0, options.jitter};
+      char* stop = nullptr;
+      bool ok = eq != std::string::npos && eq > 0;
+      if (ok) {
+        const double mean = std::strtod(item.c_str() + eq + 1, &stop);
+        ok = stop != item.c_str() + eq + 1 && mean >= 1 && mean <= 3.6e6;
+        m.mean_ms = static_cast<std::int64_t>(mean);
+        if (ok && *stop == '/') {
+          const char* from = stop + 1;
+          m.sigma = std::strtod(from, &stop);
+          ok = stop != from && m.sigma >= 0 && m.sigma <= 3;
+        }
+        ok = ok && *stop == '\0';
+      }
+      if (!ok) {
+        problems.push_back("--deployment-latency: '" + item +
+                           "' is not NAME=MEAN_MS[/SIGMA] (mean 1..3600000 ms, sigma 0..3)");
+        break;
+      }
+      options.deployment_latency[item.substr(0, eq)] = m;
+    }
+  }
   options.bound = !flags.has("no-bound");
   options.planner = flags.has("planner");
   ConfigLoad load;
   if (problems.empty()) {
     load = load_config_file(flags.get("config"));
     for (const auto& p : load.problems) problems.push_back(flags.get("config") + ": " + p);
+    for (const auto& [name, m] : options.deployment_latency) {
+      const auto& ds = load.config.deployments;
+      if (std::none_of(ds.begin(), ds.end(), [&](const auto& d) { return d.name == name; }))
+        problems.push_back("--deployment-latency names '" + name + "', not a deployment of " +
+                           flags.get("config"));
+    }
   }
   std::vector<TraceRecord> trace;
   if (problems.empty()) {

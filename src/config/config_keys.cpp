@@ -367,6 +367,27 @@ const std::vector<Key<Config>>& top_keys() {
        "in a later window its deadline allows beats a dearer deployment now); new background work "
        "waits up to a second for the next plan",
        [](const YAML::Node& n, Config& c) { return read_bool(n, c.routing.background_planner); }},
+      {"routing.interactive_reserve_scope", "deployment",
+       "deployment: each deployment keeps interactive_reserve of its rpm/tpm for interactive "
+       "work; tier: each tier keeps the same total, held by its dearest deployments first, so "
+       "background work may fill the cheapest ones",
+       [](const YAML::Node& n, Config& c) {
+         return read_one_of(n, c.routing.interactive_reserve_scope, {"deployment", "tier"});
+       }},
+      {"routing.interactive_strategy", "lowest_latency",
+       "interactive work among the ready deployments of its tier: lowest_latency (the fastest) "
+       "or cheapest (the cheapest whose observed latency meets its target; deployments over it "
+       "only when none meets it)",
+       [](const YAML::Node& n, Config& c) {
+         return read_one_of(n, c.routing.interactive_strategy, {"lowest_latency", "cheapest"});
+       }},
+      {"routing.interactive_latency_target_ms", "",
+       "latency target in ms of deployments without a latency_target_ms of their own; a "
+       "deployment whose mean latency over at least 5 calls exceeds its target takes "
+       "interactive work only when no ready deployment meets its target; unset = none",
+       [](const YAML::Node& n, Config& c) {
+         return int_in(1, 3600000)(n, c.routing.interactive_latency_target_ms.emplace());
+       }},
       {"routing.interactive_reserve", "0.2",
        "share (0..1) of every deployment's rpm/tpm that only interactive work may use",
        [](const YAML::Node& n, Config& c) -> std::string {

@@ -31,6 +31,8 @@ std::string validate(const DeploymentLimits& limits) {
     add("tpm must be between 0 (unlimited) and " + std::to_string(kMaxAmount));
   if (!(limits.interactive_reserve >= 0.0 && limits.interactive_reserve <= 1.0))
     add("interactive_reserve must be a share between 0 and 1 (e.g. 0.2)");
+  if (!(limits.interactive_reserve_tpm <= 1.0) || std::isnan(limits.interactive_reserve_tpm))
+    add("interactive_reserve_tpm must be a share between 0 and 1, or negative for the rpm one");
   if (limits.default_backoff_ms <= 0) add("default_backoff_ms must be positive");
   if (limits.max_backoff_ms < limits.default_backoff_ms)
     add("max_backoff_ms must be at least default_backoff_ms");
@@ -67,7 +69,9 @@ void DeploymentLimiter::apply_limits(std::int64_t rpm, std::int64_t tpm) {
   requests_.set_limit(rpm);
   tokens_.set_limit(tpm);
   rpm_reserve_ = floor_fraction(requests_.limit(), limits_.interactive_reserve);
-  tpm_reserve_ = floor_fraction(tokens_.limit(), limits_.interactive_reserve);
+  tpm_reserve_ = floor_fraction(tokens_.limit(), limits_.interactive_reserve_tpm < 0
+                                                     ? limits_.interactive_reserve
+                                                     : limits_.interactive_reserve_tpm);
 }
 
 void DeploymentLimiter::set_fleet_slot(int ordinal, int workers, std::int64_t now_ms,
@@ -114,7 +118,9 @@ Admission DeploymentLimiter::check(PriorityClass cls, std::int64_t estimated_tok
   consider(cooldown_until_ms_ - now_ms, LimitReason::kCooldown);
   if (rpm_limited() || tpm_limited()) consider(warm_up_until_ms_ - now_ms, LimitReason::kWarmUp);
   if (rpm_limited())
-    consider(requests_.ms_until(1, now_ms, background ? rpm_reserve_ : 0), LimitReason::kRpm);
+    consider(
+        requests_.ms_until(1, now_ms, background ? std::max(rpm_reserve_, forecast_reserve_) : 0),
+        LimitReason::kRpm);
   if (tpm_limited())
     consider(tokens_.ms_until(a.estimated_tokens, now_ms, background ? tpm_reserve_ : 0),
              LimitReason::kTpm);

@@ -248,6 +248,21 @@ PolicyDecision choose_interactive(std::span<const CandidateView> candidates,
     auto on_target = [&ready](const CandidateView& c) {
       return ready(c) && !c.over_latency_target;
     };
+    if (params.cheapest_on_target) {
+      if (const CandidateView* c = cheapest(candidates, on_target)) {
+        // Equal prices: the lowest latency among them.
+        auto same_price = [&](const CandidateView& o) {
+          return on_target(o) && o.price_known == c->price_known &&
+                 o.estimated_cost == c->estimated_cost;
+        };
+        if (auto pick = pick_lowest_latency(candidates, same_price, request_hash, params)) {
+          const CandidateView& chosen = candidates[pick->position];
+          return dispatch(Kind::kDispatch, chosen,
+                          label + std::string("cheapest meeting its latency target: ") +
+                              usd(chosen) + " on " + describe_latency(chosen, *pick));
+        }
+      }
+    }
     if (auto pick = pick_lowest_latency(candidates, on_target, request_hash, params)) {
       const CandidateView& c = candidates[pick->position];
       return dispatch(Kind::kDispatch, c,

@@ -38,7 +38,7 @@ PlanResult Planner::plan(std::span<const PlanDeployment> deployments,
 
   // Group requests that are interchangeable (same windows and ranks, similar size).
   std::vector<Group> groups;
-  std::map<std::tuple<int, int, int, int, int, int>, int> index;
+  std::map<std::tuple<int, int, int, int, int, int, std::uint64_t>, int> index;
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const PlanRequest& r = requests[i];
     int g = -1;
@@ -46,8 +46,9 @@ PlanResult Planner::plan(std::span<const PlanDeployment> deployments,
       g = static_cast<int>(groups.size());
       groups.emplace_back();
     } else {
-      const auto key = std::make_tuple(r.floor, r.max_rank, r.first_window, r.last_window,
-                                       size_bucket(r.input_tokens), size_bucket(r.output_tokens));
+      const auto key =
+          std::make_tuple(r.floor, r.max_rank, r.first_window, r.last_window,
+                          size_bucket(r.input_tokens), size_bucket(r.output_tokens), r.allowed);
       auto [it, inserted] = index.emplace(key, static_cast<int>(groups.size()));
       if (inserted) groups.emplace_back();
       g = it->second;
@@ -115,6 +116,7 @@ PlanResult Planner::plan(std::span<const PlanDeployment> deployments,
     for (std::size_t d = 0; d < deployments.size(); ++d) {
       const PlanDeployment& dep = deployments[d];
       if (dep.rank < shape.floor || dep.rank > shape.max_rank) continue;
+      if (d < 64 && (shape.allowed >> d & 1) == 0) continue;
       const Picodollars unit = cost_of(mean, dep);
       if (cheapest < 0 || unit < cheapest) {
         cheapest = unit;

@@ -34,7 +34,22 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
   Router router(config.deployments, classifier_config(config));
   Scheduler scheduler(config, 0);
   std::mt19937_64 rng(options.seed);
-  std::lognormal_distribution<double> jitter(0.0, options.jitter);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<LatencyModel> latency(config.deployments.size(),
+                                    LatencyModel{options.latency_ms, options.jitter});
+  for (std::size_t d = 0; d < config.deployments.size(); ++d) {
+    if (auto it = options.deployment_latency.find(config.deployments[d].name);
+        it != options.deployment_latency.end())
+      latency[d] = it->second;
+  }
+  // Lognormal with the model's mean: mean * exp(sigma Z - sigma^2 / 2).
+  auto draw_latency = [&](std::size_t d) {
+    const LatencyModel& m = latency[d];
+    const double x =
+        static_cast<double>(m.mean_ms) * std::exp(m.sigma * normal(rng) - m.sigma * m.sigma / 2.0);
+    return static_cast<std::int64_t>(std::max(1.0, x));
+  };
+  std::vector<std::int64_t> interactive_latencies;
 
   struct Live {
     RequestEvent request;
@@ -53,6 +68,7 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
     std::size_t request;
     std::size_t deployment = 0;
     ScheduleChoice grant;
+    std::int64_t started = 0;  // kDone: when the call started
   };
   struct Later {
     bool operator()(const Event& a, const Event& b) const {
@@ -63,7 +79,7 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
   std::uint64_t seq = 0;
   // Provider side: calls started per deployment in the current minute window.
   std::vector<std::int64_t> window_of(config.deployments.size(), -1),
-      used(config.deployments.size(), 0);
+      used(config.deployments.size(), 0), used_tokens(config.deployments.size(), 0);
   auto rank_of = [&](const std::string& tier) {
     auto it = std::find(config.tiers.begin(), config.tiers.end(), tier);
     return it == config.tiers.end() ? 0 : static_cast<int>(it - config.tiers.begin());
@@ -90,6 +106,7 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
     waiting[i] = 0;
     if (!answered) ++report.failed;
     if (t.priority == PriorityClass::kInteractive) {
+      if (answered) interactive_latencies.push_back(now - t.at_ms);
       if (!answered || now - t.at_ms > options.interactive_slo_ms) ++report.interactive_slo_misses;
     } else if (live[i].request.deadline_unix_ms &&
                (!answered || now > *live[i].request.deadline_unix_ms)) {
@@ -125,11 +142,13 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
       outcome.usage.output_tokens = t.output_tokens;
       outcome.usage_reported = true;
       const DeploymentConfig& d = config.deployments[e.deployment];
-      scheduler.on_response(e.deployment, e.grant, nullptr, outcome, options.latency_ms, now);
+      scheduler.on_response(e.deployment, e.grant, nullptr, outcome, now - e.started, now);
       const Picodollars cost = billed_cost(d, outcome.usage);
       report.cost += cost;
       report.cost_by_deployment[d.name] += cost;
       ++report.calls_by_deployment[d.name];
+      if (t.priority == PriorityClass::kInteractive)
+        ++report.interactive_calls_by_deployment[d.name];
       ++report.answered;
       ++report.requests_by_tier[d.tier];
       finish(e.request, now, true);
@@ -164,8 +183,11 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
         if (window_of[d] != window) {
           window_of[d] = window;
           used[d] = 0;
+          used_tokens[d] = 0;
         }
-        if (dep.rpm > 0 && used[d] >= dep.rpm) {
+        const std::int64_t call_tokens = estimate_input_tokens(l.request) + t.output_tokens;
+        if ((dep.rpm > 0 && used[d] >= dep.rpm) ||
+            (dep.tpm > 0 && used_tokens[d] + call_tokens > dep.tpm)) {
           // The provider's own limit: 429 until its next window.
           ++report.rate_limited_answers;
           ProviderOutcome limited;
@@ -178,10 +200,9 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
           break;
         }
         ++used[d];
+        used_tokens[d] += call_tokens;
         waiting[e.request] = 0;
-        const auto latency = static_cast<std::int64_t>(
-            std::max(1.0, static_cast<double>(options.latency_ms) * jitter(rng)));
-        events.push({now + latency, seq++, Kind::kDone, e.request, d, choice});
+        events.push({now + draw_latency(d), seq++, Kind::kDone, e.request, d, choice, now});
         break;
       }
       case K::kWait:
@@ -198,6 +219,17 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
     }
   }
   report.simulated_ms = now;
+  if (!interactive_latencies.empty()) {
+    auto at = [&](double q) {
+      auto k = static_cast<std::size_t>(q * static_cast<double>(interactive_latencies.size() - 1));
+      std::nth_element(interactive_latencies.begin(),
+                       interactive_latencies.begin() + static_cast<std::ptrdiff_t>(k),
+                       interactive_latencies.end());
+      return interactive_latencies[k];
+    };
+    report.interactive_p50_ms = at(0.5);
+    report.interactive_p99_ms = at(0.99);
+  }
 
   if (options.bound) {
     // The offline bound: every request that was routed, in the rpm windows of its arrival up to
@@ -218,6 +250,21 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
       p.capacity.assign(static_cast<std::size_t>(windows), d.rpm > 0 ? d.rpm : 1'000'000'000);
       deps.push_back(std::move(p));
     }
+    // Interactive work may use a deployment whose mean latency meets the SLO and its target.
+    std::uint64_t fast_enough = 0;
+    for (std::size_t d = 0; d < config.deployments.size() && d < 64; ++d) {
+      const DeploymentConfig& dep = config.deployments[d];
+      const std::optional<int>& target = dep.latency_target_ms
+                                             ? dep.latency_target_ms
+                                             : config.routing.interactive_latency_target_ms;
+      if (latency[d].mean_ms <= options.interactive_slo_ms &&
+          (!target || latency[d].mean_ms <= *target))
+        fast_enough |= std::uint64_t{1} << d;
+    }
+    // A background request must start by its deadline less the answer time: the fastest
+    // deployment's mean, which keeps the bound a bound.
+    std::int64_t fastest_ms = options.latency_ms;
+    for (const LatencyModel& m : latency) fastest_ms = std::min(fastest_ms, m.mean_ms);
     std::vector<PlanRequest> work;
     for (std::size_t i = 0; i < trace.size(); ++i) {
       if (!live[i].route.error.empty()) continue;
@@ -229,10 +276,10 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
       if (trace[i].priority == PriorityClass::kInteractive) {
         r.max_rank = r.floor;
         r.last_window = r.first_window;
+        r.allowed = fast_enough;
       } else if (live[i].request.deadline_unix_ms) {
         r.last_window = static_cast<int>(
-            std::max<std::int64_t>(0, *live[i].request.deadline_unix_ms - options.latency_ms) /
-            kWindowMs);
+            std::max<std::int64_t>(0, *live[i].request.deadline_unix_ms - fastest_ms) / kWindowMs);
       } else {
         r.last_window = windows - 1;
       }
@@ -244,6 +291,11 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
     params.delay_tiebreak = 0;
     const PlanResult plan = planner.plan(deps, work, params);
     report.bound = plan.cost;
+    for (const PlannedSlot& slot : plan.slots) {
+      if (slot.deployment >= 0)
+        ++report.bound_calls_by_deployment
+              [config.deployments[static_cast<std::size_t>(slot.deployment)].name];
+    }
     report.bound_unplannable = plan.unplannable;
   }
   return report;
@@ -277,10 +329,13 @@ std::vector<std::string> generate_trace(std::string_view shape, std::uint64_t se
             "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + text + "\"}]}}";
     lines.push_back(std::move(line));
   };
-  // Interactive: Poisson, 0.5 per second.
-  for (double t = 0; t < static_cast<double>(end_ms);) {
+  // Interactive: Poisson, 0.5 per second, until the last background deadline (or ten minutes
+  // after the last background arrival without one): traffic that stops when the background
+  // arrivals stop would hand the offline bound free capacity no online policy can foresee.
+  const std::int64_t tail_ms = shape == "steady" ? 300'000 : 600'000;
+  for (double t = 0; t < static_cast<double>(end_ms + tail_ms);) {
     t += -std::log(1.0 - unit(rng)) * 2'000.0;
-    if (t < static_cast<double>(end_ms))
+    if (t < static_cast<double>(end_ms + tail_ms))
       add(static_cast<std::int64_t>(t), true, std::nullopt, "economy");
   }
   if (bursts) {
@@ -324,12 +379,22 @@ std::string format_report(const ReplayReport& r) {
                                   : ""));
   }
   line("interactive SLO misses", std::to_string(r.interactive_slo_misses));
+  line("interactive latency", "p50 " + std::to_string(r.interactive_p50_ms) + " ms, p99 " +
+                                  std::to_string(r.interactive_p99_ms) + " ms");
   line("deadline misses", std::to_string(r.deadline_misses));
   line("429s from the simulated providers", std::to_string(r.rate_limited_answers));
   out += "deployment mix:\n";
-  for (const auto& [name, calls] : r.calls_by_deployment)
-    out += "  " + name + ": " + std::to_string(calls) + " calls, " +
-           usd(r.cost_by_deployment.at(name)) + "\n";
+  for (const auto& [name, calls] : r.calls_by_deployment) {
+    auto count = [](const std::map<std::string, std::int64_t>& m, const std::string& k) {
+      auto it = m.find(k);
+      return std::to_string(it == m.end() ? 0 : it->second);
+    };
+    out += "  " + name + ": " + std::to_string(calls) + " calls (" +
+           count(r.interactive_calls_by_deployment, name) + " interactive), " +
+           usd(r.cost_by_deployment.at(name)) +
+           (r.bound ? "; bound: " + count(r.bound_calls_by_deployment, name) + " calls" : "") +
+           "\n";
+  }
   out += "tier mix:\n";
   for (const auto& [tier, n] : r.requests_by_tier)
     out += "  " + tier + ": " + std::to_string(n) + "\n";

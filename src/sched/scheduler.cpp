@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 namespace switchyard {
 
@@ -24,15 +25,79 @@ constexpr std::int64_t kLatencyTargetSamples = 5;
 constexpr std::int64_t kMaxTeamWaitMs = 60'000;
 }  // namespace
 
+std::vector<ReserveShare> reserve_shares(const Config& config) {
+  const double r = config.routing.interactive_reserve;
+  std::vector<ReserveShare> shares(config.deployments.size(), ReserveShare{r, r});
+  if (config.routing.interactive_reserve_scope != "tier") return shares;
+  std::map<std::string, std::vector<std::size_t>> by_tier;
+  for (std::size_t i = 0; i < config.deployments.size(); ++i)
+    by_tier[config.deployments[i].tier].push_back(i);
+  for (auto& [tier, members] : by_tier) {
+    // Dearest first (input + output price per token), then the larger limit, then config order.
+    std::stable_sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) {
+      const DeploymentConfig& x = config.deployments[a];
+      const DeploymentConfig& y = config.deployments[b];
+      return x.input_cost_per_token + x.output_cost_per_token >
+             y.input_cost_per_token + y.output_cost_per_token;
+    });
+    auto place = [&](auto limit_of, double ReserveShare::*field) {
+      std::int64_t total = 0;
+      bool unlimited = false;
+      for (std::size_t i : members) {
+        const std::int64_t limit = limit_of(config.deployments[i]);
+        unlimited = unlimited || limit == 0;
+        total += static_cast<std::int64_t>(std::floor(static_cast<double>(limit) * r));
+      }
+      for (std::size_t i : members) {
+        const std::int64_t limit = limit_of(config.deployments[i]);
+        if (unlimited || limit == 0) {
+          shares[i].*field = 0;  // an unlimited deployment holds any reserve without a share
+          continue;
+        }
+        const std::int64_t hold = std::min(total, limit);
+        total -= hold;
+        // +0.5: the limiter rounds limit x share down, which must give back `hold`.
+        shares[i].*field =
+            std::min(1.0, (static_cast<double>(hold) + 0.5) / static_cast<double>(limit));
+        if (hold == 0) shares[i].*field = 0;
+      }
+    };
+    place([](const DeploymentConfig& d) { return d.rpm; }, &ReserveShare::rpm);
+    place([](const DeploymentConfig& d) { return d.tpm; }, &ReserveShare::tpm);
+  }
+  return shares;
+}
+
+void Scheduler::MinuteCounter::add(std::int64_t now_ms) {
+  last_minute(now_ms);  // moves the ring to now
+  ++per_second_[static_cast<std::size_t>(second_ % 60)];
+}
+
+std::int64_t Scheduler::MinuteCounter::last_minute(std::int64_t now_ms) {
+  const std::int64_t second = now_ms / 1000;
+  if (second > second_) {
+    for (std::int64_t s = second_ + 1; s <= second && s <= second_ + 60; ++s)
+      per_second_[static_cast<std::size_t>(s % 60)] = 0;
+    second_ = second;
+  }
+  std::int64_t n = 0;
+  for (std::int32_t c : per_second_) n += c;
+  return n;
+}
+
 Scheduler::Scheduler(const Config& config, std::int64_t now_steady_ms) : config_(config) {
+  interactive_params_.cheapest_on_target = config.routing.interactive_strategy == "cheapest";
   tier_order_ = config.tiers.empty() ? std::vector<std::string>{"economy", "workhorse", "frontier"}
                                      : config.tiers;
   states_.reserve(config.deployments.size());
+  const std::vector<ReserveShare> reserves = reserve_shares(config);
   for (const auto& d : config.deployments) {
     limit::DeploymentLimits limits;
     limits.rpm = d.rpm;
     limits.tpm = d.tpm;
-    limits.interactive_reserve = config.routing.interactive_reserve;
+    const ReserveShare& reserve = reserves[states_.size()];
+    limits.interactive_reserve = reserve.rpm;
+    limits.interactive_reserve_tpm = reserve.tpm;
     limit::BreakerParams breaker;
     breaker.min_failures = config.circuit_breaker.min_failures;
     breaker.min_failure_rate = config.circuit_breaker.min_failure_rate;
@@ -47,6 +112,7 @@ Scheduler::Scheduler(const Config& config, std::int64_t now_steady_ms) : config_
                                       limit::CircuitBreaker(breaker), false,
                                       limit::ConcurrencyLimit(concurrency)});
   }
+  interactive_by_tier_.resize(tier_order_.size());
   for (const auto& t : config.teams) {
     if (t.rpm == 0 && t.tpm == 0) {
       team_limiter_of_.push_back(-1);
@@ -152,8 +218,10 @@ void Scheduler::add_view(const DeploymentConfig* d, PriorityClass cls, std::int6
   v.tier_rank = rank_of(d->tier);
   v.weight = d->weight;
   v.fallback_tier = fallback_tier;
-  v.over_latency_target = d->latency_target_ms && s.samples >= kLatencyTargetSamples &&
-                          s.latency_ewma_ms > *d->latency_target_ms;
+  const std::optional<int>& target =
+      d->latency_target_ms ? d->latency_target_ms : config_.routing.interactive_latency_target_ms;
+  v.over_latency_target =
+      target && s.samples >= kLatencyTargetSamples && s.latency_ewma_ms > *target;
   // A deployment with every concurrency place taken would queue the call: interactive work
   // treats it like one over its latency target (used when nothing better is ready).
   if (!s.concurrency.has_room()) v.over_latency_target = true;
@@ -244,7 +312,7 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
   }
   const std::uint64_t hash = request_hash(request.request_id);
   if (cls == PriorityClass::kInteractive) {
-    choice.decision = choose_interactive(views_, hash);
+    choice.decision = choose_interactive(views_, hash, interactive_params_);
   } else {
     if (!plan_.empty()) {
       if (auto it = plan_.find(plan_key(request)); it != plan_.end()) {
@@ -313,6 +381,11 @@ ScheduleChoice Scheduler::choose(const RequestEvent& request, PriorityClass cls,
           std::string("; waiting for ") + choice.admission.reason_text() + " headroom";
     } else {
       states_[choice.decision.index].breaker.on_dispatch(now);
+      if (cls == PriorityClass::kInteractive) {
+        states_[choice.decision.index].interactive.add(now);
+        const auto tier = static_cast<std::size_t>(rank_of(route.tier));
+        if (tier < interactive_by_tier_.size()) interactive_by_tier_[tier].add(now);
+      }
       // Checked above under the same lock: this grant cannot fail.
       if (team_limits) choice.team_admission = team_limits->try_acquire(cls, tokens, now);
     }
@@ -346,6 +419,42 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
     work.push_back(r);
   }
   std::lock_guard lock(mutex_);
+  // What interactive work is forecast to start on each deployment next minute: as much as in
+  // the last minute plus a Poisson margin (one standard deviation). Strategy "cheapest": the
+  // tier's interactive demand fills its cheapest deployments first; otherwise each
+  // deployment's own interactive count.
+  std::vector<std::int64_t> forecast(config_.deployments.size(), 0);
+  auto with_margin = [](std::int64_t n) {
+    return n + static_cast<std::int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
+  };
+  if (interactive_params_.cheapest_on_target) {
+    for (std::size_t tier = 0; tier < interactive_by_tier_.size(); ++tier) {
+      std::int64_t demand = with_margin(interactive_by_tier_[tier].last_minute(now));
+      if (demand == 0) continue;
+      std::vector<std::size_t> members;
+      for (std::size_t i = 0; i < config_.deployments.size(); ++i) {
+        if (static_cast<std::size_t>(rank_of(config_.deployments[i].tier)) == tier &&
+            !states_[i].disabled)
+          members.push_back(i);
+      }
+      std::stable_sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) {
+        const DeploymentConfig& x = config_.deployments[a];
+        const DeploymentConfig& y = config_.deployments[b];
+        return x.input_cost_per_token + x.output_cost_per_token <
+               y.input_cost_per_token + y.output_cost_per_token;
+      });
+      for (std::size_t i : members) {
+        const limit::DeploymentLimiter& l = states_[i].limiter;
+        const std::int64_t take = l.rpm_limited() ? std::min(demand, l.effective_rpm()) : demand;
+        forecast[i] = take;
+        demand -= take;
+        if (demand <= 0) break;
+      }
+    }
+  } else {
+    for (std::size_t i = 0; i < config_.deployments.size(); ++i)
+      forecast[i] = with_margin(states_[i].interactive.last_minute(now));
+  }
   for (std::size_t i = 0; i < config_.deployments.size(); ++i) {
     const DeploymentConfig& d = config_.deployments[i];
     DeploymentState& s = states_[i];
@@ -357,10 +466,18 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
     std::int64_t per_window = kUnlimitedPlanCapacity;
     std::int64_t now_left = kUnlimitedPlanCapacity;
     if (s.limiter.rpm_limited()) {
-      // Background may not use the interactive reserve.
-      per_window = static_cast<std::int64_t>(static_cast<double>(s.limiter.effective_rpm()) *
-                                             (1.0 - config_.routing.interactive_reserve));
-      now_left = std::max<std::int64_t>(0, per_window - s.limiter.requests().used(now));
+      // Background may not use the interactive reserve, nor what interactive work is forecast
+      // to take: as much as it took in the last minute.
+      const std::int64_t rpm = s.limiter.effective_rpm();
+      // The limiter keeps what interactive work is still forecast to take in this minute (the
+      // forecast less what it took in the last one) from background work too, greedy choices
+      // included.
+      const std::int64_t interactive_used = s.interactive.last_minute(now);
+      s.limiter.set_forecast_reserve(std::max<std::int64_t>(0, forecast[i] - interactive_used));
+      const std::int64_t background = s.limiter.background_rpm();
+      per_window = std::max<std::int64_t>(
+          0, std::min(s.limiter.configured_background_rpm(), rpm - forecast[i]));
+      now_left = std::max<std::int64_t>(0, background - s.limiter.requests().used(now));
     }
     const bool usable_now = !s.disabled &&
                             s.breaker.state(now) != limit::CircuitBreaker::State::kOpen &&

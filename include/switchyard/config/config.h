@@ -116,9 +116,19 @@ struct RoutingConfig {
   std::map<std::string, std::string> task_type_tiers;
   // Share (0..1) of every deployment's rpm/tpm that background work may not use.
   double interactive_reserve = 0.2;
+  // "deployment": each deployment keeps interactive_reserve of its own limits. "tier": a tier
+  // keeps the same total, held by its dearest deployments first, so background work may fill
+  // the cheapest ones (interactive work that finds a cheap one full goes to a dearer one).
+  std::string interactive_reserve_scope = "deployment";
   // Plan waiting background work across rate-limit windows and deadlines every second
   // (Scheduler::plan_background) instead of taking the cheapest deployment with headroom now.
   bool background_planner = false;
+  // Interactive choice among the ready deployments of a tier: "lowest_latency" (the fastest,
+  // spread over near-best ones) or "cheapest" (the cheapest of those meeting their latency
+  // target: latency_target_ms, else interactive_latency_target_ms; none = every deployment).
+  std::string interactive_strategy = "lowest_latency";
+  // Latency target of deployments without latency_target_ms of their own; unset = none.
+  std::optional<int> interactive_latency_target_ms;
   std::int64_t long_input_tokens = 8000;  // at or above: the best tier (classifier rule 2)
   std::int64_t short_input_tokens = 500;  // at or below: the cheapest tier (classifier rule 6)
   // tier -> tiers to fall back to, in order, when none of the tier's deployments can serve now.

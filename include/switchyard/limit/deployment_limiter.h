@@ -38,6 +38,7 @@ struct DeploymentLimits {
   std::int64_t rpm = 0;                    // requests per minute; 0 = unlimited
   std::int64_t tpm = 0;                    // tokens per minute; 0 = unlimited
   double interactive_reserve = 0.0;        // share of both limits background may not use, 0..1
+  double interactive_reserve_tpm = -1.0;   // share of tpm instead, 0..1; < 0 = the one above
   std::int64_t default_backoff_ms = 1000;  // first wait after a 429 without Retry-After
   std::int64_t max_backoff_ms = 60000;     // cap of the doubling
 };
@@ -114,6 +115,18 @@ class DeploymentLimiter {
   // Limits this worker holds now: configured x share, rounded down; 0 when unlimited.
   std::int64_t effective_rpm() const { return requests_.limit(); }
   std::int64_t effective_tpm() const { return tokens_.limit(); }
+  // Requests per minute background work may take: effective_rpm() less the interactive reserve
+  // (the configured share, or the forecast reserve when that is larger).
+  std::int64_t background_rpm() const {
+    return requests_.limit() - std::max(rpm_reserve_, forecast_reserve_);
+  }
+  std::int64_t configured_background_rpm() const { return requests_.limit() - rpm_reserve_; }
+  // Keeps at least `requests` of the rpm limit for interactive work (what it is forecast to
+  // take), on top of nothing: the larger of this and the configured reserve applies. 0 = only
+  // the configured one. Set by the background planner on every tick.
+  void set_forecast_reserve(std::int64_t requests) {
+    forecast_reserve_ = std::clamp<std::int64_t>(requests, 0, requests_.limit());
+  }
   bool rpm_limited() const { return limits_.rpm > 0; }
   bool tpm_limited() const { return limits_.tpm > 0; }
   std::int64_t cooldown_until_ms() const { return cooldown_until_ms_; }
@@ -128,10 +141,11 @@ class DeploymentLimiter {
 
   DeploymentLimits limits_;
   double share_ = 1.0;
-  SlidingWindowLimit requests_;   // used only when rpm_limited()
-  SlidingWindowLimit tokens_;     // used only when tpm_limited()
-  std::int64_t rpm_reserve_ = 0;  // requests background may not use
-  std::int64_t tpm_reserve_ = 0;  // tokens background may not use
+  SlidingWindowLimit requests_;        // used only when rpm_limited()
+  SlidingWindowLimit tokens_;          // used only when tpm_limited()
+  std::int64_t rpm_reserve_ = 0;       // requests background may not use
+  std::int64_t forecast_reserve_ = 0;  // set_forecast_reserve()
+  std::int64_t tpm_reserve_ = 0;       // tokens background may not use
   std::int64_t cooldown_until_ms_;
   int consecutive_rate_limits_ = 0;
   std::int64_t warm_up_until_ms_ = 0;

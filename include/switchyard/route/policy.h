@@ -115,13 +115,18 @@ struct InteractiveParams {
   // When no healthy deployment has headroom, wait up to this long for one before falling back to
   // deployments in cooldown or marked unhealthy.
   std::int64_t max_wait_ms = 250;
+  // Among the ready deployments meeting their latency target, the cheapest (then the lowest
+  // latency) instead of the lowest latency (routing.interactive_strategy: cheapest).
+  bool cheapest_on_target = false;
 };
 
 // Lowest latency first. Candidates without samples score as well as the best sampled one (an
 // optimistic prior): they join the near-best set and get a share of traffic until they have data,
 // without drawing all of it. "Ready" = healthy, not in cooldown, with headroom. Order:
 //   1. ready deployments of the request's tier: A/B split if any carries a weight, else lowest
-//      latency -- among those meeting their latency target when any does;
+//      latency -- among those meeting their latency target when any does (cheapest_on_target:
+//      the cheapest of those meeting their target, then lowest latency; the lowest latency of
+//      the others when none meets it);
 //   2. ready deployments of a fallback tier (fallback_tier), the same way;
 //   3. a healthy deployment of the request's tier has headroom within max_wait_ms: kWait;
 //   4. in cooldown or unhealthy, with headroom: dispatch the best of them ("fallback");

@@ -50,6 +50,9 @@ struct PlanRequest {
   // Latest window it may start in and still meet its deadline; -1 = no deadline (it may also
   // wait past the horizon, at no cost, when nothing inside it is cheaper).
   int last_window = -1;
+  // Bit d set: deployment d may serve it (deployments past the 64th always may). The offline
+  // bound keeps interactive work off deployments slower than its latency target.
+  std::uint64_t allowed = ~std::uint64_t{0};
 };
 
 struct PlannedSlot {

@@ -1,6 +1,7 @@
 #pragma once
 // The worker's scheduling state: per-deployment rate limiters, health and latency, and the
 // policy choice for one request. Thread-safe (one mutex): called from io threads.
+#include <array>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -40,6 +41,17 @@ struct WaitingBackground {
   const RequestEvent* request = nullptr;
   const RouteDecision* route = nullptr;
 };
+
+// Shares of a deployment's rpm and tpm kept for interactive work (routing.interactive_reserve).
+struct ReserveShare {
+  double rpm = 0;
+  double tpm = 0;
+};
+// Per deployment (parallel to config.deployments). Scope "deployment": interactive_reserve of
+// each. Scope "tier": each tier keeps the same total (the sum of interactive_reserve x limit
+// over its deployments), held by its dearest deployments first, each holding at most its whole
+// limit; a tier with an unlimited deployment holds its reserve there (nothing elsewhere).
+std::vector<ReserveShare> reserve_shares(const Config& config);
 
 class Scheduler {
  public:
@@ -101,6 +113,16 @@ class Scheduler {
                  std::int64_t now_steady_ms);
 
  private:
+  // Events per second over the last minute, in a ring: no allocation, O(60) to read.
+  class MinuteCounter {
+   public:
+    void add(std::int64_t now_ms);
+    std::int64_t last_minute(std::int64_t now_ms);
+
+   private:
+    std::array<std::int32_t, 60> per_second_{};
+    std::int64_t second_ = 0;  // the second the ring's newest bucket counts
+  };
   struct DeploymentState {
     limit::DeploymentLimiter limiter;
     double latency_ewma_ms = 0;
@@ -109,6 +131,7 @@ class Scheduler {
     limit::CircuitBreaker breaker;
     bool disabled = false;  // answered 401/403: its key or entitlement is wrong
     limit::ConcurrencyLimit concurrency;
+    MinuteCounter interactive;  // interactive calls started here
   };
   int rank_of(const std::string& tier) const;
   void add_view(const DeploymentConfig* d, PriorityClass cls, std::int64_t input,
@@ -124,14 +147,18 @@ class Scheduler {
 
   const Config& config_;
   std::vector<std::string> tier_order_;
+  InteractiveParams interactive_params_;
   Planner planner_;                                 // used by plan_background only
   std::unordered_map<std::uint64_t, Advice> plan_;  // guarded by mutex_
   mutable std::mutex mutex_;
   std::vector<DeploymentState> states_;                  // parallel to config_.deployments
   std::vector<limit::DeploymentLimiter> team_limiters_;  // teams with rpm or tpm
   std::vector<int> team_limiter_of_;                     // parallel to config_.teams; -1 = none
-  std::vector<CandidateView> views_;                     // scratch, reused under the mutex
-  std::vector<const DeploymentConfig*> escalation_;      // scratch: route candidates + higher tiers
+  // Interactive calls started per route tier (by rank): the planner's forecast of what
+  // interactive work will take of each tier's cheapest deployments (strategy "cheapest").
+  std::vector<MinuteCounter> interactive_by_tier_;
+  std::vector<CandidateView> views_;                 // scratch, reused under the mutex
+  std::vector<const DeploymentConfig*> escalation_;  // scratch: route candidates + higher tiers
 };
 
 }  // namespace switchyard
