@@ -642,6 +642,29 @@ TEST_F(ConfigPricing, InteractiveReserveIsAShareBetweenZeroAndOne) {
   EXPECT_TRUE(has_problem(reserve(".nan"), "routing.interactive_reserve: must be a number"));
 }
 
+TEST_F(ConfigPricing, InteractiveStrategyReserveScopeAndLatencyTarget) {
+  auto routing = [](const std::string& body) {
+    return load_config_text(with_catalog(kTwoTiers, "routing:\n" + body));
+  };
+  const Config defaults = load_config_text(with_catalog(kTwoTiers)).config;
+  EXPECT_EQ(defaults.routing.interactive_strategy, "lowest_latency");
+  EXPECT_EQ(defaults.routing.interactive_reserve_scope, "deployment");
+  EXPECT_FALSE(defaults.routing.interactive_latency_target_ms.has_value());
+  const ConfigLoad set = routing(
+      "  interactive_strategy: cheapest\n  interactive_reserve_scope: tier\n"
+      "  interactive_latency_target_ms: 1500\n");
+  ASSERT_TRUE(set.ok()) << set.problems.front();
+  EXPECT_EQ(set.config.routing.interactive_strategy, "cheapest");
+  EXPECT_EQ(set.config.routing.interactive_reserve_scope, "tier");
+  EXPECT_EQ(set.config.routing.interactive_latency_target_ms, 1500);
+  EXPECT_TRUE(
+      has_problem(routing("  interactive_strategy: fastest\n"), "routing.interactive_strategy"));
+  EXPECT_TRUE(has_problem(routing("  interactive_reserve_scope: fleet\n"),
+                          "routing.interactive_reserve_scope"));
+  EXPECT_TRUE(has_problem(routing("  interactive_latency_target_ms: 0\n"),
+                          "routing.interactive_latency_target_ms"));
+}
+
 TEST_F(ConfigPricing, InteractiveInFlightReserveIsAShareUpToNineTenths) {
   auto reserve = [](const std::string& value) {
     return load_config_text(

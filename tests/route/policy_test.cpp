@@ -195,6 +195,46 @@ TEST_F(PolicyTest, InteractivePicksLowestLatency) {
             "interactive: lowest latency fast (score 130 ms: ewma 120, p95 140, 50 samples)");
 }
 
+// routing.interactive_strategy: cheapest. The cheapest deployment meeting its latency target
+// wins over a faster, dearer one; a cheaper one over its target does not.
+TEST_F(PolicyTest, InteractiveCheapestTakesTheCheapestDeploymentMeetingItsTarget) {
+  InteractiveParams params;
+  params.cheapest_on_target = true;
+  CandidateView& fast_dear = sampled("fast-dear", 100, 120);
+  fast_dear.estimated_cost = 500;
+  CandidateView& slow_cheap = sampled("slow-cheap", 900, 1000);
+  slow_cheap.estimated_cost = 100;
+  CandidateView& cheapest_late = sampled("cheapest-late", 4000, 5000);
+  cheapest_late.estimated_cost = 10;
+  cheapest_late.over_latency_target = true;
+  PolicyDecision d = choose_interactive(all(), request_hash("r1"), params);
+  ASSERT_EQ(d.kind, Kind::kDispatch);
+  EXPECT_EQ(name(d), "slow-cheap");
+  EXPECT_NE(d.reason.find("cheapest meeting its latency target"), std::string::npos) << d.reason;
+  // The default strategy takes the fastest.
+  EXPECT_EQ(name(choose_interactive(all(), request_hash("r1"))), "fast-dear");
+  // Without headroom the cheap one steps aside for the next cheapest meeting its target.
+  no_headroom(slow_cheap, 10'000);
+  EXPECT_EQ(name(choose_interactive(all(), request_hash("r1"), params)), "fast-dear");
+  // When none meets its target: the lowest latency of the rest, as before.
+  fast_dear.over_latency_target = true;
+  slow_cheap.has_headroom = true;
+  slow_cheap.over_latency_target = true;
+  EXPECT_EQ(name(choose_interactive(all(), request_hash("r1"), params)), "fast-dear");
+}
+
+TEST_F(PolicyTest, InteractiveCheapestSpreadsEqualPricesByLatency) {
+  InteractiveParams params;
+  params.cheapest_on_target = true;
+  sampled("a", 100, 100).estimated_cost = 100;
+  sampled("b", 102, 102).estimated_cost = 100;
+  sampled("c", 50, 50).estimated_cost = 300;
+  auto counts = interactive_counts(2'000, params);
+  EXPECT_EQ(counts["c"], 0);
+  EXPECT_GT(counts["a"], 800);
+  EXPECT_GT(counts["b"], 800);
+}
+
 TEST_F(PolicyTest, InteractiveCountsTheTailNotOnlyTheMean) {
   sampled("fat-tail", 100, 1000);  // score 100 + 0.5 * 900 = 550
   sampled("steady", 150, 200);     // score 175
@@ -353,8 +393,8 @@ TEST_F(PolicyTest, BackgroundSplitsBetweenWeightedArmsInsteadOfTakingTheCheapest
   }
   EXPECT_NEAR(cheap / 10'000.0, 0.80, 0.02);
   br.request_hash = 3;
-  EXPECT_EQ(choose_background(all(), br).reason.rfind("background: split cheap:80/pricey:20 -> ", 0),
-            0u);
+  EXPECT_EQ(
+      choose_background(all(), br).reason.rfind("background: split cheap:80/pricey:20 -> ", 0), 0u);
 }
 
 TEST_F(PolicyTest, BackgroundSplitArmWithoutHeadroomGivesItsShareToTheOtherArm) {

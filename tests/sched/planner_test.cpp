@@ -92,6 +92,24 @@ TEST(Planner, ABurstWaitsForTheCheapDeploymentsNextWindowWhenItsDeadlineAllows) 
   EXPECT_EQ(p.unplannable, 0);
 }
 
+// A request's allowed mask keeps it off deployments it may not use (the offline bound keeps
+// interactive work off deployments slower than its latency target).
+TEST(Planner, ARequestUsesOnlyTheDeploymentsItsMaskAllows) {
+  const std::vector<PlanDeployment> deps = {
+      deployment(0, kPerMillion / 10, kPerMillion / 10, {100}),  // cheap, but slow
+      deployment(0, kPerMillion, 5 * kPerMillion, {100}),        // dear, fast
+  };
+  std::vector<PlanRequest> work(3, request(/*last_window=*/0));
+  work[0].allowed = 0b10;
+  Planner planner;
+  const PlanResult p = planner.plan(deps, work);
+  EXPECT_EQ(p.slots[0].deployment, 1);
+  EXPECT_EQ(p.slots[1].deployment, 0);
+  EXPECT_EQ(p.slots[2].deployment, 0);
+  work[0].allowed = 0;
+  EXPECT_EQ(planner.plan(deps, work).unplannable, 1);
+}
+
 TEST(Planner, WorkRunsOnItsTierOrHigherNeverLowerAndEscalatesOnlyForADeadline) {
   const std::vector<PlanDeployment> deps = {
       deployment(0, kPerMillion / 10, kPerMillion / 10, {100, 100}),  // economy, cheapest

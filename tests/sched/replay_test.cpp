@@ -80,6 +80,70 @@ TEST(Replay, WithThePlannerTheBurstCostsTheBound) {
   EXPECT_GT(tight.calls_by_deployment.at("dear"), 0);
 }
 
+std::vector<TraceRecord> interactive_stream(int n, std::int64_t every_ms, int output_tokens) {
+  std::vector<TraceRecord> trace;
+  for (int i = 0; i < n; ++i) {
+    TraceRecord r;
+    const std::string line =
+        R"({"at_ms":)" + std::to_string(i * every_ms) +
+        R"(,"priority":"interactive","output_tokens":)" + std::to_string(output_tokens) +
+        R"(,"event":{"request_id":"i)" + std::to_string(i) +
+        R"(","team":"t","model":"economy","messages":[{"role":"user","content":"hi"}]}})";
+    std::string error;
+    EXPECT_TRUE(parse_trace_line(line, r, error)) << error;
+    trace.push_back(std::move(r));
+  }
+  return trace;
+}
+
+// Deployments answer with latencies of their own. Under strategy "cheapest", interactive work
+// leaves the cheap deployment once its observed latency is over the target, and the offline
+// bound never counts on it for interactive work.
+TEST(Replay, InteractiveWorkLeavesACheapDeploymentSlowerThanItsTarget) {
+  ConfigLoad load = load_config_text(std::string(kConfig) +
+                                     "routing: {interactive_strategy: cheapest, "
+                                     "interactive_latency_target_ms: 2000}\n");
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  ReplayOptions options;
+  options.deployment_latency["cheap"] = LatencyModel{3'000, 0.1};
+  options.deployment_latency["dear"] = LatencyModel{300, 0.1};
+  const ReplayReport report = replay(load.config, interactive_stream(60, 1'000, 50), options);
+  std::printf("%s", format_report(report).c_str());
+  EXPECT_EQ(report.answered, 60);
+  EXPECT_EQ(report.interactive_slo_misses, 0);
+  // The first calls try cheap (no samples yet); five answers over the target move the rest.
+  EXPECT_LE(report.interactive_calls_by_deployment.at("cheap"), 10);
+  EXPECT_GE(report.interactive_calls_by_deployment.at("dear"), 50);
+  EXPECT_EQ(report.bound_calls_by_deployment.count("cheap"), 0u);
+  EXPECT_EQ(report.bound_calls_by_deployment.at("dear"), 60);
+  EXPECT_LT(report.interactive_p50_ms, 1'000);
+
+  // The same deployments both fast: interactive work stays on the cheap one while it has room.
+  options.deployment_latency["cheap"] = LatencyModel{300, 0.1};
+  const ReplayReport fast = replay(load.config, interactive_stream(60, 10'000, 50), options);
+  EXPECT_EQ(fast.interactive_calls_by_deployment.count("dear"), 0u);
+}
+
+// The simulated provider enforces tpm per window with the tokens really used: a request whose
+// answer is far longer than the scheduler's estimate meets a 429.
+TEST(Replay, TheSimulatedProviderEnforcesTokensPerMinute) {
+  ConfigLoad load = load_config_text(R"(
+kafka:
+  topics: {interactive: [i], background: [b]}
+worker: {default_tier: economy}
+teams: [{name: t}]
+deployments:
+  - {name: only, api_base: "https://a/v1", model: m1, tier: economy, tpm: 3000,
+     input_cost_per_token: 0.00000027, output_cost_per_token: 0.0000011}
+)");
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  ReplayOptions options;
+  options.bound = false;
+  const ReplayReport report = replay(load.config, interactive_stream(4, 100, 1'400), options);
+  EXPECT_EQ(report.answered, 4);
+  EXPECT_GT(report.rate_limited_answers, 0) << format_report(report);
+}
+
 TEST(Replay, BadTraceLinesSayWhatIsWrong) {
   TraceRecord r;
   std::string error;

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
+
 namespace switchyard {
 namespace {
 
@@ -151,6 +154,117 @@ TEST_F(SchedulerTest, ARequestNoRateLimitCanEverFitEndsNowInsteadOfWaitingForeve
                          nullptr, {}, kNow, kWall)
                 .decision.kind,
             PolicyDecision::Kind::kWait);
+}
+
+// routing.interactive_reserve_scope: tier. The tier keeps the same reserve in total, held by its
+// dearest deployment, so background work may use all of the cheap one.
+TEST(SchedulerReserve, ATierScopedReserveIsHeldByTheTiersDearestDeployments) {
+  ConfigLoad load = load_config_text(
+      std::string(kYaml).replace(std::string(kYaml).find("interactive_reserve: 0.2"), 24,
+                                 "interactive_reserve: 0.2\n  interactive_reserve_scope: tier"));
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  const std::vector<ReserveShare> shares = reserve_shares(load.config);
+  ASSERT_EQ(shares.size(), 4u);
+  EXPECT_EQ(shares[0].rpm, 0) << "cheap holds none of economy's reserve";
+  // pricier holds economy's 2 + 200 requests of its 1,000.
+  EXPECT_EQ(static_cast<std::int64_t>(std::floor(1000 * shares[1].rpm)), 202);
+  // cheap's tpm is unlimited: the tier's tpm reserve needs no share anywhere.
+  EXPECT_EQ(shares[0].tpm, 0);
+  EXPECT_EQ(shares[1].tpm, 0);
+  // The default scope: 20% of each.
+  for (const ReserveShare& s : reserve_shares(load_config_text(kYaml).config))
+    EXPECT_DOUBLE_EQ(s.rpm, 0.2);
+
+  Scheduler scheduler(load.config, kNow);
+  RouteDecision r;
+  r.candidates = {&load.config.deployments[0]};
+  r.tier = "economy";
+  RequestEvent e;
+  e.team = "t";
+  e.messages = {{"user", "hello"}};
+  e.max_tokens = 16;
+  for (int i = 0; i < 10; ++i) {
+    e.request_id = "b" + std::to_string(i);
+    EXPECT_TRUE(scheduler.choose(e, PriorityClass::kBackground, r, nullptr, {}, kNow, kWall)
+                    .decision.dispatches())
+        << "background may use all 10 of cheap's requests (" << i << ")";
+  }
+}
+
+TEST(SchedulerReserve, ADearestDeploymentHoldsAtMostItsWholeLimit) {
+  ConfigLoad load = load_config_text(R"(
+worker: {default_tier: economy}
+routing: {interactive_reserve: 0.2, interactive_reserve_scope: tier}
+deployments:
+  - {name: cheap, api_base: "https://a/v1", model: a, tier: economy, rpm: 100, tpm: 1000,
+     input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
+  - {name: dear, api_base: "https://b/v1", model: b, tier: economy, rpm: 5, tpm: 100000,
+     input_cost_per_token: 0.000001, output_cost_per_token: 0.000004}
+)");
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  const std::vector<ReserveShare> shares = reserve_shares(load.config);
+  // rpm: 20 + 1 = 21 requests kept; dear holds its 5, cheap the other 16.
+  EXPECT_DOUBLE_EQ(shares[1].rpm, 1.0);
+  EXPECT_EQ(static_cast<std::int64_t>(std::floor(100 * shares[0].rpm)), 16);
+  // tpm: 200 + 20,000 tokens kept, all of it on dear's 100,000.
+  EXPECT_EQ(shares[0].tpm, 0);
+  EXPECT_EQ(static_cast<std::int64_t>(std::floor(100000 * shares[1].tpm)), 20200);
+}
+
+// The planner keeps what interactive work is forecast to take (its last minute plus one Poisson
+// standard deviation, on the tier's cheapest deployments under strategy "cheapest") out of the
+// background's capacity, and the limiter keeps it from greedy choices too.
+TEST(SchedulerReserve, ThePlannerLeavesInteractiveWorkItsForecastShare) {
+  ConfigLoad load = load_config_text(R"(
+worker: {default_tier: economy}
+routing: {interactive_reserve: 0, interactive_strategy: cheapest, background_planner: true}
+deployments:
+  - {name: cheap, api_base: "https://a/v1", model: a, tier: economy, rpm: 20,
+     input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
+  - {name: dear, api_base: "https://b/v1", model: b, tier: economy, rpm: 1000,
+     input_cost_per_token: 0.000001, output_cost_per_token: 0.000004}
+)");
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  Scheduler scheduler(load.config, kNow);
+  RouteDecision r;
+  r.candidates = {&load.config.deployments[0], &load.config.deployments[1]};
+  r.tier = "economy";
+  RequestEvent e;
+  e.team = "t";
+  e.messages = {{"user", "hello"}};
+  e.max_tokens = 16;
+  for (int i = 0; i < 9; ++i) {
+    e.request_id = "i" + std::to_string(i);
+    const ScheduleChoice c =
+        scheduler.choose(e, PriorityClass::kInteractive, r, nullptr, {}, kNow + i * 1000, kWall);
+    ASSERT_TRUE(c.decision.dispatches());
+    EXPECT_EQ(c.decision.index, 0u) << "interactive takes the cheapest: " << c.decision.reason;
+  }
+  // Forecast: 9 + 3 = 12 of cheap's 20 per minute; 9 are already taken, 3 more are kept.
+  std::vector<RequestEvent> events(30, e);
+  std::vector<WaitingBackground> waiting;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    events[i].request_id = "b" + std::to_string(i);
+    events[i].deadline_unix_ms = kWall + 5 * 60'000;
+    waiting.push_back({&events[i], &r});
+  }
+  const std::int64_t now = kNow + 9'000;
+  const PlanResult plan = scheduler.plan_background(waiting, now, kWall, 10);
+  std::map<std::pair<int, int>, int> slots;
+  for (const PlannedSlot& s : plan.slots) ++slots[{s.deployment, s.window}];
+  EXPECT_EQ((slots[{0, 0}]), 20 - 12) << "cheap now: 20 less the forecast";
+  EXPECT_EQ((slots[{0, 1}]), 20 - 12) << "cheap in the next window: the same";
+  // The limiter agrees: 8 background grants on cheap now, then it waits.
+  int granted = 0;
+  RouteDecision cheap_only;
+  cheap_only.candidates = {&load.config.deployments[0]};
+  cheap_only.tier = "economy";
+  for (int i = 0; i < 12; ++i) {
+    e.request_id = "g" + std::to_string(i);
+    granted += scheduler.choose(e, PriorityClass::kBackground, cheap_only, nullptr, {}, now, kWall)
+                   .decision.dispatches();
+  }
+  EXPECT_EQ(granted, 8);
 }
 
 }  // namespace
