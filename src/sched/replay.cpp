@@ -304,9 +304,10 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
 std::vector<std::string> generate_trace(std::string_view shape, std::uint64_t seed, int minutes,
                                         std::string& error) {
   std::vector<std::string> lines;
-  const bool bursts = shape == "bursts" || shape == "no-deadline";
+  const bool tiers = shape == "tiers";
+  const bool bursts = shape == "bursts" || shape == "no-deadline" || tiers;
   if (!bursts && shape != "steady") {
-    error = "unknown shape '" + std::string(shape) + "' (bursts, steady or no-deadline)";
+    error = "unknown shape '" + std::string(shape) + "' (bursts, steady, no-deadline or tiers)";
     return lines;
   }
   std::mt19937_64 rng(seed);
@@ -342,8 +343,13 @@ std::vector<std::string> generate_trace(std::string_view shape, std::uint64_t se
     for (std::int64_t at = 0; at < end_ms; at += 120'000) {
       for (int i = 0; i < 150; ++i) {
         std::optional<std::int64_t> deadline;
-        if (shape == "bursts") deadline = i % 2 == 0 ? 120'000 : 600'000;
-        add(at + i * 10, false, deadline, unit(rng) < 0.7 ? "economy" : "workhorse");
+        if (shape != "no-deadline") deadline = i % 2 == 0 ? 120'000 : 600'000;
+        const double u = unit(rng);
+        const char* tier = tiers ? (u < 0.5   ? "economy"
+                                    : u < 0.8 ? "workhorse"
+                                              : "frontier")
+                                 : (u < 0.7 ? "economy" : "workhorse");
+        add(at + i * 10, false, deadline, tier);
       }
     }
   } else {

@@ -17,6 +17,13 @@ constexpr std::int64_t kDefaultServiceMs = 2'000;
 constexpr std::int64_t kPastHorizonRecheckMs = 5'000;
 constexpr std::int64_t kPlanWindowMs = 60'000;
 constexpr std::int64_t kPlanRecheckMs = 1'000;
+// A request that must start within this long takes capacity free now, not capacity the sliding
+// window releases later in the minute.
+constexpr std::int64_t kReleaseWaitMs = 10'000;
+// The interactive forecast: the mean per minute over the last five minutes plus this many
+// Poisson standard deviations (sqrt of the mean). Tuned on the committed simulate traces: 0
+// lets interactive work spill onto dearer deployments, 1 leaves cheap capacity idle.
+constexpr double kForecastMarginSd = 0.5;
 constexpr std::int64_t kPlanDefaultOutputTokens = 256;  // output estimate without max_tokens
 constexpr std::int64_t kUnlimitedPlanCapacity = 1'000'000'000;
 // A deployment is "over its latency target" once this many calls back the figure.
@@ -68,21 +75,36 @@ std::vector<ReserveShare> reserve_shares(const Config& config) {
   return shares;
 }
 
-void Scheduler::MinuteCounter::add(std::int64_t now_ms) {
-  last_minute(now_ms);  // moves the ring to now
-  ++per_second_[static_cast<std::size_t>(second_ % 60)];
+void Scheduler::RateCounter::move_to(std::int64_t now_ms) {
+  const std::int64_t bucket = now_ms / 5'000;
+  if (bucket_ < 0) bucket_ = bucket;
+  for (std::int64_t b = bucket_ + 1; b <= bucket && b <= bucket_ + 60; ++b)
+    buckets_[static_cast<std::size_t>(b % 60)] = 0;
+  bucket_ = std::max(bucket_, bucket);
 }
 
-std::int64_t Scheduler::MinuteCounter::last_minute(std::int64_t now_ms) {
-  const std::int64_t second = now_ms / 1000;
-  if (second > second_) {
-    for (std::int64_t s = second_ + 1; s <= second && s <= second_ + 60; ++s)
-      per_second_[static_cast<std::size_t>(s % 60)] = 0;
-    second_ = second;
-  }
+void Scheduler::RateCounter::add(std::int64_t now_ms) {
+  move_to(now_ms);
+  if (first_ms_ < 0) first_ms_ = now_ms;
+  ++buckets_[static_cast<std::size_t>(bucket_ % 60)];
+}
+
+std::int64_t Scheduler::RateCounter::last_minute(std::int64_t now_ms) {
+  move_to(now_ms);
   std::int64_t n = 0;
-  for (std::int32_t c : per_second_) n += c;
+  for (std::int64_t b = bucket_; b > bucket_ - 12; --b)
+    n += buckets_[static_cast<std::size_t>((b % 60 + 60) % 60)];
   return n;
+}
+
+double Scheduler::RateCounter::per_minute(std::int64_t now_ms) {
+  move_to(now_ms);
+  if (first_ms_ < 0) return 0;
+  std::int64_t n = 0;
+  for (std::int32_t c : buckets_) n += c;
+  // The history kept: five minutes, or since the first event (at least a minute).
+  const double minutes = std::clamp(static_cast<double>(now_ms - first_ms_) / 60'000.0, 1.0, 5.0);
+  return static_cast<double>(n) / minutes;
 }
 
 Scheduler::Scheduler(const Config& config, std::int64_t now_steady_ms) : config_(config) {
@@ -192,6 +214,14 @@ int Scheduler::open_breakers(std::int64_t now) const {
   return n;
 }
 
+bool Scheduler::over_latency_target(std::size_t i) const {
+  const DeploymentConfig& d = config_.deployments[i];
+  const DeploymentState& s = states_[i];
+  const std::optional<int>& target =
+      d.latency_target_ms ? d.latency_target_ms : config_.routing.interactive_latency_target_ms;
+  return target && s.samples >= kLatencyTargetSamples && s.latency_ewma_ms > *target;
+}
+
 void Scheduler::add_view(const DeploymentConfig* d, PriorityClass cls, std::int64_t input,
                          std::int64_t tokens, bool fallback_tier, std::int64_t now) {
   std::size_t i = static_cast<std::size_t>(d - config_.deployments.data());
@@ -218,10 +248,7 @@ void Scheduler::add_view(const DeploymentConfig* d, PriorityClass cls, std::int6
   v.tier_rank = rank_of(d->tier);
   v.weight = d->weight;
   v.fallback_tier = fallback_tier;
-  const std::optional<int>& target =
-      d->latency_target_ms ? d->latency_target_ms : config_.routing.interactive_latency_target_ms;
-  v.over_latency_target =
-      target && s.samples >= kLatencyTargetSamples && s.latency_ewma_ms > *target;
+  v.over_latency_target = over_latency_target(i);
   // A deployment with every concurrency place taken would queue the call: interactive work
   // treats it like one over its latency target (used when nothing better is ready).
   if (!s.concurrency.has_room()) v.over_latency_target = true;
@@ -411,30 +438,35 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
     r.floor = w.route->tier.empty() ? 0 : rank_of(w.route->tier);
     if (req.deadline_unix_ms) {
       r.max_rank = static_cast<int>(config_.tiers.size());
+      // Planner windows: 0 = now, 1 = the rest of this minute (capacity the sliding window
+      // releases meanwhile), k + 1 = minute k from now. A start due within the minute must
+      // take capacity free now.
       const std::int64_t start_by = *req.deadline_unix_ms - kDefaultServiceMs - wall_now;
-      r.last_window = start_by < 0 ? -2 : static_cast<int>(start_by / kPlanWindowMs);
+      const int minute = static_cast<int>(start_by / kPlanWindowMs);
+      r.last_window = start_by < 0 ? -2 : start_by < kReleaseWaitMs ? 0 : minute + 1;
     } else {
       r.max_rank = r.floor;
     }
     work.push_back(r);
   }
   std::lock_guard lock(mutex_);
-  // What interactive work is forecast to start on each deployment next minute: as much as in
-  // the last minute plus a Poisson margin (one standard deviation). Strategy "cheapest": the
-  // tier's interactive demand fills its cheapest deployments first; otherwise each
-  // deployment's own interactive count.
+  // What interactive work is forecast to start on each deployment per minute: its mean rate
+  // over the last five minutes plus a Poisson margin (kForecastMarginSd). Strategy "cheapest":
+  // the tier's interactive demand fills its cheapest deployments meeting their latency target
+  // first; otherwise each deployment's own interactive rate.
   std::vector<std::int64_t> forecast(config_.deployments.size(), 0);
-  auto with_margin = [](std::int64_t n) {
-    return n + static_cast<std::int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
+  auto with_margin = [](double n) {
+    return static_cast<std::int64_t>(std::ceil(n + kForecastMarginSd * std::sqrt(n)));
   };
   if (interactive_params_.cheapest_on_target) {
     for (std::size_t tier = 0; tier < interactive_by_tier_.size(); ++tier) {
-      std::int64_t demand = with_margin(interactive_by_tier_[tier].last_minute(now));
+      std::int64_t demand = with_margin(interactive_by_tier_[tier].per_minute(now));
       if (demand == 0) continue;
       std::vector<std::size_t> members;
       for (std::size_t i = 0; i < config_.deployments.size(); ++i) {
+        // Interactive work goes only where the latency target is met (while any meets it).
         if (static_cast<std::size_t>(rank_of(config_.deployments[i].tier)) == tier &&
-            !states_[i].disabled)
+            !states_[i].disabled && !over_latency_target(i))
           members.push_back(i);
       }
       std::stable_sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) {
@@ -453,7 +485,7 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
     }
   } else {
     for (std::size_t i = 0; i < config_.deployments.size(); ++i)
-      forecast[i] = with_margin(states_[i].interactive.last_minute(now));
+      forecast[i] = with_margin(states_[i].interactive.per_minute(now));
   }
   for (std::size_t i = 0; i < config_.deployments.size(); ++i) {
     const DeploymentConfig& d = config_.deployments[i];
@@ -479,11 +511,14 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
           0, std::min(s.limiter.configured_background_rpm(), rpm - forecast[i]));
       now_left = std::max<std::int64_t>(0, background - s.limiter.requests().used(now));
     }
+
     const bool usable_now = !s.disabled &&
                             s.breaker.state(now) != limit::CircuitBreaker::State::kOpen &&
                             s.limiter.cooldown_until_ms() <= now;
-    p.capacity.assign(static_cast<std::size_t>(windows), s.disabled ? 0 : per_window);
-    p.capacity[0] = usable_now ? now_left : 0;
+    p.capacity.assign(static_cast<std::size_t>(windows) + 1, s.disabled ? 0 : per_window);
+    // This minute: what is free now, then what the sliding window releases meanwhile.
+    p.capacity[0] = usable_now ? std::min(now_left, per_window) : 0;
+    p.capacity[1] = usable_now ? per_window - p.capacity[0] : 0;
     deps.push_back(std::move(p));
   }
   // Deadlines already too close for any window: leave them to the greedy choice (it escalates).
@@ -498,7 +533,10 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
     Advice a;
     a.deployment = static_cast<std::size_t>(slot.deployment);
     a.past_horizon = slot.past_horizon();
-    a.not_before_ms = slot.window <= 0 ? 0 : now + slot.window * kPlanWindowMs;
+    // Window 1 (later this minute): looked at again with the next plan.
+    a.not_before_ms = slot.window <= 0   ? 0
+                      : slot.window == 1 ? now + kPlanRecheckMs
+                                         : now + (slot.window - 1) * kPlanWindowMs;
     plan_.emplace(plan_key(*waiting[i].request), a);
   }
   return result;

@@ -78,6 +78,9 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
 //                requests, half due within 2 minutes, half within 10
 //   steady       interactive Poisson 0.5/s; background Poisson 1.5/s due within 5 minutes
 //   no-deadline  the bursts without deadlines
+//   tiers        the bursts asking for economy, workhorse or frontier (50/30/20)
+// Interactive arrivals go on until the last background deadline (ten minutes past the last
+// background arrival without deadlines), so the bound finds no idle capacity after the end.
 // Empty with `error` set for an unknown shape.
 std::vector<std::string> generate_trace(std::string_view shape, std::uint64_t seed, int minutes,
                                         std::string& error);

@@ -113,15 +113,20 @@ class Scheduler {
                  std::int64_t now_steady_ms);
 
  private:
-  // Events per second over the last minute, in a ring: no allocation, O(60) to read.
-  class MinuteCounter {
+  // Events in 5-second buckets over the last five minutes, in a ring: no allocation, O(60) to
+  // read. last_minute() counts the last 60 s; per_minute() is the mean over the history kept
+  // (up to five minutes, less while it is younger).
+  class RateCounter {
    public:
     void add(std::int64_t now_ms);
     std::int64_t last_minute(std::int64_t now_ms);
+    double per_minute(std::int64_t now_ms);
 
    private:
-    std::array<std::int32_t, 60> per_second_{};
-    std::int64_t second_ = 0;  // the second the ring's newest bucket counts
+    void move_to(std::int64_t now_ms);
+    std::array<std::int32_t, 60> buckets_{};
+    std::int64_t bucket_ = -1;    // the 5-second slot the ring's newest bucket counts
+    std::int64_t first_ms_ = -1;  // the first event's time
   };
   struct DeploymentState {
     limit::DeploymentLimiter limiter;
@@ -131,9 +136,12 @@ class Scheduler {
     limit::CircuitBreaker breaker;
     bool disabled = false;  // answered 401/403: its key or entitlement is wrong
     limit::ConcurrencyLimit concurrency;
-    MinuteCounter interactive;  // interactive calls started here
+    RateCounter interactive;  // interactive calls started here
   };
   int rank_of(const std::string& tier) const;
+  // Enough samples say deployment i is slower than its latency target (latency_target_ms, else
+  // routing.interactive_latency_target_ms). Under mutex_.
+  bool over_latency_target(std::size_t i) const;
   void add_view(const DeploymentConfig* d, PriorityClass cls, std::int64_t input,
                 std::int64_t tokens, bool fallback_tier, std::int64_t now);
   limit::DeploymentLimiter* team_limiter(const TeamConfig* team);
@@ -156,7 +164,7 @@ class Scheduler {
   std::vector<int> team_limiter_of_;                     // parallel to config_.teams; -1 = none
   // Interactive calls started per route tier (by rank): the planner's forecast of what
   // interactive work will take of each tier's cheapest deployments (strategy "cheapest").
-  std::vector<MinuteCounter> interactive_by_tier_;
+  std::vector<RateCounter> interactive_by_tier_;
   std::vector<CandidateView> views_;                 // scratch, reused under the mutex
   std::vector<const DeploymentConfig*> escalation_;  // scratch: route candidates + higher tiers
 };
