@@ -74,6 +74,9 @@ constexpr const char* kProviderSimHelp =
     "  --accept-delay-ms N     pause after each accept: a server that accepts slowly (default 0)\n"
     "  --max-connections N     connections open at once, like a thread per connection; further\n"
     "                          ones wait in the accept queue (default 0 = no cap)\n"
+    "  --rpm N / --tpm N       limits in the rate-limit headers (default 10000 / 10000000)\n"
+    "  --enforce-limits        enforce them per wall-clock minute: past the minute's requests\n"
+    "                          or prompt tokens, 429 with Retry-After to the next minute\n"
     "  --tls-cert FILE         serve HTTPS with this PEM certificate (chain allowed) ...\n"
     "  --tls-key FILE          ... and this PEM private key\n"
     "  --help                  this text\n"
@@ -152,8 +155,8 @@ int cmd_provider_sim(const Args& args) {
               {"host", "port", "threads", "latency-ms", "jitter-ms", "error-rate",
                "rate-limit-rate", "retry-after-s", "seed", "output-tokens", "idle-timeout-ms",
                "context-windows", "default-context-window", "faults", "tls-cert", "tls-key",
-               "listen-backlog", "accept-delay-ms", "max-connections"},
-              {"help"});
+               "listen-backlog", "accept-delay-ms", "max-connections", "rpm", "tpm"},
+              {"help", "enforce-limits"});
   if (flags.has("help")) {
     std::fputs(kProviderSimHelp, stdout);
     return 0;
@@ -196,6 +199,11 @@ int cmd_provider_sim(const Args& args) {
       static_cast<int>(int_in("accept-delay-ms", options.accept_delay_ms, 0, 60'000));
   options.max_connections =
       static_cast<int>(int_in("max-connections", options.max_connections, 0, 1'000'000));
+  options.requests_per_minute = static_cast<std::uint64_t>(
+      int_in("rpm", static_cast<long long>(options.requests_per_minute), 1, 1'000'000'000));
+  options.tokens_per_minute = static_cast<std::uint64_t>(
+      int_in("tpm", static_cast<long long>(options.tokens_per_minute), 1, 1'000'000'000'000));
+  options.enforce_limits = flags.has("enforce-limits");
   if (flags.has("seed")) {
     std::string text = flags.get("seed");
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), options.seed);

@@ -47,6 +47,22 @@ void Server::append_dialect_headers(std::string& head, const Exchange& x, std::u
   head.append("s\r\n");
 }
 
+std::optional<int> Server::over_limit(std::uint64_t prompt_tokens) {
+  const auto now_s = static_cast<std::uint64_t>(std::time(nullptr));
+  std::lock_guard lock(enforce_mutex_);
+  if (now_s / 60 != enforced_minute_) {
+    enforced_minute_ = now_s / 60;
+    enforced_requests_ = 0;
+    enforced_tokens_ = 0;
+  }
+  if (enforced_requests_ + 1 > options_.requests_per_minute ||
+      enforced_tokens_ + prompt_tokens > options_.tokens_per_minute)
+    return static_cast<int>(60 - now_s % 60);
+  ++enforced_requests_;
+  enforced_tokens_ += prompt_tokens;
+  return std::nullopt;
+}
+
 void Server::account(const Exchange& x, std::string_view model, Outcome outcome, int status,
                      int fault_rule) {
   switch (outcome) {
@@ -393,6 +409,10 @@ ChatDecision Server::handle_chat(Shard& shard, Connection& conn, const Route& ro
     }
   }
 
+  if (options_.enforce_limits) {
+    if (const std::optional<int> wait = over_limit(chat.prompt_tokens))
+      return answer_rate_limited(x, chat.model, *wait, -1);
+  }
   double outcome = unit_interval(draw(options_.seed, n, 0));
   if (outcome < options_.error_rate) {
     int status = route.dialect == SimEndpoint::anthropic ? 529 : 500;

@@ -365,6 +365,11 @@ class Server {
   std::atomic<std::uint64_t> malformed_{0};
   std::atomic<std::uint64_t> next_decision_{0};  // n of the determinism contract
   MinuteWindow window_;
+  // SimOptions::enforce_limits: requests and prompt tokens granted in `enforced_minute_`.
+  std::mutex enforce_mutex_;
+  std::uint64_t enforced_minute_ = 0, enforced_requests_ = 0, enforced_tokens_ = 0;
+  // Takes one request of the minute's limits; the seconds to the next minute when refused.
+  std::optional<int> over_limit(std::uint64_t prompt_tokens);
 
   std::vector<std::unique_ptr<ModelCounts>> model_counts_;  // one per shard, made by start()
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -229,6 +230,34 @@ TEST(Faults, RateLimitAnswers429AtOnceWithTheRulesRetryAfter) {
   EXPECT_EQ(header(anthropic, "retry-after"), "9");
   EXPECT_STREQ(parse(anthropic.body())["error"]["type"].GetString(), "rate_limit_error");
   EXPECT_EQ(sim.stats().rate_limited, 3u);
+}
+
+// enforce_limits: the minute's requests are granted, the next one is refused 429 with the
+// seconds to the next minute. (A test that straddles a minute boundary would see a fresh
+// minute: it then waits for the boundary and runs again.)
+TEST(Faults, EnforcedLimitsRefuseTheRequestsPastTheMinutesRpm) {
+  SimOptions options;
+  options.requests_per_minute = 3;
+  options.enforce_limits = true;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto minute = std::time(nullptr) / 60;
+    ProviderSimulator sim(options);
+    sim.start();
+    Client client(sim.port());
+    std::vector<int> statuses;
+    for (int i = 0; i < 5; ++i) statuses.push_back(client.chat(chat_for("m")).result_int());
+    Response refused = client.chat(chat_for("m"));
+    if (std::time(nullptr) / 60 != minute) continue;  // crossed a minute: try again
+    EXPECT_EQ(statuses, (std::vector<int>{200, 200, 200, 429, 429}));
+    EXPECT_EQ(refused.result_int(), 429);
+    const int retry_after = std::stoi(std::string(header(refused, "Retry-After")));
+    EXPECT_GE(retry_after, 1);
+    EXPECT_LE(retry_after, 60);
+    EXPECT_EQ(sim.stats().rate_limited, 3u);
+    EXPECT_EQ(sim.stats().ok, 3u);
+    return;
+  }
+  FAIL() << "every attempt crossed a minute boundary";
 }
 
 TEST(Faults, ErrorsRuleWithStatus429CountsAsRateLimitedWithTheDefaultRetryAfter) {

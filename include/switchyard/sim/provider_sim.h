@@ -171,9 +171,13 @@ struct SimOptions {
   int retry_after_s = 1;
   std::uint64_t seed = 42;
   int output_tokens = 16;  // completion length when the request sets no max_tokens (capped by it)
-  // Values reported in the rate-limit headers (informational).
+  // Values reported in the rate-limit headers (informational unless enforce_limits).
   std::uint64_t requests_per_minute = 10'000;
   std::uint64_t tokens_per_minute = 10'000'000;
+  // Enforce them per wall-clock minute, as a provider does: a chat request past the minute's
+  // requests (or prompt tokens) is answered 429 with Retry-After = the seconds to the next
+  // minute. Refused requests do not count.
+  bool enforce_limits = false;
   int idle_timeout_ms = 120'000;  // keep-alive connections idle this long are closed; 0 = never
   std::size_t max_body_bytes = 4 << 20;  // larger request bodies are answered 413
   // A server that accepts slowly, like many small self-hosted ones (a thread per connection, a
