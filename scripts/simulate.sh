@@ -6,7 +6,8 @@
 #                                              differs from the one committed in scenarios.tsv
 #   scripts/simulate.sh --regenerate [BUILD_DIR]
 #                                              rewrites bench/simulate/traces from the generator
-#                                              (seed 7, 10 minutes) and the bounds in scenarios.tsv
+#                                              (seed 7, 10 minutes; short: 4) and the bounds in
+#                                              scenarios.tsv
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 REGENERATE=0
@@ -19,6 +20,8 @@ if [ "$REGENERATE" = 1 ]; then
   for shape in bursts steady no-deadline tiers; do
     "$BIN" simulate --generate "$shape" --minutes 10 --seed 7 > "$DIR/traces/$shape.jsonl"
   done
+  # The real-time bench replays this one (switchyard_e2e_bench --scenarios 6): 8 minutes.
+  "$BIN" simulate --generate short --minutes 4 --seed 7 > "$DIR/traces/short.jsonl"
 fi
 field() { sed -n "s/^$1: //p" <<<"$2"; }
 status=0

@@ -18,7 +18,8 @@ namespace {
 
 constexpr const char* kSimulateHelp =
     "usage: switchyard simulate --config FILE --trace FILE [options]\n"
-    "       switchyard simulate --generate bursts|steady|no-deadline|tiers [--minutes N] [--seed "
+    "       switchyard simulate --generate bursts|steady|no-deadline|tiers|short [--minutes N] "
+    "[--seed "
     "N]\n"
     "\n"
     "Replays a trace of request events through the config's classifier, router, scheduler and\n"

@@ -305,9 +305,11 @@ std::vector<std::string> generate_trace(std::string_view shape, std::uint64_t se
                                         std::string& error) {
   std::vector<std::string> lines;
   const bool tiers = shape == "tiers";
-  const bool bursts = shape == "bursts" || shape == "no-deadline" || tiers;
+  const bool short_deadlines = shape == "short";
+  const bool bursts = shape == "bursts" || shape == "no-deadline" || tiers || short_deadlines;
   if (!bursts && shape != "steady") {
-    error = "unknown shape '" + std::string(shape) + "' (bursts, steady, no-deadline or tiers)";
+    error =
+        "unknown shape '" + std::string(shape) + "' (bursts, steady, no-deadline, tiers or short)";
     return lines;
   }
   std::mt19937_64 rng(seed);
@@ -333,7 +335,7 @@ std::vector<std::string> generate_trace(std::string_view shape, std::uint64_t se
   // Interactive: Poisson, 0.5 per second, until the last background deadline (or ten minutes
   // after the last background arrival without one): traffic that stops when the background
   // arrivals stop would hand the offline bound free capacity no online policy can foresee.
-  const std::int64_t tail_ms = shape == "steady" ? 300'000 : 600'000;
+  const std::int64_t tail_ms = shape == "steady" ? 300'000 : short_deadlines ? 240'000 : 600'000;
   for (double t = 0; t < static_cast<double>(end_ms + tail_ms);) {
     t += -std::log(1.0 - unit(rng)) * 2'000.0;
     if (t < static_cast<double>(end_ms + tail_ms))
@@ -343,7 +345,8 @@ std::vector<std::string> generate_trace(std::string_view shape, std::uint64_t se
     for (std::int64_t at = 0; at < end_ms; at += 120'000) {
       for (int i = 0; i < 150; ++i) {
         std::optional<std::int64_t> deadline;
-        if (shape != "no-deadline") deadline = i % 2 == 0 ? 120'000 : 600'000;
+        if (shape != "no-deadline")
+          deadline = i % 2 == 0 ? 120'000 : short_deadlines ? 240'000 : 600'000;
         const double u = unit(rng);
         const char* tier = tiers ? (u < 0.5   ? "economy"
                                     : u < 0.8 ? "workhorse"

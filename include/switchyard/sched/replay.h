@@ -79,6 +79,8 @@ ReplayReport replay(const Config& config, std::span<const TraceRecord> trace,
 //   steady       interactive Poisson 0.5/s; background Poisson 1.5/s due within 5 minutes
 //   no-deadline  the bursts without deadlines
 //   tiers        the bursts asking for economy, workhorse or frontier (50/30/20)
+//   short        the bursts with half due within 2 minutes and half within 4 (for real-time
+//                replays: a 4-minute trace ends 8 minutes after it starts)
 // Interactive arrivals go on until the last background deadline (ten minutes past the last
 // background arrival without deadlines), so the bound finds no idle capacity after the end.
 // Empty with `error` set for an unknown shape.
