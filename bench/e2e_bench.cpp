@@ -2,7 +2,7 @@
 // fresh Postgres database per scenario, and the real `switchyard run` binary as a child process.
 // Prints figures; asserts nothing. scripts/bench.sh builds, starts Postgres and runs this.
 //
-// Scenarios (--scenarios 1,2,3,4 by default; 5 on request):
+// Scenarios (--scenarios 1,2,3,4 by default; 5 and 6 on request):
 //   1 throughput     N events pre-published, simulator answering at once, one worker
 //   2 paced          a publisher at --rate events/s for --seconds while the worker runs
 //   3 in-flight      simulator holds every request --hold-ms; peak open requests and worker RSS
@@ -10,6 +10,9 @@
 //   5 mixed          three catalog-priced tiers with rpm limits, a background flood then an
 //                    interactive trickle: cost vs all-workhorse, tier mix, interactive wait,
 //                    deadline misses, scheduler waits, policy_bench ns per decision
+//   6 trace          a simulate trace in real time through Kafka into a worker, a provider
+//                    simulator per deployment enforcing its rpm: cost against the offline bound
+//                    and simulate's figure for the same events (about 8 minutes per policy)
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -29,6 +32,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,6 +54,8 @@
 #include "switchyard/provider/http_client.h"
 #include "switchyard/provider/openai.h"
 #include "switchyard/sim/provider_sim.h"
+#include "switchyard/route/router.h"
+#include "switchyard/sched/replay.h"
 #include "switchyard/store/store.h"
 
 namespace sy = switchyard;
@@ -85,6 +91,10 @@ struct Options {
   int mixed_latency_ms = 50;
   int mixed_jitter_ms = 20;
   std::string catalog;
+  // scenario 6
+  std::string trace;         // JSONL trace (sched/trace.h)
+  std::string trace_config;  // the simulate config whose deployments and routing the worker uses
+  std::string trace_policies = "planner";
 };
 
 double seconds_between(SteadyClock::time_point a, SteadyClock::time_point b) {
@@ -1040,6 +1050,197 @@ void scenario_mixed(const Options& o) {
   policy_bench_figures();
 }
 
+// ---------------------------------------------------------------- scenario 6: a trace in real time
+
+// The `switchyard simulate` scenario in real time: the trace's events published through the
+// embedded broker at their arrival offsets (deadlines made absolute), one worker with the
+// simulate config's deployments and routing, each deployment a provider simulator of its own that
+// enforces the deployment's rpm per wall-clock minute (429 past it) and answers in about 800 ms.
+// Scored like simulate: the cost of what the worker chose at the trace's token counts (so the
+// figure is comparable with simulate's and the offline bound), the ledger's own cost, SLO and
+// deadline misses and the deployment mix; simulate's figures for the same events beside it.
+void scenario_trace(const Options& o, const std::string& policy) {
+  std::printf("\n[6] trace in real time (%s): %s with %s\n", policy.c_str(), o.trace.c_str(),
+              o.trace_config.c_str());
+  sy::ConfigLoad load = sy::load_config_file(o.trace_config);
+  if (!load.ok()) {
+    add("trace: " + policy, "", "not run", o.trace_config + ": " + load.problems.front());
+    return;
+  }
+  const sy::Config& sim_config = load.config;
+  // Every event asks for exactly the trace's output tokens (max_tokens), so the provider
+  // simulator answers that many and simulate replays the same events.
+  std::vector<std::string> lines;
+  std::vector<sy::TraceRecord> trace;
+  {
+    std::ifstream in(o.trace);
+    std::string line, error;
+    while (std::getline(in, line)) {
+      sy::TraceRecord r;
+      if (!sy::parse_trace_line(line, r, error)) {
+        add("trace: " + policy, "", "not run", o.trace + ": " + error);
+        return;
+      }
+      const auto at = line.find("\"event\":{");
+      if (at == std::string::npos) continue;
+      line.insert(at + 9, "\"max_tokens\":" + std::to_string(r.output_tokens) + ",");
+      sy::parse_trace_line(line, r, error);
+      lines.push_back(line);
+      trace.push_back(std::move(r));
+    }
+  }
+  std::vector<std::size_t> order(trace.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return trace[a].at_ms < trace[b].at_ms; });
+  if (trace.empty()) {
+    add("trace: " + policy, "", "not run", o.trace + " is empty");
+    return;
+  }
+
+  // One simulator per deployment, enforcing its limits.
+  std::vector<std::unique_ptr<sy::ProviderSimulator>> sims;
+  for (const sy::DeploymentConfig& d : sim_config.deployments) {
+    sy::SimOptions so;
+    so.port = 0;
+    so.latency_ms = 600;
+    so.latency_jitter_ms = 200;  // exponential: mean 800 ms, as simulate's default
+    so.output_tokens = 1'000'000;
+    so.requests_per_minute = d.rpm > 0 ? static_cast<std::uint64_t>(d.rpm) : 100'000'000;
+    so.tokens_per_minute = d.tpm > 0 ? static_cast<std::uint64_t>(d.tpm) : 10'000'000'000ULL;
+    so.enforce_limits = true;
+    so.seed = 7 + sims.size();
+    sims.push_back(std::make_unique<sy::ProviderSimulator>(so));
+    sims.back()->start();
+  }
+  auto fleet = [&](std::uint16_t) {
+    const sy::RoutingConfig& r = sim_config.routing;
+    std::string y = "tiers: [";
+    for (std::size_t i = 0; i < sim_config.tiers.size(); ++i) y += (i ? ", " : "") + sim_config.tiers[i];
+    y += "]\nrouting:\n  interactive_reserve: " + std::to_string(r.interactive_reserve) +
+         "\n  interactive_strategy: " + r.interactive_strategy +
+         "\n  interactive_reserve_scope: " + r.interactive_reserve_scope +
+         "\n  background_planner: " + (policy == "planner" ? "true" : "false") + "\n";
+    if (r.interactive_latency_target_ms)
+      y += "  interactive_latency_target_ms: " + std::to_string(*r.interactive_latency_target_ms) + "\n";
+    y += "deployments:\n";
+    for (std::size_t i = 0; i < sim_config.deployments.size(); ++i) {
+      const sy::DeploymentConfig& d = sim_config.deployments[i];
+      y += "  - name: " + d.name + "\n    api_base: http://127.0.0.1:" + std::to_string(sims[i]->port()) +
+           "/v1\n    model: " + d.model + "\n    tier: " + d.tier + "\n    rpm: " + std::to_string(d.rpm) +
+           "\n    tpm: " + std::to_string(d.tpm) + "\n    input_cost_per_token: " +
+           sy::format_usd(d.input_cost_per_token) + "\n    output_cost_per_token: " +
+           sy::format_usd(d.output_cost_per_token) + "\n";
+      if (d.latency_target_ms) y += "    latency_target_ms: " + std::to_string(*d.latency_target_ms) + "\n";
+    }
+    y += "teams:\n";
+    for (const sy::TeamConfig& t : sim_config.teams) y += "  - name: " + t.name + "\n";
+    return y;
+  };
+  sy::SimOptions unused;
+  Stage stage(o, "trace_" + policy, unused, "", "", fleet);
+  stage.start_worker();
+  // Published at their offsets from now; deadlines absolute from the same start.
+  const std::int64_t start_ms = wall_ms_now() + 2'000;
+  std::map<std::string, std::int64_t> deadline_of;  // request id -> unix ms
+  std::map<std::string, std::size_t> index_of;
+  {
+    Producer producer(stage.bootstrap());
+    for (std::size_t k : order) {
+      const sy::TraceRecord& r = trace[k];
+      const std::int64_t at = start_ms + r.at_ms;
+      while (wall_ms_now() < at) {
+        producer.poll();
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min<std::int64_t>(5, at - wall_ms_now())));
+      }
+      std::string event = lines[k].substr(lines[k].find("\"event\":{") + 8);
+      event.pop_back();  // the trace line's closing brace
+      if (r.priority == sy::PriorityClass::kBackground && r.deadline_ms) {
+        const std::int64_t deadline = at + *r.deadline_ms;
+        deadline_of[r.request.request_id] = deadline;
+        std::time_t secs = static_cast<std::time_t>(deadline / 1000);
+        std::tm tm{};
+        gmtime_r(&secs, &tm);
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "\"deadline\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(deadline % 1000));
+        event.insert(1, buf);
+      }
+      index_of[r.request.request_id] = k;
+      producer.produce_to(r.priority == sy::PriorityClass::kInteractive ? kInteractiveTopic : kRequestTopic,
+                          r.request.request_id, event);
+    }
+    producer.flush();
+  }
+  const long long n = static_cast<long long>(trace.size());
+  auto done = stage.wait_for(n, 600s);
+  auto stats = stage.stop_worker();
+  std::uint64_t rate_limited = 0;
+  for (auto& sim : sims) {
+    rate_limited += sim->stats().rate_limited;
+    sim->stop();
+  }
+  if (!done) return;
+
+  // Scored at the trace's token counts (as simulate and the bound count them).
+  pqxx::nontransaction tx(stage.db());
+  sy::Picodollars comparable = 0;
+  long long slo_misses = 0, deadline_misses = 0, failed = 0;
+  std::map<std::string, std::pair<long long, long long>> mix;  // deployment -> calls, interactive
+  for (const auto& row : tx.exec("SELECT request_id, coalesce(deployment, ''), status, priority_class, total_ms, "
+                                 "extract(epoch FROM finished_at) * 1000 FROM requests")) {
+    auto it = index_of.find(row[0].as<std::string>());
+    if (it == index_of.end()) continue;
+    const sy::TraceRecord& r = trace[it->second];
+    const bool ok = row[2].as<std::string>() == "ok";
+    const bool interactive = r.priority == sy::PriorityClass::kInteractive;
+    if (!ok) ++failed;
+    if (interactive && (!ok || row[4].as<long long>(0) > 5'000)) ++slo_misses;
+    if (!interactive) {
+      auto d = deadline_of.find(r.request.request_id);
+      if (d != deadline_of.end() && (!ok || row[5].as<double>(0) > static_cast<double>(d->second))) ++deadline_misses;
+    }
+    const std::string dep = row[1].as<std::string>();
+    for (const sy::DeploymentConfig& d : sim_config.deployments) {
+      if (d.name != dep || !ok) continue;
+      comparable += sy::cost_of(d, sy::estimate_input_tokens(r.request), r.output_tokens);
+      ++mix[dep].first;
+      if (interactive) ++mix[dep].second;
+    }
+  }
+  const std::string ledger = tx.exec("SELECT coalesce(sum(cost_usd), 0)::text FROM cost_ledger")[0][0].as<std::string>();
+
+  // simulate on the same events, same config and policy.
+  sy::Config replay_config = sim_config;
+  replay_config.routing.background_planner = policy == "planner";
+  sy::ReplayOptions ro;
+  ro.seed = 7;
+  ro.planner = policy == "planner";
+  std::vector<sy::TraceRecord> sorted;
+  for (std::size_t k : order) sorted.push_back(trace[k]);
+  const sy::ReplayReport sim = sy::replay(replay_config, sorted, ro);
+  const double bound = sim.bound ? static_cast<double>(*sim.bound) : 0;
+  auto usd = [](double picodollars) { return fmt("$%.6f", picodollars / 1e12); };
+  std::string deployments;
+  for (const auto& [name, calls] : mix)
+    deployments += (deployments.empty() ? "" : ", ") + name + " " + std::to_string(calls.first) + " (" +
+                   std::to_string(calls.second) + " interactive)";
+  add("trace (" + policy + "): cost / offline bound", "<= 1.05x",
+      fmt("%.3fx", bound > 0 ? static_cast<double>(comparable) / bound : 0),
+      "cost " + usd(static_cast<double>(comparable)) + " at the trace's token counts (ledger: $" + ledger +
+          ", provider-counted tokens); bound " + usd(bound) + "; " + deployments);
+  add("trace (" + policy + "): simulate on the same events", "",
+      fmt("%.3fx", bound > 0 ? static_cast<double>(sim.cost) / bound : 0),
+      "cost " + usd(static_cast<double>(sim.cost)) + fmt("; real time / simulate %.3f", sim.cost > 0 ? static_cast<double>(comparable) / static_cast<double>(sim.cost) : 0) +
+          fmt("; simulate: %.0f SLO misses, ", static_cast<double>(sim.interactive_slo_misses)) +
+          fmt("%.0f deadline misses", static_cast<double>(sim.deadline_misses)));
+  add("trace (" + policy + "): misses", "0 / 0",
+      fmt("%.0f SLO / ", static_cast<double>(slo_misses)) + fmt("%.0f deadline", static_cast<double>(deadline_misses)),
+      fmt("%.0f requests, ", static_cast<double>(n)) + fmt("%.0f not ok; ", static_cast<double>(failed)) +
+          fmt("interactive SLO 5 s (total_ms); 429s from the simulators %.0f", static_cast<double>(rate_limited)));
+  print_worker_counters(stats);
+}
+
 std::string default_binary() {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -1065,7 +1266,7 @@ int main(int argc, char** argv) {
                   {"switchyard", "pg", "work-dir", "scenarios", "events", "partitions", "rate", "seconds",
                    "inflight-events", "hold-ms", "max-in-flight", "bare-concurrency", "sim-threads", "io-threads",
                    "markdown", "mixed-events", "interactive-rate", "interactive-seconds", "mixed-latency-ms",
-                   "mixed-jitter-ms", "catalog"},
+                   "mixed-jitter-ms", "catalog", "trace", "trace-config", "trace-policies"},
                   {"help"});
   Options o;
   o.binary = flags.get("switchyard", default_binary());
@@ -1088,6 +1289,9 @@ int main(int argc, char** argv) {
   o.mixed_latency_ms = static_cast<int>(flags.get_int("mixed-latency-ms", o.mixed_latency_ms));
   o.mixed_jitter_ms = static_cast<int>(flags.get_int("mixed-jitter-ms", o.mixed_jitter_ms));
   o.catalog = flags.get("catalog", default_catalog());
+  o.trace = flags.get("trace", std::string(SWITCHYARD_SOURCE_DIR) + "/bench/simulate/traces/short.jsonl");
+  o.trace_config = flags.get("trace-config", std::string(SWITCHYARD_SOURCE_DIR) + "/bench/simulate/config.yaml");
+  o.trace_policies = flags.get("trace-policies", o.trace_policies);
   if (!flags.ok() || flags.has("help")) {
     for (const auto& e : flags.errors()) std::fprintf(stderr, "error: %s\n", e.c_str());
     std::fprintf(stderr,
@@ -1096,7 +1300,9 @@ int main(int argc, char** argv) {
                  "  [--hold-ms 2000] [--max-in-flight 12000] [--bare-concurrency 256] [--sim-threads 1]\n"
                  "  [--io-threads 1] [--work-dir DIR] [--markdown FILE]\n"
                  "  scenario 5 (opt-in, --scenarios 5): [--mixed-events 10000] [--interactive-rate 20]\n"
-                 "  [--interactive-seconds 20] [--mixed-latency-ms 50] [--mixed-jitter-ms 20] [--catalog FILE]\n");
+                 "  [--interactive-seconds 20] [--mixed-latency-ms 50] [--mixed-jitter-ms 20] [--catalog FILE]\n"
+                 "  scenario 6 (opt-in, --scenarios 6): [--trace bench/simulate/traces/short.jsonl]\n"
+                 "  [--trace-config bench/simulate/config.yaml] [--trace-policies planner,greedy]\n");
     return flags.has("help") ? 0 : 2;
   }
   raise_fd_limit();
@@ -1111,6 +1317,11 @@ int main(int argc, char** argv) {
     if (wants('3')) scenario_in_flight(o);
     if (wants('4')) scenario_bare(o);
     if (wants('5')) scenario_mixed(o);
+    if (wants('6')) {
+      std::stringstream policies(o.trace_policies);
+      std::string policy;
+      while (std::getline(policies, policy, ',')) scenario_trace(o, policy);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());
     return 1;
