@@ -20,10 +20,15 @@ constexpr std::int64_t kPlanRecheckMs = 1'000;
 // A request that must start within this long takes capacity free now, not capacity the sliding
 // window releases later in the minute.
 constexpr std::int64_t kReleaseWaitMs = 10'000;
-// The interactive forecast: the mean per minute over the last five minutes plus this many
-// Poisson standard deviations (sqrt of the mean). Tuned on the committed simulate traces: 0
-// lets interactive work spill onto dearer deployments, 1 leaves cheap capacity idle.
-constexpr double kForecastMarginSd = 0.5;
+// The interactive forecast is the mean rate per minute over the last five minutes. The plan's
+// future windows leave background work its deployment's rpm less the forecast plus this many
+// Poisson standard deviations (sqrt of the mean), and the limiter keeps a safety stock of
+// kSafetyStockSd standard deviations of every deployment's rpm free of background work, so
+// interactive work arriving between two releases of the sliding window finds room. Tuned on the
+// committed simulate traces (docs/BENCHMARKS.md): a larger stock leaves cheap capacity idle, a
+// smaller one spills interactive work onto dearer deployments.
+constexpr double kForecastMarginSd = 0.0;
+constexpr double kSafetyStockSd = 1.0;
 constexpr std::int64_t kPlanDefaultOutputTokens = 256;  // output estimate without max_tokens
 constexpr std::int64_t kUnlimitedPlanCapacity = 1'000'000'000;
 // A deployment is "over its latency target" once this many calls back the figure.
@@ -454,14 +459,11 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
   // over the last five minutes plus a Poisson margin (kForecastMarginSd). Strategy "cheapest":
   // the tier's interactive demand fills its cheapest deployments meeting their latency target
   // first; otherwise each deployment's own interactive rate.
-  std::vector<std::int64_t> forecast(config_.deployments.size(), 0);
-  auto with_margin = [](double n) {
-    return static_cast<std::int64_t>(std::ceil(n + kForecastMarginSd * std::sqrt(n)));
-  };
+  std::vector<double> forecast(config_.deployments.size(), 0.0);  // interactive starts a minute
   if (interactive_params_.cheapest_on_target) {
     for (std::size_t tier = 0; tier < interactive_by_tier_.size(); ++tier) {
-      std::int64_t demand = with_margin(interactive_by_tier_[tier].per_minute(now));
-      if (demand == 0) continue;
+      double demand = interactive_by_tier_[tier].per_minute(now);
+      if (demand <= 0) continue;
       std::vector<std::size_t> members;
       for (std::size_t i = 0; i < config_.deployments.size(); ++i) {
         // Interactive work goes only where the latency target is met (while any meets it).
@@ -477,7 +479,8 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
       });
       for (std::size_t i : members) {
         const limit::DeploymentLimiter& l = states_[i].limiter;
-        const std::int64_t take = l.rpm_limited() ? std::min(demand, l.effective_rpm()) : demand;
+        const double take =
+            l.rpm_limited() ? std::min(demand, static_cast<double>(l.effective_rpm())) : demand;
         forecast[i] = take;
         demand -= take;
         if (demand <= 0) break;
@@ -485,7 +488,7 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
     }
   } else {
     for (std::size_t i = 0; i < config_.deployments.size(); ++i)
-      forecast[i] = with_margin(states_[i].interactive.per_minute(now));
+      forecast[i] = states_[i].interactive.per_minute(now);
   }
   for (std::size_t i = 0; i < config_.deployments.size(); ++i) {
     const DeploymentConfig& d = config_.deployments[i];
@@ -499,16 +502,17 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
     std::int64_t now_left = kUnlimitedPlanCapacity;
     if (s.limiter.rpm_limited()) {
       // Background may not use the interactive reserve, nor what interactive work is forecast
-      // to take: as much as it took in the last minute.
+      // to take in a minute (the plan's future windows). The limiter keeps a safety stock of
+      // the forecast's Poisson spread free of background work (greedy choices included), so
+      // interactive work arriving between two releases of the sliding window finds room.
       const std::int64_t rpm = s.limiter.effective_rpm();
-      // The limiter keeps what interactive work is still forecast to take in this minute (the
-      // forecast less what it took in the last one) from background work too, greedy choices
-      // included.
-      const std::int64_t interactive_used = s.interactive.last_minute(now);
-      s.limiter.set_forecast_reserve(std::max<std::int64_t>(0, forecast[i] - interactive_used));
+      const double mean = forecast[i];
+      const double sd = std::sqrt(mean);
+      s.limiter.set_forecast_reserve(static_cast<std::int64_t>(std::ceil(kSafetyStockSd * sd)));
       const std::int64_t background = s.limiter.background_rpm();
+      const auto expected = static_cast<std::int64_t>(std::ceil(mean + kForecastMarginSd * sd));
       per_window = std::max<std::int64_t>(
-          0, std::min(s.limiter.configured_background_rpm(), rpm - forecast[i]));
+          0, std::min(s.limiter.configured_background_rpm(), rpm - expected));
       now_left = std::max<std::int64_t>(0, background - s.limiter.requests().used(now));
     }
 

@@ -16,9 +16,9 @@ namespace {
 const std::string kDir = std::string(SWITCHYARD_SOURCE_DIR) + "/bench/simulate/";
 
 // Today's figures rounded up a little; lower them when the planner improves.
-const std::map<std::string, double> kCeiling = {{"bursts", 1.10},      {"steady", 1.18},
-                                                {"no-deadline", 1.09}, {"tiers", 1.04},
-                                                {"slow-cheap", 1.01},  {"short", 1.22}};
+const std::map<std::string, double> kCeiling = {{"bursts", 1.08},      {"steady", 1.16},
+                                                {"no-deadline", 1.08}, {"tiers", 1.03},
+                                                {"slow-cheap", 1.01},  {"short", 1.25}};
 
 std::vector<TraceRecord> read_trace(const std::string& path) {
   std::vector<TraceRecord> trace;
