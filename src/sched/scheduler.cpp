@@ -90,7 +90,6 @@ void Scheduler::RateCounter::move_to(std::int64_t now_ms) {
 
 void Scheduler::RateCounter::add(std::int64_t now_ms) {
   move_to(now_ms);
-  if (first_ms_ < 0) first_ms_ = now_ms;
   ++buckets_[static_cast<std::size_t>(bucket_ % 60)];
 }
 
@@ -104,15 +103,14 @@ std::int64_t Scheduler::RateCounter::last_minute(std::int64_t now_ms) {
 
 double Scheduler::RateCounter::per_minute(std::int64_t now_ms) {
   move_to(now_ms);
-  if (first_ms_ < 0) return 0;
   std::int64_t n = 0;
   for (std::int32_t c : buckets_) n += c;
-  // The history kept: five minutes, or since the first event (at least a minute).
-  const double minutes = std::clamp(static_cast<double>(now_ms - first_ms_) / 60'000.0, 1.0, 5.0);
+  const double minutes = std::clamp(static_cast<double>(now_ms - start_ms_) / 60'000.0, 0.5, 5.0);
   return static_cast<double>(n) / minutes;
 }
 
-Scheduler::Scheduler(const Config& config, std::int64_t now_steady_ms) : config_(config) {
+Scheduler::Scheduler(const Config& config, std::int64_t now_steady_ms)
+    : config_(config), started_ms_(now_steady_ms) {
   interactive_params_.cheapest_on_target = config.routing.interactive_strategy == "cheapest";
   tier_order_ = config.tiers.empty() ? std::vector<std::string>{"economy", "workhorse", "frontier"}
                                      : config.tiers;
@@ -135,11 +133,11 @@ Scheduler::Scheduler(const Config& config, std::int64_t now_steady_ms) : config_
     concurrency.max = d.max_concurrency;
     concurrency.initial = std::min(concurrency.initial, d.max_concurrency);
     concurrency.adaptive = d.adaptive_concurrency;
-    states_.push_back(DeploymentState{limit::DeploymentLimiter(limits, now_steady_ms), 0, 0, 0,
-                                      limit::CircuitBreaker(breaker), false,
-                                      limit::ConcurrencyLimit(concurrency)});
+    states_.push_back(DeploymentState{
+        limit::DeploymentLimiter(limits, now_steady_ms), 0, 0, 0, limit::CircuitBreaker(breaker),
+        false, limit::ConcurrencyLimit(concurrency), RateCounter(now_steady_ms)});
   }
-  interactive_by_tier_.resize(tier_order_.size());
+  interactive_by_tier_.assign(tier_order_.size(), RateCounter(now_steady_ms));
   for (const auto& t : config.teams) {
     if (t.rpm == 0 && t.tpm == 0) {
       team_limiter_of_.push_back(-1);

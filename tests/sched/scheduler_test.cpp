@@ -240,9 +240,9 @@ deployments:
     ASSERT_TRUE(c.decision.dispatches());
     EXPECT_EQ(c.decision.index, 0u) << "interactive takes the cheapest: " << c.decision.reason;
   }
-  // Forecast: 9 a minute (less than a minute of history counts as one), Poisson sd 3. A
-  // minute of cheap leaves background 20 - 9 = 11; the limiter keeps a safety stock of one sd
-  // (3) free, so of the 20 - 9 free now background may take 8, and 3 more as the minute goes.
+  // Forecast: 9 in the scheduler's first 9 s, counted over half a minute: 18 a minute, Poisson
+  // sd 4.2. A minute of cheap leaves background 20 - 18 = 2; the limiter keeps a safety stock
+  // of one sd (5) free of background work: of the 11 free now, background may take 6.
   std::vector<RequestEvent> events(30, e);
   std::vector<WaitingBackground> waiting;
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -255,10 +255,10 @@ deployments:
   std::map<std::pair<int, int>, int> slots;
   for (const PlannedSlot& s : plan.slots) ++slots[{s.deployment, s.window}];
   // Window 0 is now, 1 the rest of this minute, 2 the next minute.
-  EXPECT_EQ((slots[{0, 0}]), 20 - 9 - 3) << "cheap now: what is free less the safety stock";
-  EXPECT_EQ((slots[{0, 1}]), 3) << "the rest of the minute's 11";
-  EXPECT_EQ((slots[{0, 2}]), 20 - 9) << "cheap in the next minute: 20 less the forecast";
-  // The limiter agrees: 8 background grants on cheap now, then it waits.
+  EXPECT_EQ((slots[{0, 0}]), 2) << "cheap this minute: 20 less the forecast";
+  EXPECT_EQ((slots[{0, 1}]), 0);
+  EXPECT_EQ((slots[{0, 2}]), 2) << "cheap in the next minute: the same";
+  // The limiter keeps the safety stock from greedy choices: 6 grants on cheap now, then waits.
   int granted = 0;
   RouteDecision cheap_only;
   cheap_only.candidates = {&load.config.deployments[0]};
@@ -268,7 +268,7 @@ deployments:
     granted += scheduler.choose(e, PriorityClass::kBackground, cheap_only, nullptr, {}, now, kWall)
                    .decision.dispatches();
   }
-  EXPECT_EQ(granted, 8);
+  EXPECT_EQ(granted, 6);
 }
 
 }  // namespace

@@ -114,10 +114,12 @@ class Scheduler {
 
  private:
   // Events in 5-second buckets over the last five minutes, in a ring: no allocation, O(60) to
-  // read. last_minute() counts the last 60 s; per_minute() is the mean over the history kept
-  // (up to five minutes, less while it is younger).
+  // read. last_minute() counts the last 60 s; per_minute() is the mean rate over the history
+  // kept: five minutes, or since `start_ms` (the scheduler's start) when that is less, but at
+  // least 30 s.
   class RateCounter {
    public:
+    explicit RateCounter(std::int64_t start_ms = 0) : start_ms_(start_ms) {}
     void add(std::int64_t now_ms);
     std::int64_t last_minute(std::int64_t now_ms);
     double per_minute(std::int64_t now_ms);
@@ -125,8 +127,8 @@ class Scheduler {
    private:
     void move_to(std::int64_t now_ms);
     std::array<std::int32_t, 60> buckets_{};
-    std::int64_t bucket_ = -1;    // the 5-second slot the ring's newest bucket counts
-    std::int64_t first_ms_ = -1;  // the first event's time
+    std::int64_t bucket_ = -1;  // the 5-second slot the ring's newest bucket counts
+    std::int64_t start_ms_ = 0;
   };
   struct DeploymentState {
     limit::DeploymentLimiter limiter;
@@ -165,7 +167,8 @@ class Scheduler {
   // Interactive calls started per route tier (by rank): the planner's forecast of what
   // interactive work will take of each tier's cheapest deployments (strategy "cheapest").
   std::vector<RateCounter> interactive_by_tier_;
-  std::vector<CandidateView> views_;                 // scratch, reused under the mutex
+  std::int64_t started_ms_ = 0;       // construction: the interactive forecast's cold start
+  std::vector<CandidateView> views_;  // scratch, reused under the mutex
   std::vector<const DeploymentConfig*> escalation_;  // scratch: route candidates + higher tiers
 };
 
