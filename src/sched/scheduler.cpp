@@ -452,6 +452,9 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
     }
     work.push_back(r);
   }
+  std::int64_t mean_tokens = 0;
+  for (const PlanRequest& r : work) mean_tokens += r.input_tokens + r.output_tokens;
+  if (!work.empty()) mean_tokens /= static_cast<std::int64_t>(work.size());
   std::lock_guard lock(mutex_);
   // What interactive work is forecast to start on each deployment per minute: its mean rate
   // over the last five minutes plus a Poisson margin (kForecastMarginSd). Strategy "cheapest":
@@ -512,6 +515,13 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
       per_window = std::max<std::int64_t>(
           0, std::min(s.limiter.configured_background_rpm(), rpm - expected));
       now_left = std::max<std::int64_t>(0, background - s.limiter.requests().used(now));
+    }
+    if (s.limiter.tpm_limited() && mean_tokens > 0) {
+      // Tokens per minute as requests of the waiting work's mean size: the tighter limit wins.
+      const std::int64_t tokens = s.limiter.background_tpm();
+      per_window = std::min(per_window, std::max<std::int64_t>(0, tokens / mean_tokens));
+      now_left = std::min(now_left, std::max<std::int64_t>(
+                                        0, (tokens - s.limiter.tokens().used(now)) / mean_tokens));
     }
 
     const bool usable_now = !s.disabled &&

@@ -271,5 +271,42 @@ deployments:
   EXPECT_EQ(granted, 6);
 }
 
+// A deployment limited by tokens per minute offers the plan as many requests a minute as its
+// tpm holds of the waiting work's mean size, not its rpm.
+TEST(SchedulerReserve, ThePlannerCountsTokensPerMinuteInRequestsOfTheWaitingWork) {
+  ConfigLoad load = load_config_text(R"(
+worker: {default_tier: economy}
+routing: {interactive_reserve: 0, background_planner: true}
+deployments:
+  - {name: cheap, api_base: "https://a/v1", model: a, tier: economy, rpm: 1000, tpm: 10000,
+     input_cost_per_token: 0.0000001, output_cost_per_token: 0.0000004}
+  - {name: dear, api_base: "https://b/v1", model: b, tier: economy, rpm: 1000,
+     input_cost_per_token: 0.000001, output_cost_per_token: 0.000004}
+)");
+  ASSERT_TRUE(load.ok()) << load.problems.front();
+  Scheduler scheduler(load.config, kNow);
+  RouteDecision r;
+  r.candidates = {&load.config.deployments[0], &load.config.deployments[1]};
+  r.tier = "economy";
+  RequestEvent e;
+  e.team = "t";
+  e.messages = {{"user", "hello"}};
+  e.max_tokens = 1000 - estimate_input_tokens(e);  // 1,000 tokens each
+  std::vector<RequestEvent> events(30, e);
+  std::vector<WaitingBackground> waiting;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    events[i].request_id = "b" + std::to_string(i);
+    events[i].deadline_unix_ms = kWall + 5 * 60'000;
+    waiting.push_back({&events[i], &r});
+  }
+  const PlanResult plan = scheduler.plan_background(waiting, kNow, kWall, 10);
+  std::map<std::pair<int, int>, int> slots;
+  for (const PlannedSlot& s : plan.slots) ++slots[{s.deployment, s.window}];
+  EXPECT_EQ((slots[{0, 0}]), 10) << "10,000 tokens a minute of 1,000-token requests";
+  EXPECT_EQ((slots[{0, 2}]), 10);
+  EXPECT_EQ((slots[{0, 3}]), 10);
+  EXPECT_EQ(slots.count({1, 0}), 0u) << "the deadline allows waiting for the cheap one";
+}
+
 }  // namespace
 }  // namespace switchyard

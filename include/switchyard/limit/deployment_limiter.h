@@ -121,6 +121,8 @@ class DeploymentLimiter {
     return requests_.limit() - std::max(rpm_reserve_, forecast_reserve_);
   }
   std::int64_t configured_background_rpm() const { return requests_.limit() - rpm_reserve_; }
+  // Tokens per minute background work may take: effective_tpm() less the interactive reserve.
+  std::int64_t background_tpm() const { return tokens_.limit() - tpm_reserve_; }
   // Keeps at least `requests` of the rpm limit for interactive work (what it is forecast to
   // take), on top of nothing: the larger of this and the configured reserve applies. 0 = only
   // the configured one. Set by the background planner on every tick.
