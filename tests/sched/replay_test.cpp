@@ -20,20 +20,45 @@ deployments:
      input_cost_per_token: 0.000001, output_cost_per_token: 0.000005}
 )";
 
-std::vector<TraceRecord> burst(int n, std::optional<std::int64_t> deadline_ms) {
+// One trace line per request: `n` requests `every_ms` apart, each answered with `output_tokens`.
+struct Stream {
+  int n = 1;
+  std::int64_t every_ms = 1;
+  bool interactive = false;
+  std::optional<std::int64_t> deadline_ms;
+  int output_tokens = 100;
+  std::string content = "summarise this";
+};
+
+std::vector<TraceRecord> trace_of(const Stream& s) {
   std::vector<TraceRecord> trace;
-  for (int i = 0; i < n; ++i) {
+  for (int i = 0; i < s.n; ++i) {
     TraceRecord r;
     const std::string line =
-        R"({"at_ms":)" + std::to_string(i) + R"(,"output_tokens":100)" +
-        (deadline_ms ? R"(,"deadline_ms":)" + std::to_string(*deadline_ms) : std::string()) +
+        R"({"at_ms":)" + std::to_string(i * s.every_ms) +
+        (s.interactive ? R"(,"priority":"interactive")" : "") + R"(,"output_tokens":)" +
+        std::to_string(s.output_tokens) +
+        (s.deadline_ms ? R"(,"deadline_ms":)" + std::to_string(*s.deadline_ms) : std::string()) +
         R"(,"event":{"request_id":"r)" + std::to_string(i) +
-        R"(","team":"t","model":"economy","messages":[{"role":"user","content":"summarise this"}]}})";
+        R"(","team":"t","model":"economy","messages":[{"role":"user","content":")" + s.content +
+        R"("}]}})";
     std::string error;
     EXPECT_TRUE(parse_trace_line(line, r, error)) << error;
     trace.push_back(std::move(r));
   }
   return trace;
+}
+
+std::vector<TraceRecord> burst(int n, std::optional<std::int64_t> deadline_ms) {
+  return trace_of({.n = n, .deadline_ms = deadline_ms});
+}
+
+std::vector<TraceRecord> interactive_stream(int n, std::int64_t every_ms, int output_tokens) {
+  return trace_of({.n = n,
+                   .every_ms = every_ms,
+                   .interactive = true,
+                   .output_tokens = output_tokens,
+                   .content = "hi"});
 }
 
 TEST(Replay, ABurstIsServedWithinTheRpmWindowsAndComparedWithTheOfflineBound) {
@@ -78,22 +103,6 @@ TEST(Replay, WithThePlannerTheBurstCostsTheBound) {
   const ReplayReport tight = replay(load.config, burst(15, 20'000), options);
   EXPECT_EQ(tight.deadline_misses, 0);
   EXPECT_GT(tight.calls_by_deployment.at("dear"), 0);
-}
-
-std::vector<TraceRecord> interactive_stream(int n, std::int64_t every_ms, int output_tokens) {
-  std::vector<TraceRecord> trace;
-  for (int i = 0; i < n; ++i) {
-    TraceRecord r;
-    const std::string line =
-        R"({"at_ms":)" + std::to_string(i * every_ms) +
-        R"(,"priority":"interactive","output_tokens":)" + std::to_string(output_tokens) +
-        R"(,"event":{"request_id":"i)" + std::to_string(i) +
-        R"(","team":"t","model":"economy","messages":[{"role":"user","content":"hi"}]}})";
-    std::string error;
-    EXPECT_TRUE(parse_trace_line(line, r, error)) << error;
-    trace.push_back(std::move(r));
-  }
-  return trace;
 }
 
 // Deployments answer with latencies of their own. Under strategy "cheapest", interactive work

@@ -156,6 +156,41 @@ TEST_F(SchedulerTest, ARequestNoRateLimitCanEverFitEndsNowInsteadOfWaitingForeve
             PolicyDecision::Kind::kWait);
 }
 
+// Plain values for the reserve and planner tests: a route over every deployment of the config,
+// a small request, and `n` background requests due in five minutes waiting for a plan.
+RouteDecision route_over(const Config& config, std::size_t count) {
+  RouteDecision r;
+  for (std::size_t i = 0; i < count; ++i) r.candidates.push_back(&config.deployments[i]);
+  r.tier = "economy";
+  return r;
+}
+
+RequestEvent small_request(std::int64_t max_tokens = 16) {
+  RequestEvent e;
+  e.team = "t";
+  e.messages = {{"user", "hello"}};
+  e.max_tokens = max_tokens;
+  return e;
+}
+
+struct Waiting {
+  std::vector<RequestEvent> events;
+  std::vector<WaitingBackground> list;
+  Waiting(const RequestEvent& e, int n, const RouteDecision& r) : events(n, e) {
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      events[i].request_id = "b" + std::to_string(i);
+      events[i].deadline_unix_ms = kWall + 5 * 60'000;
+      list.push_back({&events[i], &r});
+    }
+  }
+};
+
+std::map<std::pair<int, int>, int> slots_of(const PlanResult& plan) {
+  std::map<std::pair<int, int>, int> slots;
+  for (const PlannedSlot& s : plan.slots) ++slots[{s.deployment, s.window}];
+  return slots;
+}
+
 // routing.interactive_reserve_scope: tier. The tier keeps the same reserve in total, held by its
 // dearest deployment, so background work may use all of the cheap one.
 TEST(SchedulerReserve, ATierScopedReserveIsHeldByTheTiersDearestDeployments) {
@@ -176,13 +211,8 @@ TEST(SchedulerReserve, ATierScopedReserveIsHeldByTheTiersDearestDeployments) {
     EXPECT_DOUBLE_EQ(s.rpm, 0.2);
 
   Scheduler scheduler(load.config, kNow);
-  RouteDecision r;
-  r.candidates = {&load.config.deployments[0]};
-  r.tier = "economy";
-  RequestEvent e;
-  e.team = "t";
-  e.messages = {{"user", "hello"}};
-  e.max_tokens = 16;
+  const RouteDecision r = route_over(load.config, 1);
+  RequestEvent e = small_request();
   for (int i = 0; i < 10; ++i) {
     e.request_id = "b" + std::to_string(i);
     EXPECT_TRUE(scheduler.choose(e, PriorityClass::kBackground, r, nullptr, {}, kNow, kWall)
@@ -211,9 +241,9 @@ deployments:
   EXPECT_EQ(static_cast<std::int64_t>(std::floor(100000 * shares[1].tpm)), 20200);
 }
 
-// The planner keeps what interactive work is forecast to take (its last minute plus one Poisson
-// standard deviation, on the tier's cheapest deployments under strategy "cheapest") out of the
-// background's capacity, and the limiter keeps it from greedy choices too.
+// The planner keeps what interactive work is forecast to take (its mean rate, on the tier's
+// cheapest deployments under strategy "cheapest") out of the background's capacity in each
+// minute, and the limiter keeps a safety stock of it from greedy choices too.
 TEST(SchedulerReserve, ThePlannerLeavesInteractiveWorkItsForecastShare) {
   ConfigLoad load = load_config_text(R"(
 worker: {default_tier: economy}
@@ -226,13 +256,8 @@ deployments:
 )");
   ASSERT_TRUE(load.ok()) << load.problems.front();
   Scheduler scheduler(load.config, kNow);
-  RouteDecision r;
-  r.candidates = {&load.config.deployments[0], &load.config.deployments[1]};
-  r.tier = "economy";
-  RequestEvent e;
-  e.team = "t";
-  e.messages = {{"user", "hello"}};
-  e.max_tokens = 16;
+  const RouteDecision r = route_over(load.config, 2);
+  RequestEvent e = small_request();
   for (int i = 0; i < 9; ++i) {
     e.request_id = "i" + std::to_string(i);
     const ScheduleChoice c =
@@ -243,26 +268,16 @@ deployments:
   // Forecast: 9 in the scheduler's first 9 s, counted over half a minute: 18 a minute, Poisson
   // sd 4.2. A minute of cheap leaves background 20 - 18 = 2; the limiter keeps a safety stock
   // of one sd (5) free of background work: of the 11 free now, background may take 6.
-  std::vector<RequestEvent> events(30, e);
-  std::vector<WaitingBackground> waiting;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    events[i].request_id = "b" + std::to_string(i);
-    events[i].deadline_unix_ms = kWall + 5 * 60'000;
-    waiting.push_back({&events[i], &r});
-  }
+  const Waiting waiting(e, 30, r);
   const std::int64_t now = kNow + 9'000;
-  const PlanResult plan = scheduler.plan_background(waiting, now, kWall, 10);
-  std::map<std::pair<int, int>, int> slots;
-  for (const PlannedSlot& s : plan.slots) ++slots[{s.deployment, s.window}];
+  auto slots = slots_of(scheduler.plan_background(waiting.list, now, kWall, 10));
   // Window 0 is now, 1 the rest of this minute, 2 the next minute.
   EXPECT_EQ((slots[{0, 0}]), 2) << "cheap this minute: 20 less the forecast";
   EXPECT_EQ((slots[{0, 1}]), 0);
   EXPECT_EQ((slots[{0, 2}]), 2) << "cheap in the next minute: the same";
   // The limiter keeps the safety stock from greedy choices: 6 grants on cheap now, then waits.
   int granted = 0;
-  RouteDecision cheap_only;
-  cheap_only.candidates = {&load.config.deployments[0]};
-  cheap_only.tier = "economy";
+  const RouteDecision cheap_only = route_over(load.config, 1);
   for (int i = 0; i < 12; ++i) {
     e.request_id = "g" + std::to_string(i);
     granted += scheduler.choose(e, PriorityClass::kBackground, cheap_only, nullptr, {}, now, kWall)
@@ -285,23 +300,11 @@ deployments:
 )");
   ASSERT_TRUE(load.ok()) << load.problems.front();
   Scheduler scheduler(load.config, kNow);
-  RouteDecision r;
-  r.candidates = {&load.config.deployments[0], &load.config.deployments[1]};
-  r.tier = "economy";
-  RequestEvent e;
-  e.team = "t";
-  e.messages = {{"user", "hello"}};
+  const RouteDecision r = route_over(load.config, 2);
+  RequestEvent e = small_request();
   e.max_tokens = 1000 - estimate_input_tokens(e);  // 1,000 tokens each
-  std::vector<RequestEvent> events(30, e);
-  std::vector<WaitingBackground> waiting;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    events[i].request_id = "b" + std::to_string(i);
-    events[i].deadline_unix_ms = kWall + 5 * 60'000;
-    waiting.push_back({&events[i], &r});
-  }
-  const PlanResult plan = scheduler.plan_background(waiting, kNow, kWall, 10);
-  std::map<std::pair<int, int>, int> slots;
-  for (const PlannedSlot& s : plan.slots) ++slots[{s.deployment, s.window}];
+  const Waiting waiting(e, 30, r);
+  auto slots = slots_of(scheduler.plan_background(waiting.list, kNow, kWall, 10));
   EXPECT_EQ((slots[{0, 0}]), 10) << "10,000 tokens a minute of 1,000-token requests";
   EXPECT_EQ((slots[{0, 2}]), 10);
   EXPECT_EQ((slots[{0, 3}]), 10);
