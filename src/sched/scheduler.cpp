@@ -20,7 +20,8 @@ constexpr std::int64_t kPlanRecheckMs = 1'000;
 // A request that must start within this long takes capacity free now, not capacity the sliding
 // window releases later in the minute.
 constexpr std::int64_t kReleaseWaitMs = 10'000;
-// The interactive forecast is the mean rate per minute over the last five minutes. The plan's
+// The interactive forecast is the mean rate per minute over the last five minutes (or since the
+// worker started). The plan's
 // future windows leave background work its deployment's rpm less the forecast plus this many
 // Poisson standard deviations (sqrt of the mean), and the limiter keeps a safety stock of
 // kSafetyStockSd standard deviations of every deployment's rpm free of background work, so
@@ -45,7 +46,7 @@ std::vector<ReserveShare> reserve_shares(const Config& config) {
   for (std::size_t i = 0; i < config.deployments.size(); ++i)
     by_tier[config.deployments[i].tier].push_back(i);
   for (auto& [tier, members] : by_tier) {
-    // Dearest first (input + output price per token), then the larger limit, then config order.
+    // Dearest first (input + output price per token), then config order.
     std::stable_sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) {
       const DeploymentConfig& x = config.deployments[a];
       const DeploymentConfig& y = config.deployments[b];
@@ -457,7 +458,8 @@ PlanResult Scheduler::plan_background(std::span<const WaitingBackground> waiting
   if (!work.empty()) mean_tokens /= static_cast<std::int64_t>(work.size());
   std::lock_guard lock(mutex_);
   // What interactive work is forecast to start on each deployment per minute: its mean rate
-  // over the last five minutes plus a Poisson margin (kForecastMarginSd). Strategy "cheapest":
+  // (RateCounter::per_minute; the plan adds kForecastMarginSd, the limiter keeps
+  // kSafetyStockSd). Strategy "cheapest":
   // the tier's interactive demand fills its cheapest deployments meeting their latency target
   // first; otherwise each deployment's own interactive rate.
   std::vector<double> forecast(config_.deployments.size(), 0.0);  // interactive starts a minute
